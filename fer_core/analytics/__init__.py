@@ -1,0 +1,76 @@
+"""Pure analytics for the review dashboard (pandas / DuckDB; no torch, cv2 or streamlit).
+
+Pages of the dashboard only lay out what these functions return, so every number a psychologist
+sees is computed here and unit-tested against hand-computed values. See docs/dashboard.md for the
+definitions (frame, time share, face-in-view, valence estimate, baseline flags).
+"""
+
+from fer_core.analytics.compare import compare_summaries
+from fer_core.analytics.frames import (
+    CLASSES,
+    NO_FACE,
+    PROB_COLUMNS,
+    VALENCE_LABEL,
+    VALENCE_WEIGHTS,
+    class_peaks,
+    class_shares,
+    dominant_sequence,
+    ethogram_segments,
+    face_rows,
+    frame_rows,
+    session_summary,
+    smooth_probabilities,
+    timeline,
+    transition_counts,
+    valence,
+)
+from fer_core.analytics.history import (
+    baseline_flags,
+    bucket_counts,
+    filter_counts,
+    session_bounds,
+    session_table,
+    shares_by_day,
+    summarise_period,
+    time_of_day_heatmap,
+    valence_by_day,
+)
+from fer_core.analytics.store_queries import (
+    filter_overview,
+    negative_share_by_session,
+    overview_table,
+    session_label_counts,
+)
+
+__all__ = [
+    "CLASSES",
+    "NO_FACE",
+    "PROB_COLUMNS",
+    "VALENCE_LABEL",
+    "VALENCE_WEIGHTS",
+    "baseline_flags",
+    "bucket_counts",
+    "class_peaks",
+    "class_shares",
+    "compare_summaries",
+    "dominant_sequence",
+    "ethogram_segments",
+    "face_rows",
+    "filter_counts",
+    "filter_overview",
+    "frame_rows",
+    "negative_share_by_session",
+    "overview_table",
+    "session_bounds",
+    "session_label_counts",
+    "session_summary",
+    "session_table",
+    "shares_by_day",
+    "smooth_probabilities",
+    "summarise_period",
+    "time_of_day_heatmap",
+    "timeline",
+    "transition_counts",
+    "valence",
+    "valence_by_day",
+]

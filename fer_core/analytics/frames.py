@@ -1,0 +1,276 @@
+"""Per-frame analytics of one session: shares, smoothing, ethogram, transitions, peaks, valence.
+
+Every function takes a frame-level DataFrame with the log store's row columns (``timestamp``,
+``frame_index``, ``face_index``, ``face_detected``, ``label``, ``confidence`` and the seven
+``prob_*`` columns) and returns small tables, so the dashboard only lays results out and never
+ships a million points to the browser.
+
+Definitions (also in docs/dashboard.md, so a reader of a chart can check what it means):
+
+* **frame**: one processed video frame, i.e. one ``frame_index`` of a session. A frame without a
+  face is logged as one row with ``face_index == -1``; a frame with faces has rows 0..n-1.
+* **primary face**: the row with ``face_index == 0``. A monitoring session films one person, so
+  per-frame expression measures use the primary face only; extra faces (a passer-by) are ignored.
+* **face-in-view %**: frames with at least one face / all frames.
+* **time share** of a class: primary-face frames whose predicted label is that class / all
+  primary-face frames. Frames without a face are excluded, so shares always sum to 1.
+* **duration**: last timestamp − first timestamp of the session's rows.
+* **valence**: a *derived estimate*, the probability-weighted sum of :data:`VALENCE_WEIGHTS`. The
+  model never predicts valence; this is a convenience summary of the seven probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer_core.labels import FER2013_CLASSES, NEGATIVE_AFFECT
+
+CLASSES: tuple[str, ...] = FER2013_CLASSES
+PROB_COLUMNS: tuple[str, ...] = tuple(f"prob_{c}" for c in CLASSES)
+#: Label used for frames without a face in ethograms and counts.
+NO_FACE = "no face"
+
+#: Weights of the derived valence estimate, in [-1, 1]. Chosen from where the basic emotions sit
+#: on the pleasant-unpleasant axis of Russell's circumplex model: happy clearly pleasant, surprise
+#: mildly pleasant (it is ambiguous), neutral zero, the four negative-affect classes unpleasant,
+#: sad and angry a little more so than fear and disgust. Documented so nobody mistakes the
+#: estimate for a measured quantity.
+VALENCE_WEIGHTS: dict[str, float] = {
+    "angry": -0.8,
+    "disgust": -0.7,
+    "fear": -0.7,
+    "happy": 1.0,
+    "sad": -0.8,
+    "surprise": 0.2,
+    "neutral": 0.0,
+}
+VALENCE_LABEL = "Valence (derived estimate from the class probabilities)"
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty or df["timestamp"].is_monotonic_increasing:
+        return df
+    return df.sort_values(["timestamp", "frame_index", "face_index"], kind="stable")
+
+
+def frame_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per frame: the primary face's row, or the no-face row.
+
+    Rows with ``face_index > 0`` are secondary faces and are dropped, so counting rows counts
+    frames. Sorted by time.
+    """
+    return _sorted(df.loc[df["face_index"] <= 0])
+
+
+def face_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Primary-face rows only (``face_index == 0`` and a face detected), sorted by time."""
+    mask = (df["face_index"] == 0) & df["face_detected"].fillna(False).astype(bool)
+    return _sorted(df.loc[mask])
+
+
+def valence(probs: pd.DataFrame) -> pd.Series:
+    """Derived valence estimate per row: sum of probability x :data:`VALENCE_WEIGHTS`.
+
+    NaN where the probabilities are missing (no face), so gaps stay gaps in charts.
+    """
+    weights = np.array([VALENCE_WEIGHTS[c] for c in CLASSES], dtype="float64")
+    values = probs[list(PROB_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(values @ weights, index=probs.index, name="valence")
+
+
+def class_shares(df: pd.DataFrame) -> pd.Series:
+    """Time share of every class (index: :data:`CLASSES`), over primary-face frames.
+
+    All zeros when the session has no face at all, never NaN, so callers can always plot it.
+    """
+    labels = face_rows(df)["label"]
+    counts = labels.value_counts().reindex(list(CLASSES), fill_value=0)
+    total = counts.sum()
+    shares = counts / total if total else counts.astype("float64")
+    return shares.astype("float64").rename("share")
+
+
+def negative_share(shares: pd.Series) -> float:
+    """Share of the negative-affect classes (angry + disgust + fear + sad)."""
+    return float(sum(shares.get(c, 0.0) for c in NEGATIVE_AFFECT))
+
+
+def dominant_class(shares: pd.Series) -> str | None:
+    """Class with the largest time share (first in FER2013 order on ties); None if no face."""
+    if shares.sum() <= 0:
+        return None
+    return str(shares.idxmax())
+
+
+def session_summary(df: pd.DataFrame) -> dict[str, Any]:
+    """The headline numbers of one session (or any set of rows), as a flat dict.
+
+    Keys: ``start``, ``end``, ``duration_s``, ``n_frames``, ``n_face_frames``, ``face_in_view``,
+    ``dominant``, ``negative_share``, ``mean_valence``, ``mean_confidence``, ``share_<class>``
+    and ``confidence_<class>`` (mean confidence of the frames predicted as that class).
+    """
+    frames = frame_rows(df)
+    faces = face_rows(df)
+    shares = class_shares(df)
+    n_frames = int(frames["frame_index"].nunique()) if not frames.empty else 0
+    start = frames["timestamp"].min() if n_frames else None
+    end = frames["timestamp"].max() if n_frames else None
+    out: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "duration_s": float((end - start).total_seconds()) if n_frames else 0.0,
+        "n_frames": n_frames,
+        "n_face_frames": len(faces),
+        "face_in_view": len(faces) / n_frames if n_frames else 0.0,
+        "dominant": dominant_class(shares),
+        "negative_share": negative_share(shares),
+        "mean_valence": float(valence(faces).mean()) if len(faces) else math.nan,
+        "mean_confidence": float(faces["confidence"].mean()) if len(faces) else math.nan,
+    }
+    conf = faces.groupby("label", observed=True)["confidence"].mean()
+    for c in CLASSES:
+        out[f"share_{c}"] = float(shares[c])
+        out[f"confidence_{c}"] = float(conf.get(c, math.nan))
+    return out
+
+
+def smooth_probabilities(df: pd.DataFrame, window_s: float) -> pd.DataFrame:
+    """Centred moving average of the seven probabilities and the valence over ``window_s``.
+
+    The window at time t covers (t - w/2, t + w/2] of primary-face rows; it is time-based, so a
+    dropped frame rate does not stretch it. Returns columns ``timestamp``, the prob columns and
+    ``valence``. ``window_s <= 0`` returns the raw values.
+    """
+    faces = face_rows(df)[["timestamp", *PROB_COLUMNS]].copy()
+    faces[list(PROB_COLUMNS)] = faces[list(PROB_COLUMNS)].astype("float64")
+    faces["valence"] = valence(faces)
+    if window_s <= 0 or faces.empty:
+        return faces.reset_index(drop=True)
+    cols = [*PROB_COLUMNS, "valence"]
+    rolled = (
+        faces.set_index("timestamp")[cols]
+        .rolling(pd.Timedelta(seconds=window_s), center=True)
+        .mean()
+    )
+    return rolled.reset_index()
+
+
+def timeline(df: pd.DataFrame, window_s: float = 0.0, max_points: int = 1500) -> pd.DataFrame:
+    """Chart-ready timeline of the probabilities and valence, at most ``max_points`` rows.
+
+    No-face frames appear as NaN rows so the lines break where the face left the view. When the
+    session has more frames than ``max_points``, frames are averaged into equal time bins (the
+    returned ``bin_s`` attribute says how wide), which keeps a 9-hour session light in the browser.
+    """
+    smoothed = smooth_probabilities(df, window_s)
+    frames = frame_rows(df)
+    gaps = frames.loc[~frames["face_detected"].fillna(False).astype(bool), ["timestamp"]]
+    data = pd.concat([smoothed, gaps], ignore_index=True).sort_values("timestamp", kind="stable")
+    data = data.reset_index(drop=True)
+    bin_s = 0.0
+    if len(data) > max_points:
+        span = (data["timestamp"].iloc[-1] - data["timestamp"].iloc[0]).total_seconds()
+        bin_s = max(span / max_points, 0.001)
+        # Round the bin width up to whole milliseconds so bins align with the log's resolution.
+        bin_s = math.ceil(bin_s * 1000) / 1000
+        key = data["timestamp"].dt.floor(pd.Timedelta(seconds=bin_s))
+        data = data.groupby(key).mean(numeric_only=True).reset_index()
+    data.attrs["bin_s"] = bin_s
+    return data
+
+
+def dominant_sequence(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
+    """Dominant expression over time: columns ``timestamp`` and ``label`` (``"no face"`` gaps).
+
+    With ``bin_s > 0`` frames are grouped into time bins and each bin takes its most frequent
+    label (earlier FER2013 class on ties; ``"no face"`` only when it is the most frequent), which
+    both removes one-frame flicker and bounds the number of ethogram segments.
+    """
+    frames = frame_rows(df)[["timestamp", "label", "face_detected"]]
+    labels = frames["label"].astype("object").where(
+        frames["face_detected"].fillna(False).astype(bool), NO_FACE
+    )
+    seq = pd.DataFrame({"timestamp": frames["timestamp"].to_numpy(), "label": labels.to_numpy()})
+    seq["label"] = seq["label"].fillna(NO_FACE)
+    if bin_s <= 0 or seq.empty:
+        return seq
+    order = {name: i for i, name in enumerate([*CLASSES, NO_FACE])}
+    seq["bin"] = seq["timestamp"].dt.floor(pd.Timedelta(seconds=bin_s))
+    counts = seq.groupby(["bin", "label"]).size().reset_index(name="n")
+    counts["order"] = counts["label"].map(order).fillna(len(order))
+    counts = counts.sort_values(["bin", "n", "order"], ascending=[True, False, True])
+    best = counts.drop_duplicates("bin")
+    return pd.DataFrame({"timestamp": best["bin"].to_numpy(), "label": best["label"].to_numpy()})
+
+
+def ethogram_segments(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
+    """Runs of one dominant expression: ``label``, ``start``, ``end``, ``duration_s``.
+
+    A run ends where the next one starts; the last run ends one typical step (the median gap
+    between samples) after its last sample, so a one-frame session still has a visible segment.
+    """
+    seq = dominant_sequence(df, bin_s)
+    cols = ["label", "start", "end", "duration_s"]
+    if seq.empty:
+        return pd.DataFrame(columns=cols)
+    ts = seq["timestamp"]
+    step = ts.diff().median() if len(ts) > 1 else pd.Timedelta(seconds=bin_s or 0)
+    if pd.isna(step):
+        step = pd.Timedelta(0)
+    new_run = seq["label"].ne(seq["label"].shift())
+    run_id = new_run.cumsum()
+    runs = seq.groupby(run_id).agg(label=("label", "first"), start=("timestamp", "first"))
+    runs["end"] = runs["start"].shift(-1)
+    runs.iloc[-1, runs.columns.get_loc("end")] = ts.iloc[-1] + step
+    runs["duration_s"] = (runs["end"] - runs["start"]).dt.total_seconds()
+    return runs.reset_index(drop=True)[cols]
+
+
+def transition_counts(df: pd.DataFrame, min_run_frames: int = 1) -> pd.DataFrame:
+    """How often the predicted expression changed from one class to another.
+
+    Uses primary-face frames in time order; frames without a face are skipped (leaving the view
+    is not an expression change). Runs shorter than ``min_run_frames`` are treated as flicker and
+    removed before counting, and equal neighbours are then merged. Returns ``from``, ``to``,
+    ``count`` sorted by count (descending).
+    """
+    labels = face_rows(df)["label"].dropna().astype("object").to_numpy()
+    cols = ["from", "to", "count"]
+    if len(labels) < 2:
+        return pd.DataFrame(columns=cols)
+    change = np.r_[True, labels[1:] != labels[:-1]]
+    run_labels = labels[change]
+    run_lengths = np.diff(np.r_[np.flatnonzero(change), len(labels)])
+    kept = run_labels[run_lengths >= max(min_run_frames, 1)]
+    if len(kept) < 2:
+        return pd.DataFrame(columns=cols)
+    merged = kept[np.r_[True, kept[1:] != kept[:-1]]]
+    pairs = pd.DataFrame({"from": merged[:-1], "to": merged[1:]})
+    out = pairs.value_counts().reset_index(name="count")
+    order = ["count", "from", "to"]
+    return out.sort_values(order, ascending=[False, True, True], ignore_index=True)
+
+
+def class_peaks(df: pd.DataFrame, window_s: float = 0.0) -> pd.DataFrame:
+    """Highest (optionally smoothed) probability of each class and when it happened.
+
+    Columns: ``class``, ``peak``, ``timestamp``, ``offset_s`` (seconds from the session start).
+    Smoothing first makes a peak a sustained expression rather than one noisy frame.
+    """
+    smoothed = smooth_probabilities(df, window_s)
+    cols = ["class", "peak", "timestamp", "offset_s"]
+    if smoothed.empty:
+        return pd.DataFrame(columns=cols)
+    start = frame_rows(df)["timestamp"].min()
+    rows = []
+    for c, col in zip(CLASSES, PROB_COLUMNS, strict=True):
+        values = smoothed[col]
+        if values.notna().any():
+            i = values.idxmax()
+            ts = smoothed.at[i, "timestamp"]
+            rows.append((c, float(values[i]), ts, (ts - start).total_seconds()))
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,128 @@
+"""DuckDB queries straight over the log store's Parquet files, for store-wide tables.
+
+The overview needs a little about every session of every subject (the negative-affect share per
+session for a sparkline). Loading all rows through pandas would scale with the whole store; DuckDB
+reads only the two or three columns involved, in parallel, and returns one row per
+(subject, session, label). It relies on the documented Hive layout
+``<root>/subject=<id>/session=<id>/part-*.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from fer_core.analytics.frames import NO_FACE
+from fer_core.labels import NEGATIVE_AFFECT
+
+log = logging.getLogger(__name__)
+
+LABEL_COUNT_COLUMNS = ["subject", "session", "label", "n"]
+
+
+def session_label_counts(root: str | Path, subject: str | None = None) -> pd.DataFrame:
+    """Frames per (subject, session, label) over the store; ``"no face"`` for face-less frames.
+
+    One row per frame is counted (the primary face or the no-face row). An empty store gives an
+    empty table with the same columns.
+    """
+    root = Path(root)
+    base = root / f"subject={subject}" if subject else root
+    if not any(base.glob("**/*.parquet")):
+        return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
+    pattern = str(base / "**" / "*.parquet")
+    sql = f"""
+        SELECT subject, session,
+               CASE WHEN face_detected AND label IS NOT NULL THEN label ELSE '{NO_FACE}' END
+                   AS label,
+               count(*) AS n
+        FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false,
+                          union_by_name = true)
+        WHERE face_index <= 0
+        GROUP BY ALL
+        ORDER BY subject, session, label
+    """
+    with duckdb.connect() as con:
+        out = con.execute(sql, [pattern]).df()
+    out["subject"] = out["subject"].astype(str)
+    out["session"] = out["session"].astype(str)
+    out["n"] = out["n"].astype("int64")
+    return out[LABEL_COUNT_COLUMNS]
+
+
+def negative_share_by_session(label_counts: pd.DataFrame) -> pd.DataFrame:
+    """Negative-affect share of face frames per (subject, session): columns + ``negative_share``.
+
+    NaN for a session with no face at all (nothing to share out).
+    """
+    if label_counts.empty:
+        return pd.DataFrame(columns=["subject", "session", "negative_share"])
+    face = label_counts.loc[label_counts["label"] != NO_FACE]
+    neg = face.loc[face["label"].isin(NEGATIVE_AFFECT)]
+    keys = ["subject", "session"]
+    total = face.groupby(keys)["n"].sum()
+    negative = neg.groupby(keys)["n"].sum().reindex(total.index, fill_value=0)
+    all_sessions = label_counts.groupby(keys)["n"].sum().index
+    share = (negative / total).reindex(all_sessions)
+    return share.rename("negative_share").reset_index()
+
+
+def overview_table(
+    subjects: pd.DataFrame, sessions: pd.DataFrame, label_counts: pd.DataFrame
+) -> pd.DataFrame:
+    """One row per subject for the overview page.
+
+    Columns: ``subject``, ``synthetic``, ``n_sessions``, ``total_hours``, ``last_session``,
+    ``mean_negative_share`` (mean over sessions) and ``negative_trend`` (per-session negative
+    share, oldest first, as a list for a sparkline). ``subjects`` and ``sessions`` are the log
+    store's ``list_subjects()`` and ``list_sessions()`` tables.
+    """
+    cols = ["subject", "synthetic", "n_sessions", "total_hours", "last_session",
+            "mean_negative_share", "negative_trend"]
+    if subjects.empty:
+        return pd.DataFrame(columns=cols)
+    shares = negative_share_by_session(label_counts)
+    merged = sessions[["subject", "session", "started_at"]].merge(
+        shares, on=["subject", "session"], how="left"
+    ).sort_values(["subject", "started_at"])
+    trend = merged.groupby("subject")["negative_share"].apply(
+        lambda s: [round(float(v), 4) for v in s.dropna()]
+    )
+    mean = merged.groupby("subject")["negative_share"].mean()
+    out = pd.DataFrame(
+        {
+            "subject": subjects["subject"].astype(str),
+            "synthetic": subjects["synthetic"].astype(bool),
+            "n_sessions": subjects["n_sessions"].astype(int),
+            "total_hours": subjects["total_duration_s"].astype(float) / 3600.0,
+            "last_session": subjects["last_started_at"],
+        }
+    )
+    out["mean_negative_share"] = out["subject"].map(mean).astype(float)
+    out["negative_trend"] = out["subject"].map(trend)
+    out["negative_trend"] = out["negative_trend"].apply(lambda v: v if isinstance(v, list) else [])
+    return out.sort_values("last_session", ascending=False, ignore_index=True)[cols]
+
+
+def filter_overview(
+    table: pd.DataFrame, search: str = "", synthetic: str = "all", min_sessions: int = 0
+) -> pd.DataFrame:
+    """Apply the overview's search box and filters (outside any cache).
+
+    ``search`` matches subject ids case-insensitively as a substring; ``synthetic`` is "all",
+    "real" or "synthetic".
+    """
+    mask = pd.Series(True, index=table.index)
+    if search.strip():
+        mask &= table["subject"].str.contains(search.strip(), case=False, regex=False)
+    if synthetic == "real":
+        mask &= ~table["synthetic"]
+    elif synthetic == "synthetic":
+        mask &= table["synthetic"]
+    elif synthetic != "all":
+        raise ValueError(f"synthetic filter must be all, real or synthetic, not {synthetic!r}")
+    mask &= table["n_sessions"] >= min_sessions
+    return table.loc[mask].reset_index(drop=True)

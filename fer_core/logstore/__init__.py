@@ -1,0 +1,44 @@
+"""The raw-data expression log: every prediction, stored as hive-partitioned Parquet.
+
+Layout, schema and guarantees are documented in docs/log-format.md. This package never imports
+torch or cv2 (review pages must load fast).
+"""
+
+from fer_core.logstore.ids import InvalidIdError, new_session_id, validate_id
+from fer_core.logstore.meta import Marker, SessionMeta
+from fer_core.logstore.reader import CorruptFileWarning
+from fer_core.logstore.rows import RowError
+from fer_core.logstore.schema import (
+    PARTITION_SCHEMA,
+    PROB_COLUMNS,
+    ROW_COLUMNS,
+    ROW_SCHEMA,
+    SCHEMA_VERSION,
+)
+from fer_core.logstore.store import (
+    LogStore,
+    SessionBusyError,
+    SessionExistsError,
+    SessionNotFoundError,
+)
+from fer_core.logstore.writer import SessionWriter
+
+__all__ = [
+    "PARTITION_SCHEMA",
+    "PROB_COLUMNS",
+    "ROW_COLUMNS",
+    "ROW_SCHEMA",
+    "SCHEMA_VERSION",
+    "CorruptFileWarning",
+    "InvalidIdError",
+    "LogStore",
+    "Marker",
+    "RowError",
+    "SessionBusyError",
+    "SessionExistsError",
+    "SessionMeta",
+    "SessionNotFoundError",
+    "SessionWriter",
+    "new_session_id",
+    "validate_id",
+]

@@ -1,0 +1,249 @@
+"""Append-only session writer: a memory buffer, a writer thread and atomic part files.
+
+Why a thread: the per-frame caller (the video callback) must never wait on disk. ``append``
+validates the row and appends it to Python column lists under a lock (microseconds); the writer
+thread wakes at least every ``flush_interval`` seconds, swaps the buffer out, builds the Arrow
+table and publishes it as a new part file (temporary name, then :func:`os.replace`). A process
+killed at any moment therefore loses at most the rows of the current interval and leaves only
+complete Parquet files (plus, at worst, a hidden ``.tmp`` that readers ignore).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import queue
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fer_core.logstore.fsutil import FileLock, publish
+from fer_core.logstore.layout import WRITER_LOCK, part_name
+from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta
+from fer_core.logstore.rows import ColumnBuffer, validate_row
+
+log = logging.getLogger(__name__)
+
+#: Parquet options shared by part files and compacted files (zstd: read by all four engines).
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 65536}
+
+_OPEN_WRITERS: weakref.WeakSet[SessionWriter] = weakref.WeakSet()
+
+
+def write_parquet(table: pa.Table, final: Path, *, fsync: bool = True) -> None:
+    """Publish ``table`` at ``final`` atomically."""
+    publish(lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS), final, fsync=fsync)
+
+
+class SessionWriter:
+    """Writes one session's rows; use as a context manager or call :meth:`close`.
+
+    Created by :meth:`fer_core.logstore.LogStore.open_session`, which has already made the
+    session directory, written ``_session.json`` and taken ``writer_lock``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        meta: SessionMeta,
+        writer_lock: FileLock,
+        *,
+        flush_interval: float = 1.0,
+        fsync: bool = True,
+        compact_on_close: bool = True,
+        end_at_last_row: bool = False,
+    ) -> None:
+        if flush_interval <= 0:
+            raise ValueError("flush_interval must be > 0 seconds")
+        self.subject = meta.subject
+        self.session = meta.session
+        self.directory = directory
+        self.started_at = meta.started_at
+        self.flush_interval = flush_interval
+        self.rows_appended = 0
+        self.rows_written = 0
+        self.parts_written = 0
+        self.last_error: BaseException | None = None
+        self._fsync = fsync
+        self._compact_on_close = compact_on_close
+        # True when the session's clock is the data's, not the wall's (video files, imports,
+        # synthetic sessions opened with an explicit started_at): end = last row's timestamp.
+        self._end_at_last_row = end_at_last_row
+        self._ts_max: int | None = None
+        self._lock = writer_lock
+        self._defaults = {
+            "model_name": meta.model_name,
+            "model_version": meta.model_version,
+            "source": meta.source,
+        }
+        self._token = secrets.token_hex(3)
+        self._seq = 0
+        self._buffer = ColumnBuffer()
+        self._buffer_lock = threading.Lock()
+        self._pending: list[ColumnBuffer] = []  # swapped out, not yet written: retried
+        self._markers: list[Marker] = []
+        self._commands: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"logstore-writer-{self.session}", daemon=True
+        )
+        self._thread.start()
+        _OPEN_WRITERS.add(self)
+
+    # ------------------------------------------------------------------ caller side
+    def append(self, row: Mapping[str, object]) -> None:
+        """Buffer one row (validated now; written by the writer thread). Never touches disk."""
+        values = validate_row(row, self._defaults)
+        with self._buffer_lock:
+            if self._closed:
+                raise RuntimeError(f"session {self.session} is closed")
+            self._buffer.add(values)
+            self.rows_appended += 1
+
+    def append_many(self, rows: Iterable[Mapping[str, object]]) -> None:
+        """Buffer several rows; all are validated first, so a bad row adds none of them."""
+        checked = [validate_row(row, self._defaults) for row in rows]
+        with self._buffer_lock:
+            if self._closed:
+                raise RuntimeError(f"session {self.session} is closed")
+            for values in checked:
+                self._buffer.add(values)
+            self.rows_appended += len(checked)
+
+    def add_marker(self, label: str, timestamp: datetime | None = None) -> None:
+        """Record an event marker; saved to ``_session.json`` with the next flush."""
+        marker = Marker(to_utc(timestamp or datetime.now(UTC)), str(label))
+        with self._buffer_lock:
+            self._markers.append(marker)
+
+    def flush(self) -> None:
+        """Write everything buffered now and wait for it (the one call that waits on disk)."""
+        self._command("flush")
+        if self._pending:
+            raise OSError(f"could not write part file: {self.last_error}") from self.last_error
+
+    def close(self, ended_at: datetime | None = None) -> None:
+        """Flush, stop the thread, compact the session's parts and record its end time."""
+        if self._closed:
+            return
+        self._command("close")
+        self._thread.join()
+        with self._buffer_lock:
+            self._closed = True
+        _OPEN_WRITERS.discard(self)
+        try:
+            if self._pending:
+                try:  # one last synchronous try
+                    self._write_pending()
+                except Exception as exc:
+                    lost = sum(b.n for b in self._pending)
+                    raise OSError(f"{lost} row(s) of session {self.session} could not be "
+                                  f"written: {exc}") from exc
+            if self._compact_on_close:
+                from fer_core.logstore.compaction import compact_session
+
+                try:
+                    compact_session(self.directory, fsync=self._fsync)
+                except Exception:
+                    log.exception("compaction of %s failed; its part files stay valid",
+                                  self.directory)
+            if ended_at is not None:
+                end = to_utc(ended_at)
+            elif self._end_at_last_row and self._ts_max is not None:
+                end = max(self.started_at, datetime.fromtimestamp(self._ts_max / 1000, UTC))
+            else:
+                end = datetime.now(UTC)
+            update_meta(self.directory, lambda m: setattr(m, "ended_at", end), fsync=self._fsync)
+        finally:
+            with contextlib.suppress(OSError):
+                (self.directory / WRITER_LOCK).unlink()
+            self._lock.release()
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writer thread
+    def _command(self, kind: str) -> None:
+        if self._closed:
+            if kind == "flush":
+                return
+            raise RuntimeError(f"session {self.session} is closed")
+        done = threading.Event()
+        self._commands.put((kind, done))
+        done.wait()
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.flush_interval
+        while True:
+            timeout = max(0.0, deadline - time.monotonic())
+            try:
+                kind, done = self._commands.get(timeout=timeout)
+            except queue.Empty:
+                kind, done = "timer", None
+            try:
+                self._flush_now()
+            except Exception as exc:  # keep the thread alive; the rows stay pending
+                self.last_error = exc
+                log.exception("log writer for %s could not flush", self.directory)
+            deadline = time.monotonic() + self.flush_interval
+            if done is not None:
+                done.set()
+            if kind == "close":
+                return
+
+    def _flush_now(self) -> None:
+        with self._buffer_lock:
+            buffer, self._buffer = self._buffer, ColumnBuffer()
+            markers, self._markers = self._markers, []
+        if buffer.n:
+            batch_max = max(buffer.columns[0])  # timestamps (epoch ms)
+            self._ts_max = batch_max if self._ts_max is None else max(self._ts_max, batch_max)
+            self._pending.append(buffer)
+        if markers:
+            try:
+                update_meta(self.directory, lambda m: m.markers.extend(markers),
+                            fsync=self._fsync)
+            except Exception:
+                with self._buffer_lock:
+                    self._markers[:0] = markers
+                raise
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Write buffers in order; a failing one stays first in line and is retried later."""
+        while self._pending:
+            buffer = self._pending[0]
+            name = part_name(self._token, self._seq + 1)
+            try:
+                table = buffer.to_table()
+                write_parquet(table, self.directory / name, fsync=self._fsync)
+            except BaseException as exc:
+                self.last_error = exc
+                raise
+            self._seq += 1
+            self._pending.pop(0)
+            self.rows_written += table.num_rows
+            self.parts_written += 1
+
+
+@atexit.register
+def _close_open_writers() -> None:
+    """On a normal interpreter exit, do not lose buffered rows of writers left open."""
+    for writer in list(_OPEN_WRITERS):
+        try:
+            writer.close()
+        except Exception:
+            log.exception("closing log writer %s at exit failed", writer.session)
+

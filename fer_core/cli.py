@@ -15,6 +15,9 @@ import pkgutil
 from collections.abc import Sequence
 
 from fer_core import __version__, commands
+from fer_core.errors import FerError
+
+log = logging.getLogger("fer_core")
 
 
 def _command_modules() -> list:
@@ -56,4 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except (FerError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2

@@ -1,0 +1,116 @@
+"""``python -m fer_core evaluate``: the seed's accuracy tables for a model file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+NAME = "evaluate"
+HELP = "evaluate a model file on a FER2013 split or on CK+ folds (seed's per-class tables)"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="model file (default: the shipped default model); for CK+ a folder with "
+        "fold01/model.pt ... fold10/model.pt evaluates all ten folds",
+    )
+    p.add_argument("--dataset", choices=["fer2013", "ckplus"], default="fer2013")
+    p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv, or CK+48 folder")
+    p.add_argument("--split", default="PublicTest", help="Training, PublicTest or PrivateTest")
+    p.add_argument("--protocol", choices=["seed", "subject"], default="seed", help="CK+ folds")
+    p.add_argument("--fold", type=int, default=0, help="CK+: evaluate one fold with one file")
+    p.add_argument("--no-tencrop", action="store_true", help="centre crop instead of ten-crop")
+    p.add_argument("--json", default=None, help="write results as JSON here")
+    p.add_argument(
+        "--confusion",
+        default=None,
+        help="confusion-matrix PNG path (default: beside --json, or ./confusion.png)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from fer_core.data import load_ckplus, load_fer2013, seed_folds, subject_folds
+    from fer_core.model_zoo import resolve_model_path
+    from fer_core.modelfile import load_model
+    from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
+    from fer_core.training.metrics import save_confusion_png
+
+    tencrop = not args.no_tencrop
+    weights = resolve_model_path(args.weights)
+    png = (
+        Path(args.confusion)
+        if args.confusion
+        else (Path(args.json).with_suffix(".png") if args.json else Path("confusion.png"))
+    )
+    if args.dataset == "fer2013":
+        model = load_model(weights)
+        faces = load_fer2013(args.data, args.split)
+        result = evaluate_faces(model, faces, dataset="fer2013", split=args.split, tencrop=tencrop)
+        print(result.format())
+        save_confusion_png(
+            result.confusion,
+            result.classes,
+            png,
+            f"{result.model_name}: FER2013 {args.split} {result.accuracy:.2f}%",
+        )
+        payload = result.to_json()
+    else:
+        faces = load_ckplus(args.data)
+        folds = seed_folds(faces) if args.protocol == "seed" else subject_folds(faces)
+        if weights.is_dir():
+            paths = fold_model_paths(weights, len(folds))
+            results = []
+            for k, (path, (_tr, te)) in enumerate(zip(paths, folds, strict=True), start=1):
+                results.append(
+                    evaluate_faces(
+                        load_model(path),
+                        faces.subset(te),
+                        dataset="ckplus",
+                        split=f"{args.protocol} fold {k}",
+                        tencrop=tencrop,
+                    )
+                )
+            summary = FoldSummary(args.protocol, results)
+            print(summary.format())
+            pooled = sum(r.confusion for r in results)
+            save_confusion_png(
+                pooled,
+                faces.classes,
+                png,
+                f"CK+ {args.protocol} folds: {summary.mean:.2f}% +- {summary.sd:.2f}",
+            )
+            payload = summary.to_json()
+            payload["model"] = results[0].model_name
+        else:
+            if not 1 <= args.fold <= len(folds):
+                raise SystemExit(
+                    "CK+ with one model file needs --fold 1..10 (the fold it did not train on), "
+                    "or pass a folder of fold01..fold10 models to evaluate all folds"
+                )
+            _tr, te = folds[args.fold - 1]
+            result = evaluate_faces(
+                load_model(weights),
+                faces.subset(te),
+                dataset="ckplus",
+                split=f"{args.protocol} fold {args.fold}",
+                tencrop=tencrop,
+            )
+            print(result.format())
+            save_confusion_png(
+                result.confusion,
+                result.classes,
+                png,
+                f"{result.model_name}: CK+ {result.split} {result.accuracy:.2f}%",
+            )
+            payload = result.to_json()
+    log.info("confusion matrix written to %s", png)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(payload, indent=2))
+    return 0

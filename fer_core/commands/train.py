@@ -1,0 +1,109 @@
+"""``python -m fer_core train``: train a registered network on FER2013 or CK+."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+NAME = "train"
+HELP = "train a network (paper, fast, alexnet, vgg19, ...) on FER2013 or one CK+ fold"
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default="paper", help="registered architecture (see `list-models`)")
+    p.add_argument("--arch-config", default="{}", help="JSON config, e.g. '{\"width\": 32}'")
+    p.add_argument("--dataset", choices=["fer2013", "ckplus"], default="fer2013")
+    p.add_argument("--data", required=True, help="FER2013 folder or fer2013.csv, or CK+48 folder")
+    p.add_argument(
+        "--val-split",
+        default="PublicTest",
+        help="FER2013 split used for model selection (default PublicTest)",
+    )
+    p.add_argument(
+        "--val-from-train",
+        type=float,
+        default=0.0,
+        help="instead of --val-split, hold out this fraction of train for selection",
+    )
+    p.add_argument("--protocol", choices=["seed", "subject"], default="seed", help="CK+ folds")
+    p.add_argument("--fold", type=int, default=1, help="CK+ fold 1..10 (tested on, never trained)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--nesterov", action="store_true")
+    p.add_argument("--schedule", choices=["step", "cosine", "plateau"], default="step")
+    p.add_argument("--warmup-epochs", type=int, default=0)
+    p.add_argument("--augment", choices=["seed", "strong"], default="seed")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
+    p.add_argument("--val-tencrop", action="store_true", help="select on ten-crop accuracy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--name", default="", help="model name stored in the file (default: arch)")
+    p.add_argument("--limit", type=int, default=0, help="use only every k-th training image")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, model.pt")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from fer_core.data import load_ckplus, load_fer2013, seed_folds, subject_folds
+    from fer_core.training.trainer import TrainConfig, fit
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    extra: dict = {"dataset": args.dataset, "data": str(args.data)}
+    if args.dataset == "fer2013":
+        train = load_fer2013(args.data, "Training")
+        if args.val_from_train > 0:
+            rng = np.random.default_rng(args.seed)
+            order = rng.permutation(len(train))
+            n_val = int(len(train) * args.val_from_train)
+            val, train = train.subset(order[:n_val]), train.subset(order[n_val:])
+            extra["selection"] = f"{args.val_from_train:.0%} of Training (seed {args.seed})"
+        else:
+            val = load_fer2013(args.data, args.val_split)
+            extra["selection"] = args.val_split
+    else:
+        faces = load_ckplus(args.data)
+        folds = seed_folds(faces) if args.protocol == "seed" else subject_folds(faces)
+        if not 1 <= args.fold <= len(folds):
+            raise SystemExit(f"--fold must be 1..{len(folds)}")
+        tr_idx, te_idx = folds[args.fold - 1]
+        train, val = faces.subset(tr_idx), faces.subset(te_idx)
+        extra.update(protocol=args.protocol, fold=args.fold, selection="last epoch (no tuning)")
+    if args.limit > 1:
+        train = train.subset(np.arange(0, len(train), args.limit))
+    cfg = TrainConfig(
+        arch=args.arch,
+        arch_config=json.loads(args.arch_config),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        nesterov=args.nesterov,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
+        augment=args.augment,
+        label_smoothing=args.label_smoothing,
+        mixup_alpha=args.mixup,
+        seed=args.seed,
+        val_tencrop=args.val_tencrop,
+        name=args.name,
+        # a CK+ fold's held-out images are its test set: never select an epoch on them
+        select="last" if args.dataset == "ckplus" else "best",
+    )
+    summary = fit(
+        train, val, cfg, args.out, resume=args.resume, device=args.device, extra_meta=extra
+    )
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,16 @@
+"""Datasets: FER2013 (image folders or the original CSV) and CK+48, decoded once into arrays."""
+
+from fer_core.data.ckplus import load_ckplus, seed_folds, subject_folds, subject_of
+from fer_core.data.faceset import DatasetError, FaceSet
+from fer_core.data.fer2013 import FER2013_SPLITS, load_fer2013
+
+__all__ = [
+    "FER2013_SPLITS",
+    "DatasetError",
+    "FaceSet",
+    "load_ckplus",
+    "load_fer2013",
+    "seed_folds",
+    "subject_folds",
+    "subject_of",
+]

@@ -1,0 +1,306 @@
+"""Training loop: SGD with momentum, a schedule, per-epoch checkpoints, ``--resume``, metrics.
+
+The whole training set lives on the device as one uint8 tensor; a batch is an index, a float
+conversion and a batched augmentation, so on a 2-core CPU the network is the only real cost and on
+a GPU nothing waits on a data loader. Model selection uses the validation set given (PublicTest
+or a split carved out of train), never a test split that gets reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from fer_core.data.faceset import FaceSet
+from fer_core.inference import predict_proba
+from fer_core.modelfile import save_model
+from fer_core.nets import count_macs, count_params, create_model
+from fer_core.transforms import random_affine_crop_flip, random_crop_flip, random_erasing
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "last.ckpt"
+BEST_MODEL = "model.pt"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one run; stored in checkpoints and model files for reproduction."""
+
+    arch: str = "paper"
+    arch_config: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    schedule: str = "step"  # step (the lineage's decay), cosine, or plateau
+    step_start: int = 80  # step: decay starts after this epoch (scaled for short runs)
+    step_every: int = 5
+    step_gamma: float = 0.9
+    warmup_epochs: int = 0
+    augment: str = "seed"  # seed: random crop + flip; strong: affine + flip + erasing
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    seed: int = 0
+    val_tencrop: bool = False
+    select: str = "best"  # best: keep the epoch with the best validation accuracy; last: the last
+    name: str = ""
+    version: str = "1.0"
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """CUDA when present (or asked for), else CPU."""
+    if requested:
+        return torch.device(requested)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def lr_at(cfg: TrainConfig, epoch: int, step_frac: float = 0.0) -> float:
+    """Learning rate for (fractional) ``epoch`` under cfg's schedule (plateau handled outside)."""
+    e = epoch + step_frac
+    if cfg.warmup_epochs and e < cfg.warmup_epochs:
+        return cfg.lr * max(e / cfg.warmup_epochs, 0.01)
+    if cfg.schedule == "cosine":
+        span = max(cfg.epochs - cfg.warmup_epochs, 1)
+        t = (e - cfg.warmup_epochs) / span
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if cfg.schedule == "step":
+        start = min(cfg.step_start, max(cfg.epochs // 3, 1))
+        if epoch < start:
+            return cfg.lr
+        return cfg.lr * cfg.step_gamma ** ((epoch - start) // cfg.step_every + 1)
+    return cfg.lr  # plateau: scaled by the plateau factor kept in the trainer state
+
+
+def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    if cfg.augment == "seed":
+        return random_crop_flip(x, generator=gen)
+    if cfg.augment == "strong":
+        x = random_affine_crop_flip(x, generator=gen)
+        return random_erasing(x, generator=gen)
+    raise ValueError(f"unknown augmentation {cfg.augment!r} (seed or strong)")
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def fit(
+    train: FaceSet,
+    val: FaceSet,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    device: str | None = None,
+    extra_meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg.arch`` on ``train``, select on ``val``; return a summary dict.
+
+    Writes ``last.ckpt`` every epoch (for ``resume``), ``model.pt`` (a model file) whenever the
+    validation accuracy improves (``select='best'``) or every epoch (``select='last'``, for
+    protocols such as CK+ folds where the held-out fold is the test set and must not select), and
+    one JSON line per epoch to ``metrics.jsonl``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    num_classes = len(train.classes)
+    net = create_model(cfg.arch, num_classes=num_classes, **cfg.arch_config)
+    macs = count_macs(net)
+    params = count_params(net)
+    cuda = dev.type == "cuda"
+    net = net.to(dev, memory_format=torch.channels_last) if cuda else net.to(dev)
+    opt = torch.optim.SGD(
+        net.parameters(),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        nesterov=cfg.nesterov,
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+    mean = float(train.images.mean() / 255.0)
+    std = float(train.images.std() / 255.0)
+    start_epoch, best_acc, best_epoch, plateau_scale, bad_epochs = 0, -1.0, -1, 1.0, 0
+    history: list[dict[str, Any]] = []
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state["config"]["arch"] != cfg.arch:
+            raise ValueError(f"checkpoint is for {state['config']['arch']}, not {cfg.arch}")
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        start_epoch = state["epoch"] + 1
+        best_acc, best_epoch = state["best_acc"], state["best_epoch"]
+        plateau_scale, bad_epochs = state["plateau_scale"], state["bad_epochs"]
+        history = state["history"]
+        mean, std = state["mean"], state["std"]
+        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["gen_rng"])
+        log.info("resumed from %s at epoch %d (best %.3f%%)", ckpt_path, start_epoch, best_acc)
+    elif resume:
+        log.info("no checkpoint in %s; starting from scratch", out)
+
+    images = torch.from_numpy(train.images).to(dev)
+    labels = torch.from_numpy(train.labels).to(dev)
+    n = len(train)
+    steps = max(n // cfg.batch_size, 1)
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        perm = torch.randperm(n, generator=gen)
+        t0 = time.time()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        for step in bar:
+            lr = lr_at(cfg, epoch, step / steps) * plateau_scale
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
+            x = ((images[idx].float() / 255.0 - mean) / std).unsqueeze(1)
+            y = labels[idx]
+            # augmentation parameters come from the CPU generator so runs repeat on any device
+            x = _augment(x.cpu(), cfg, gen).to(dev)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            lam = 1.0
+            if cfg.mixup_alpha > 0:
+                lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                perm_b = torch.randperm(len(y), generator=gen).to(dev)
+                x = lam * x + (1 - lam) * x[perm_b]
+                y_b = y[perm_b]
+            with torch.autocast(dev.type, enabled=cuda):
+                logits = net(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+                if cfg.mixup_alpha > 0:
+                    loss = lam * loss + (1 - lam) * F.cross_entropy(
+                        logits, y_b, label_smoothing=cfg.label_smoothing
+                    )
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            bar.set_postfix(
+                loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}%", lr=f"{lr:.4f}"
+            )
+        train_time = time.time() - t0
+        t1 = time.time()
+        probs = predict_proba(
+            net, val.images, mean, std, tencrop=cfg.val_tencrop, device=dev, batch_size=512
+        )
+        val_acc = 100.0 * float((probs.argmax(1) == val.labels).mean())
+        val_time = time.time() - t1
+        if cfg.schedule == "plateau":
+            if val_acc > best_acc + 0.05:
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+                if bad_epochs >= 5:
+                    plateau_scale *= 0.5
+                    bad_epochs = 0
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "train_acc": 100.0 * correct / seen,
+            "val_acc": val_acc,
+            "val_tencrop": cfg.val_tencrop,
+            "lr": lr,
+            "train_time_s": round(train_time, 2),
+            "val_time_s": round(val_time, 2),
+        }
+        history.append(record)
+        with (out / METRICS).open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log.info(
+            "epoch %d/%d loss %.4f train %.2f%% val %.2f%% (%.0fs)",
+            epoch + 1,
+            cfg.epochs,
+            record["train_loss"],
+            record["train_acc"],
+            val_acc,
+            train_time,
+        )
+        if val_acc > best_acc or cfg.select == "last":
+            best_acc, best_epoch = val_acc, epoch + 1
+            meta = {
+                "train_config": asdict(cfg),
+                "epoch": epoch + 1,
+                "val_acc": val_acc,
+                "val_tencrop": cfg.val_tencrop,
+                "params": params,
+                "macs_per_crop": macs,
+                "device": _device_name(dev),
+                "train_images": len(train),
+                **(extra_meta or {}),
+            }
+            save_model(
+                out / BEST_MODEL,
+                net,
+                arch=cfg.arch,
+                arch_config=cfg.arch_config,
+                classes=train.classes,
+                mean=mean,
+                std=std,
+                name=cfg.name or cfg.arch,
+                version=cfg.version,
+                meta=meta,
+            )
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "config": asdict(cfg),
+                "model": net.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "best_acc": best_acc,
+                "best_epoch": best_epoch,
+                "plateau_scale": plateau_scale,
+                "bad_epochs": bad_epochs,
+                "history": history,
+                "mean": mean,
+                "std": std,
+                "torch_rng": torch.get_rng_state(),
+                "gen_rng": gen.get_state(),
+            },
+        )
+    summary = {
+        "best_val_acc": best_acc,
+        "best_epoch": best_epoch,
+        "epochs": cfg.epochs,
+        "wall_time_s": round(sum(h["train_time_s"] + h["val_time_s"] for h in history), 1),
+        "params": params,
+        "macs_per_crop": macs,
+        "device": _device_name(dev),
+        "model_file": str(out / BEST_MODEL),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -69,48 +69,21 @@ def session_b_rows(t0: datetime = T1) -> list[dict]:
     ]
 
 
-def _has_logstore() -> bool:
-    try:
-        from fer_core.logstore import LogStore  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def write_session(root: Path, subject: str, session: str, rows: list[dict], **meta) -> None:
-    """Write rows through the real log-store writer (plain pyarrow until it exists)."""
-    if not _has_logstore():
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from fer_core.logstore.schema import ROW_SCHEMA
-
-        full = [{"schema_version": 1, **r} for r in rows]
-        folder = Path(root) / f"subject={subject}" / f"session={session}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(full, schema=ROW_SCHEMA), folder / "part-0.parquet")
-        return
+    """Write rows through the real log-store writer."""
     from fer_core.logstore import LogStore
 
     store = LogStore(root)
     started = min(r["timestamp"] for r in rows)
-    with store.open_session(subject, session, started_at=started, **meta) as writer:
+    writer = store.open_session(subject, session, started_at=started, **meta)
+    try:
         writer.append_many(rows)
+    finally:
+        writer.close(ended_at=max(r["timestamp"] for r in rows))
 
 
 def read_session(root: Path, subject: str, session: str | None = None) -> pd.DataFrame:
-    """Read rows back through the real log-store reader (pyarrow until it exists)."""
-    if not _has_logstore():
-        import pyarrow.dataset as ds
-
-        from fer_core.logstore.schema import PARTITION_SCHEMA
-
-        data = ds.dataset(root, partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"))
-        flt = ds.field("subject") == subject
-        if session:
-            flt &= ds.field("session") == session
-        df = data.to_table(filter=flt).to_pandas()
-        return df.sort_values(["timestamp", "frame_index", "face_index"], ignore_index=True)
+    """Read rows back through the real log-store reader."""
     from fer_core.logstore import LogStore
 
     return LogStore(root).read(subject=subject, session=session)

@@ -116,7 +116,7 @@ def session_summary(df: pd.DataFrame) -> dict[str, Any]:
     frames = frame_rows(df)
     faces = face_rows(df)
     shares = class_shares(df)
-    n_frames = int(frames["frame_index"].nunique()) if not frames.empty else 0
+    n_frames = len(frames)  # frame_rows keeps one row per frame, across sessions too
     start = frames["timestamp"].min() if n_frames else None
     end = frames["timestamp"].max() if n_frames else None
     out: dict[str, Any] = {

@@ -1,13 +1,255 @@
-"""Export and import of sessions (CSV, Parquet, ZIP). Work in progress."""
+"""Export (CSV, Parquet, ZIP) and ZIP import: moving a person's record between machines.
+
+Formats (all carry ``subject`` and ``session`` as ordinary columns, rows sorted as in a read):
+
+* ``csv`` -- UTF-8, header row, ISO-8601 UTC timestamps with milliseconds (``...T09:00:00.123Z``),
+  empty cell = null, floats in their shortest exact float32 form (so the CSV is lossless too;
+  :func:`read_csv_export` parses it back with the exact schema).
+* ``parquet`` -- one file, :data:`EXPORT_SCHEMA`; key-value metadata ``fer.sessions`` holds the
+  sessions' metadata JSON.
+* ``zip`` -- ``export.json`` (format version, schema version, list of sessions),
+  ``data.parquet``, ``data.csv`` and ``sessions/<subject>/<session>.json``. :func:`import_zip`
+  restores it. Members are only ever read by names built from validated ids (no zip-slip).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from fer_core import __version__
+from fer_core.logstore.fsutil import fsync_dir
+from fer_core.logstore.ids import validate_id
+from fer_core.logstore.layout import compact_name, manifest_name, session_dir
+from fer_core.logstore.meta import SessionMeta, write_meta
+from fer_core.logstore.rows import with_summary
+from fer_core.logstore.schema import (
+    PARTITION_SCHEMA,
+    ROW_SCHEMA,
+    SCHEMA_VERSION,
+    SORT_KEYS,
+    conform,
+)
+from fer_core.logstore.writer import PARQUET_OPTIONS, write_parquet
+
+if TYPE_CHECKING:
+    from fer_core.logstore.store import LogStore
+
+log = logging.getLogger(__name__)
+
+#: Version of the ZIP layout.
+EXPORT_FORMAT_VERSION = 1
+EXPORT_SCHEMA: pa.Schema = pa.schema([*PARTITION_SCHEMA, *ROW_SCHEMA])
+FORMATS = ("csv", "parquet", "zip")
 
 
-def export_bytes(store: Any, fmt: str, subject: str | None, session: str | None) -> bytes:
-    raise NotImplementedError("export is not implemented yet")
+def _scope(store: LogStore, subject: str | None, session: str | None) -> list[SessionMeta]:
+    pairs = store._pairs(subject, session)
+    if not pairs and (subject is not None or session is not None):
+        from fer_core.logstore.store import SessionNotFoundError
+
+        raise SessionNotFoundError(f"nothing to export for subject={subject} session={session}")
+    metas = []
+    for subj, sess in pairs:
+        try:
+            metas.append(store.session_meta(subj, sess))
+        except LookupError:
+            log.warning("session %s/%s has no readable metadata; exporting its rows only",
+                        subj, sess)
+    return metas
 
 
-def import_zip(store: Any, data: Any) -> list[tuple[str, str]]:
-    raise NotImplementedError("import is not implemented yet")
+def export_bytes(store: LogStore, fmt: str, subject: str | None, session: str | None) -> bytes:
+    """The rows (and for ZIP the metadata) of a session, a subject or the whole store."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
+    metas = _scope(store, subject, session)
+    table = store.read_table(subject, session).cast(EXPORT_SCHEMA)
+    if fmt == "csv":
+        return table_to_csv(table)
+    if fmt == "parquet":
+        return table_to_parquet(table, metas)
+    return _zip(table, metas, subject, session)
+
+
+def table_to_csv(table: pa.Table) -> bytes:
+    ts = pc.strftime(table.column("timestamp"), format="%Y-%m-%dT%H:%M:%SZ")
+    table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp", ts)
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf)
+    return buf.getvalue()
+
+
+def read_csv_export(data: bytes) -> pa.Table:
+    """Parse a CSV made by :func:`export_bytes` back into :data:`EXPORT_SCHEMA`, losslessly."""
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f.name: f.type for f in EXPORT_SCHEMA},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.select(EXPORT_SCHEMA.names).cast(EXPORT_SCHEMA)
+
+
+def table_to_parquet(table: pa.Table, metas: list[SessionMeta]) -> bytes:
+    meta = {b"fer.export_format": str(EXPORT_FORMAT_VERSION).encode(),
+            b"fer.schema_version": str(SCHEMA_VERSION).encode(),
+            b"fer.sessions": json.dumps([m.to_dict() for m in metas]).encode()}
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf, **PARQUET_OPTIONS)
+    return buf.getvalue()
+
+
+def _zip(table: pa.Table, metas: list[SessionMeta], subject: str | None,
+         session: str | None) -> bytes:
+    counts = {}
+    if table.num_rows:
+        grouped = table.group_by(["subject", "session"]).aggregate([([], "count_all")])
+        counts = {(r["subject"], r["session"]): r["count_all"] for r in grouped.to_pylist()}
+    manifest = {
+        "export_format": EXPORT_FORMAT_VERSION,
+        "schema_version": SCHEMA_VERSION,
+        "app_version": __version__,
+        "exported_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "scope": {"subject": subject, "session": session},
+        "sessions": [{"subject": m.subject, "session": m.session,
+                      "n_rows": counts.get((m.subject, m.session), 0)} for m in metas],
+        "files": {"data": "data.parquet", "csv": "data.csv",
+                  "metadata": "sessions/<subject>/<session>.json"},
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export.json", json.dumps(manifest, indent=2))
+        zf.writestr("data.parquet", table_to_parquet(table, metas),
+                    compress_type=zipfile.ZIP_STORED)
+        zf.writestr("data.csv", table_to_csv(table))
+        for m in metas:
+            zf.writestr(f"sessions/{m.subject}/{m.session}.json", m.to_json())
+    return buf.getvalue()
+
+
+def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = False
+               ) -> list[tuple[str, str]]:
+    """Restore the sessions of an export ZIP into ``store``.
+
+    Everything is validated before anything is written; a session that already exists is an
+    error (:class:`SessionExistsError`, nothing imported) unless ``skip_existing``. Each session
+    appears to readers in one directory rename, complete with data and metadata.
+    """
+    from fer_core.logstore.store import SessionExistsError
+
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else Path(data)
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"not a readable export ZIP: {exc}") from exc
+    with zf:
+        manifest = _json_member(zf, "export.json")
+        version = manifest.get("export_format")
+        if not isinstance(version, int) or version > EXPORT_FORMAT_VERSION:
+            raise ValueError(f"unsupported export format {version!r}")
+        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
+            raise ValueError(f"export has schema version {manifest['schema_version']}, newer "
+                             f"than {SCHEMA_VERSION}; upgrade fer_core to import it")
+        metas: dict[tuple[str, str], SessionMeta] = {}
+        for entry in manifest.get("sessions", []):
+            subj = validate_id(entry["subject"], "subject")
+            sess = validate_id(entry["session"], "session")
+            meta = SessionMeta.from_dict(_json_member(zf, f"sessions/{subj}/{sess}.json"))
+            if (meta.subject, meta.session) != (subj, sess):
+                raise ValueError(f"metadata of {subj}/{sess} names {meta.subject}/{meta.session}")
+            metas[(subj, sess)] = meta
+        try:
+            table = pq.read_table(pa.BufferReader(zf.read("data.parquet")))
+        except KeyError:
+            raise ValueError("export ZIP has no data.parquet") from None
+    for name in ("subject", "session"):
+        if name not in table.column_names:
+            raise ValueError(f"data.parquet has no {name!r} column")
+    groups = _split(table)
+    for subj, sess in groups:
+        validate_id(subj, "subject")
+        validate_id(sess, "session")
+        if (subj, sess) not in metas:
+            raise ValueError(f"rows of {subj}/{sess} have no metadata in the ZIP")
+    wanted = list(metas)
+    existing = [p for p in wanted if session_dir(store.root, *p).exists()]
+    if existing and not skip_existing:
+        raise SessionExistsError(
+            "already in the store (nothing imported): "
+            + ", ".join(f"{s}/{x}" for s, x in existing))
+    done = []
+    for pair in wanted:
+        if pair in existing:
+            continue
+        _install(store, metas[pair], groups.get(pair))
+        done.append(pair)
+    log.info("imported %d session(s) into %s", len(done), store.root)
+    return done
+
+
+def _json_member(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
+    try:
+        data = json.loads(zf.read(name))
+    except KeyError:
+        raise ValueError(f"export ZIP has no {name}") from None
+    except ValueError as exc:
+        raise ValueError(f"{name} in the export ZIP is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{name} in the export ZIP is not a JSON object")
+    return data
+
+
+def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
+    """Rows per (subject, session), conformed to the row schema."""
+    out: dict[tuple[str, str], pa.Table] = {}
+    if not table.num_rows:
+        return out
+    keys = table.select(["subject", "session"]).group_by(["subject", "session"]).aggregate([])
+    for key in keys.to_pylist():
+        mask = pc.and_(pc.equal(table["subject"], key["subject"]),
+                       pc.equal(table["session"], key["session"]))
+        part = conform(table.filter(mask).drop_columns(["subject", "session"]))
+        out[(key["subject"], key["session"])] = part.sort_by(SORT_KEYS)
+    return out
+
+
+def _install(store: LogStore, meta: SessionMeta, rows: pa.Table | None) -> None:
+    final = session_dir(store.root, meta.subject, meta.session)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        if rows is not None and rows.num_rows:
+            write_parquet(with_summary(rows), staging / compact_name(1), fsync=store.fsync)
+            (staging / manifest_name(1)).write_text(json.dumps(
+                {"generation": 1, "compacted": compact_name(1), "superseded": [],
+                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}))
+        write_meta(staging, meta, fsync=store.fsync)
+        if store.fsync:
+            fsync_dir(staging)
+        if final.exists():
+            from fer_core.logstore.store import SessionExistsError
+
+            raise SessionExistsError(f"{meta.subject}/{meta.session} appeared during import")
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if store.fsync:
+        fsync_dir(final.parent)

@@ -335,11 +335,16 @@ class LogStore:
 
         return export_bytes(self, fmt, subject, session)
 
-    def import_zip(self, data: bytes | Path) -> list[tuple[str, str]]:
-        """Restore sessions from a ZIP made by :meth:`export`; returns (subject, session)s."""
+    def import_zip(self, data: bytes | Path, *, skip_existing: bool = False
+                   ) -> list[tuple[str, str]]:
+        """Restore sessions from a ZIP made by :meth:`export`; returns (subject, session)s.
+
+        A session already in the store is an error (nothing is imported) unless
+        ``skip_existing``, which imports only the new ones.
+        """
         from fer_core.logstore.export import import_zip
 
-        return import_zip(self, data)
+        return import_zip(self, data, skip_existing=skip_existing)
 
     # ------------------------------------------------------------------ deletion
     def delete_session(self, subject: str, session: str) -> None:

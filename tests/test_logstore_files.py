@@ -1,0 +1,201 @@
+"""Damaged and foreign files, schema versions, deletion and the state token."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fer_core.logstore import (
+    CorruptFileWarning,
+    LogStore,
+    SessionNotFoundError,
+)
+from fer_core.logstore.synthetic import synthetic_rows
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def _parts_session(store: LogStore, subject: str, session: str, n_parts: int, per: int = 50):
+    """A session left with several part files (as after a crash: not compacted, not closed)."""
+    w = store.open_session(subject, session, started_at=T0)
+    w._compact_on_close = False
+    for k in range(n_parts):
+        w.append_many(synthetic_rows(per, T0, first_frame=per * k))
+        w.flush()
+    w.close()
+    return sorted((store.root / f"subject={subject}" / f"session={session}").glob("part-w*"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_part_skipped_with_warning(tmp_path, damage: str) -> None:
+    store = LogStore(tmp_path)
+    parts = _parts_session(store, "P001", "s1", 3)
+    with store.open_session("P001", "ok", started_at=T0) as w:
+        w.append_many(synthetic_rows(40, T0))
+    bad = parts[1]
+    data = bad.read_bytes()
+    if damage == "truncate":
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        bad.write_bytes(b"PAR1" + b"\x00garbage" * 50 + b"PAR1")
+    else:
+        bad.write_bytes(b"")
+    with pytest.warns(CorruptFileWarning, match=bad.name):
+        df = store.read("P001")
+    assert len(df) == 100 + 40
+    assert sorted(set(df[df["session"] == "s1"]["frame_index"] // 50)) == [0, 2]
+    sessions = store.list_sessions().set_index("session")
+    assert sessions.loc["s1", "n_bad_files"] == 1 and sessions.loc["s1", "n_rows"] == 100
+    assert sessions.loc["ok", "n_bad_files"] == 0
+    # compaction keeps the damaged file (evidence) but merges the good ones
+    from fer_core.logstore.compaction import compact_session
+
+    compact_session(bad.parent)
+    assert sorted(p.name for p in bad.parent.glob("*.parquet")) == [
+        "part-c000001.parquet", bad.name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorruptFileWarning)
+        assert len(store.read("P001", "s1")) == 100
+    assert bad.exists()
+
+
+def test_corrupt_data_page_skipped(tmp_path) -> None:
+    """Damaged data pages (valid footer): the scan fails, the per-file retry skips the file."""
+    store = LogStore(tmp_path)
+    parts = _parts_session(store, "P001", "s1", 3, per=2000)
+    bad = parts[2]
+    data = bytearray(bad.read_bytes())
+    for i in range(200, min(len(data) - 2000, 4000)):
+        data[i] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.warns(CorruptFileWarning):
+        df = store.read("P001")
+    assert len(df) == 4000
+    assert df["frame_index"].max() == 3999
+
+
+def test_newer_schema_version_skipped(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    parts = _parts_session(store, "P001", "s1", 2)
+    table = pq.read_table(parts[0])
+    table = table.replace_schema_metadata({b"fer.schema_version": b"2"})
+    pq.write_table(table, parts[0])
+    with pytest.warns(CorruptFileWarning, match="schema version 2"):
+        assert len(store.read()) == 50
+
+
+def test_foreign_file_and_entries_ignored_or_reported(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    parts = _parts_session(store, "P001", "s1", 1)
+    pq.write_table(pa.table({"x": [1, 2]}), parts[0].with_name("part-wabc-000009.parquet"))
+    (tmp_path / "notes.txt").write_text("not a subject")
+    (tmp_path / "subject=..").mkdir()
+    (tmp_path / "subject=P001" / "random").mkdir()
+    with pytest.warns(CorruptFileWarning, match="missing column"):
+        assert len(store.read()) == 50
+    assert store.list_subjects()["subject"].tolist() == ["P001"]
+
+
+def test_older_file_missing_nullable_column_reads(tmp_path) -> None:
+    """A file without a nullable column (older writer, other tool) reads with nulls."""
+    store = LogStore(tmp_path)
+    parts = _parts_session(store, "P001", "s1", 1)
+    table = pq.read_table(parts[0]).drop_columns(["confidence"])
+    pq.write_table(table, parts[0])
+    df = store.read()
+    assert len(df) == 50 and df["confidence"].isna().all()
+
+
+def test_delete_session_and_subject(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    for subj, sess in [("P001", "a"), ("P001", "b"), ("P002", "a")]:
+        with store.open_session(subj, sess, started_at=T0) as w:
+            w.append_many(synthetic_rows(10, T0))
+    store.delete_session("P001", "a")
+    assert sorted(store.list_sessions()["session"] + "@" + store.list_sessions()["subject"]) == [
+        "a@P002", "b@P001"]
+    with pytest.raises(SessionNotFoundError):
+        store.delete_session("P001", "a")
+    store.delete_subject("P001")
+    assert store.list_subjects()["subject"].tolist() == ["P002"]
+    assert not (tmp_path / "subject=P001").exists()
+    with pytest.raises(SessionNotFoundError):
+        store.delete_subject("P001")
+    assert len(store.read()) == 10
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".deleting")]
+
+
+def test_state_token_tracks_changes(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    empty = store.state_token()
+    assert store.state_token() == empty
+    with store.open_session("P001", "a", started_at=T0) as w:
+        w.append_many(synthetic_rows(10, T0))
+    t1 = store.state_token()
+    assert t1 != empty and store.state_token() == t1
+    store.read()
+    store.list_sessions()
+    assert store.state_token() == t1  # reading changes nothing
+    store.update_notes("P001", "a", "x")
+    t2 = store.state_token()
+    assert t2 != t1
+    store.add_marker("P001", "a", "m", T0 + timedelta(seconds=1))
+    t3 = store.state_token()
+    assert t3 != t2
+    store.delete_session("P001", "a")
+    assert store.state_token() not in (t1, t2, t3)
+
+
+def test_writer_misuse(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    with pytest.raises(ValueError, match="flush_interval"):
+        store.open_session("P001", "a", flush_interval=0)
+    with pytest.raises(ValueError, match="source"):
+        store.open_session("P001", "a", source="tv")
+    with pytest.raises(ValueError, match="naive"):
+        store.open_session("P001", "a", started_at=datetime(2026, 1, 1))
+    w = store.open_session("P001", "a", started_at=T0)
+    w.append_many(synthetic_rows(3, T0))
+    w.close()
+    w.close()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        w.append(next(synthetic_rows(1, T0)))
+    assert len(store.read()) == 3
+    meta = json.loads((tmp_path / "subject=P001" / "session=a" / "_session.json").read_text())
+    assert meta["format_version"] == 1 and meta["ended_at"].endswith("Z")
+
+
+def test_write_failure_keeps_rows_and_reports(tmp_path, monkeypatch) -> None:
+    """A part file that cannot be written (disk full) is retried; nothing is lost or doubled."""
+    from fer_core.logstore import writer as writer_mod
+
+    real = writer_mod.write_parquet
+    failing = {"on": True}
+
+    def flaky(table, final, *, fsync=True):
+        if failing["on"]:
+            raise OSError(28, "No space left on device")
+        return real(table, final, fsync=fsync)
+
+    monkeypatch.setattr(writer_mod, "write_parquet", flaky)
+    store = LogStore(tmp_path)
+    w = store.open_session("P001", "a", started_at=T0, flush_interval=0.05)
+    w.append_many(synthetic_rows(5, T0))
+    with pytest.raises(OSError, match="No space"):
+        w.flush()
+    w.append_many(synthetic_rows(3, T0, first_frame=5))
+    failing["on"] = False
+    w.flush()  # the same rows are written once the disk accepts them, in order
+    w.close()
+    assert store.read()["frame_index"].tolist() == list(range(8))
+
+    failing["on"] = True
+    w = store.open_session("P001", "b", started_at=T0, flush_interval=60)
+    w.append_many(synthetic_rows(4, T0))
+    with pytest.raises(OSError, match="4 row"):
+        w.close()

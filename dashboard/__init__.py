@@ -1,0 +1,1 @@
+"""The Streamlit review dashboard (pages only lay out fer_core.analytics results)."""

@@ -1,0 +1,73 @@
+"""Streamlit entry point: page list, sidebar (log store, subject and session pickers), state.
+
+Run with ``streamlit run dashboard/app.py`` (``make app``). To add a page, add one ``st.Page`` line
+to :data:`PAGES`; pages read the shared picks from ``st.session_state`` (keys in dashboard.ui).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` only puts dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import loaders, ui  # noqa: E402
+
+st.set_page_config(page_title="FER monitor", page_icon=":material/mood:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/groups:", default=True),
+    st.Page("pages/history.py", title="Subject history", icon=":material/timeline:"),
+    st.Page("pages/session.py", title="Session summary", icon=":material/movie:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+]
+
+
+def _copy(source: str, target: str) -> None:
+    st.session_state[target] = st.session_state[source]
+
+
+#: Pages that review one session and therefore show the session picker.
+SESSION_PAGES = {"Session summary"}
+
+
+def sidebar(page) -> None:
+    """Log store location and the subject/session picks every review page shares."""
+    st.sidebar.caption(f"Log store: `{loaders.root()}`")
+    subjects = loaders.subjects()
+    if subjects.empty:
+        st.sidebar.caption("No subjects yet.")
+        return
+    options = subjects.sort_values("subject")["subject"].tolist()
+    pending = st.session_state.pop(ui.PENDING_SUBJECT_KEY, None)
+    if pending in options:
+        st.session_state[ui.SUBJECT_KEY] = pending
+    if st.session_state.get(ui.SUBJECT_KEY) not in options:
+        st.session_state[ui.SUBJECT_KEY] = options[0]
+    # Widgets get their own keys and copy into the shared keys: Streamlit may drop a widget's
+    # state on page switches, plain keys survive.
+    st.session_state["sidebar.subject"] = st.session_state[ui.SUBJECT_KEY]
+    subject = st.sidebar.selectbox("Subject", options, key="sidebar.subject",
+                                   format_func=ui.subject_label(subjects),
+                                   on_change=_copy, args=("sidebar.subject", ui.SUBJECT_KEY))
+    sessions = loaders.sessions(subject)
+    session_ids = sessions["session"].tolist()
+    if st.session_state.get(ui.SESSION_KEY) not in session_ids:
+        st.session_state[ui.SESSION_KEY] = session_ids[0] if session_ids else None
+    if page.title not in SESSION_PAGES:
+        st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
+        return
+    st.session_state["sidebar.session"] = st.session_state[ui.SESSION_KEY]
+    st.sidebar.selectbox("Session", session_ids, key="sidebar.session",
+                         format_func=ui.session_label(sessions),
+                         on_change=_copy, args=("sidebar.session", ui.SESSION_KEY))
+    st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
+
+
+page = st.navigation(PAGES)
+sidebar(page)
+page.run()

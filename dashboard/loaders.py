@@ -1,0 +1,122 @@
+"""Cached loaders: the only place the dashboard reads the log store.
+
+Every cached function takes the store root and ``LogStore.state_token()``; the token changes
+whenever a file of the store changes, so a new recording, marker or import invalidates exactly
+the entries built from older files, and nothing stale is ever shown. Cached values are already
+aggregated (bucket counts, per-session tables), so a cache hit costs milliseconds even for a
+subject with a million rows. Filtering by the page's widgets happens outside these functions,
+so moving a slider never re-reads Parquet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from fer_core import analytics as an
+from fer_core.config import log_root
+from fer_core.logstore import LogStore, SessionMeta
+
+#: Columns the history aggregation needs (pushed down to the Parquet reader).
+HISTORY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "label",
+                   "confidence", *an.PROB_COLUMNS]
+
+
+@dataclass(frozen=True)
+class History:
+    """A subject's history, aggregated: bucket counts, session bounds and the session table."""
+
+    counts: pd.DataFrame
+    bounds: pd.DataFrame
+    sessions: pd.DataFrame
+
+
+def root() -> str:
+    return str(log_root().resolve())
+
+
+def store() -> LogStore:
+    return LogStore(root())
+
+
+def token() -> str:
+    try:
+        return store().state_token()
+    except FileNotFoundError:
+        return "missing"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _subjects(root_: str, token_: str) -> pd.DataFrame:
+    return LogStore(root_).list_subjects()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _sessions(root_: str, token_: str) -> pd.DataFrame:
+    return LogStore(root_).list_sessions()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overview(root_: str, token_: str) -> pd.DataFrame:
+    s = LogStore(root_)
+    return an.overview_table(s.list_subjects(), s.list_sessions(), an.session_label_counts(root_))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _negative_shares(root_: str, token_: str) -> pd.DataFrame:
+    return an.negative_share_by_session(an.session_label_counts(root_))
+
+
+@st.cache_data(show_spinner="Aggregating the subject's history...", max_entries=16)
+def _history(root_: str, token_: str, subject: str) -> History:
+    rows = LogStore(root_).read(subject=subject, columns=HISTORY_COLUMNS)
+    counts, bounds = an.bucket_counts(rows), an.session_bounds(rows)
+    return History(counts, bounds, an.session_table(counts, bounds))
+
+
+@st.cache_data(show_spinner="Loading the session...", max_entries=4)
+def _session_rows(root_: str, token_: str, subject: str, session: str) -> pd.DataFrame:
+    return LogStore(root_).read(subject=subject, session=session)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _session_meta(root_: str, token_: str, subject: str, session: str) -> SessionMeta:
+    return LogStore(root_).session_meta(subject, session)
+
+
+def subjects() -> pd.DataFrame:
+    """The store's ``list_subjects()`` table (empty when the store is empty or missing)."""
+    try:
+        return _subjects(root(), token())
+    except FileNotFoundError:
+        return pd.DataFrame(columns=["subject", "n_sessions", "synthetic"])
+
+
+def sessions(subject: str | None = None) -> pd.DataFrame:
+    """``list_sessions()`` for one subject (newest first) or all."""
+    table = _sessions(root(), token())
+    if subject is not None:
+        table = table.loc[table["subject"] == subject]
+    return table.sort_values("started_at", ascending=False, ignore_index=True)
+
+
+def overview() -> pd.DataFrame:
+    return _overview(root(), token())
+
+
+def negative_shares() -> pd.DataFrame:
+    return _negative_shares(root(), token())
+
+
+def history(subject: str) -> History:
+    return _history(root(), token(), subject)
+
+
+def session_rows(subject: str, session: str) -> pd.DataFrame:
+    return _session_rows(root(), token(), subject, session)
+
+
+def session_meta(subject: str, session: str) -> SessionMeta:
+    return _session_meta(root(), token(), subject, session)

@@ -1,0 +1,80 @@
+"""Compare: two sessions, or two periods of one subject, side by side with their differences."""
+
+import streamlit as st
+
+from dashboard import charts, loaders, ui
+from fer_core import analytics as an
+
+subjects = ui.require_data()
+st.title("Compare")
+names = subjects.sort_values("subject")["subject"].tolist()
+subject_fmt = ui.subject_label(subjects)
+st.session_state.setdefault("compare.mode", "Two sessions")
+mode = st.radio("Compare", ["Two sessions", "Two periods of one subject"], key="compare.mode",
+                horizontal=True)
+
+
+def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:
+    """Subject + session pickers for one side; returns a label, its summary, synthetic flag."""
+    st.session_state.setdefault(f"compare.{side}.subject", st.session_state[ui.SUBJECT_KEY])
+    subject = st.selectbox(f"Subject {side}", names, key=f"compare.{side}.subject",
+                           format_func=subject_fmt)
+    sessions = loaders.sessions(subject)
+    ids = sessions["session"].tolist()
+    key = f"compare.{side}.session"
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = ids[min(default_index, len(ids) - 1)]
+    session = st.selectbox(f"Session {side}", ids, key=key,
+                           format_func=ui.session_label(sessions))
+    table = loaders.history(subject).sessions.set_index("session")
+    summary = table.loc[session].to_dict() if session in table.index else {}
+    synthetic = bool(sessions.set_index("session").at[session, "synthetic"])
+    return f"{subject} {ui.fmt_time(summary.get('start'))}", summary, synthetic
+
+
+def pick_period(side: str, subject: str, hist, days, default) -> tuple[str, dict]:
+    key = f"compare.{side}.period"
+    st.session_state.setdefault(key, default)
+    period = st.date_input(f"Period {side}", key=key, min_value=days.min(), max_value=days.max())
+    start, end = period if isinstance(period, tuple | list) and len(period) == 2 else default
+    tz = ui.display_tz()
+    counts = an.filter_counts(hist.counts, start, end, tz)
+    bounds = hist.bounds.loc[hist.bounds["session"].isin(counts["session"])]
+    return f"{start} to {end}", an.summarise_period(counts, bounds)
+
+
+left, right = st.columns(2)
+if mode == "Two sessions":
+    with left:
+        name_a, a, syn_a = pick_session("A", 1)
+    with right:
+        name_b, b, syn_b = pick_session("B", 0)
+    synthetic = syn_a or syn_b
+else:
+    subject = st.session_state[ui.SUBJECT_KEY]
+    st.caption(f"Subject **{subject}** (change it in the sidebar).")
+    hist = loaders.history(subject)
+    days = hist.sessions["start"].dt.tz_convert(ui.display_tz()).dt.date
+    middle = days.iloc[len(days) // 2] if len(days) else None
+    with left:
+        name_a, a = pick_period("A", subject, hist, days, (days.min(), middle))
+    with right:
+        name_b, b = pick_period("B", subject, hist, days, (middle, days.max()))
+    synthetic = bool(subjects.set_index("subject").at[subject, "synthetic"])
+ui.synthetic_badge(synthetic)
+
+if not a or not b or not a.get("n_face_frames") or not b.get("n_face_frames"):
+    st.warning("One side has no frames with a face; pick another session or period.")
+    st.stop()
+st.markdown(f"**A** = {name_a} &nbsp;&nbsp; **B** = {name_b}")
+table = an.compare_summaries(a, b)
+st.table(table.set_index("metric").style.format("{:.2f}"))
+st.caption("Shares are % of the time a face was in view; their differences are percentage "
+           "points. Valence is a derived estimate from the class probabilities.")
+ui.chart(charts.compare_bars(a, b), "shares A vs B", "compare.bars")
+
+st.subheader("Downloads")
+st.download_button("Comparison table (CSV)", data=lambda: table.to_csv(index=False),
+                   file_name="comparison.csv", mime="text/csv", key="compare.csv",
+                   on_click="ignore", icon=":material/table:")
+ui.export_buttons("compare", subject=st.session_state[ui.SUBJECT_KEY])

@@ -1,0 +1,54 @@
+"""Overview: every subject with sessions, recorded time, last session and negative-affect trend."""
+
+import streamlit as st
+
+from dashboard import charts, loaders, ui
+from fer_core import analytics as an
+
+st.title("Overview")
+ui.require_data()
+table = loaders.overview()
+
+st.session_state.setdefault("overview.search", "")
+st.session_state.setdefault("overview.synthetic", "all")
+left, mid, right = st.columns([2, 1, 1])
+search = left.text_input("Search subjects", key="overview.search", placeholder="subject id")
+kind = mid.selectbox("Data", ["all", "real", "synthetic"], key="overview.synthetic")
+min_sessions = right.number_input("At least N sessions", min_value=0, value=0,
+                                  key="overview.min_sessions")
+shown = an.filter_overview(table, search=search, synthetic=kind, min_sessions=int(min_sessions))
+ui.synthetic_badge(bool(shown["synthetic"].any()))
+
+st.caption(f"{len(shown)} of {len(table)} subjects. Negative affect = angry + disgust + fear + "
+           "sad, as a share of the time a face was in view. Select a row to open the history.")
+view = shown.assign(
+    subject=[f"{s} (synthetic)" if syn else s for s, syn in zip(shown["subject"],
+                                                                 shown["synthetic"], strict=True)],
+    last_session=[ui.fmt_time(t) for t in shown["last_session"]],
+    mean_negative_share=100 * shown["mean_negative_share"],
+    negative_trend=[[100 * v for v in trend] for trend in shown["negative_trend"]],
+).drop(columns=["synthetic"])
+event = st.dataframe(
+    view, key="overview.table", hide_index=True, on_select="rerun", selection_mode="single-row",
+    column_config={
+        "subject": "Subject",
+        "n_sessions": st.column_config.NumberColumn("Sessions"),
+        "total_hours": st.column_config.NumberColumn("Recorded (h)", format="%.2f"),
+        "last_session": "Last session",
+        "mean_negative_share": st.column_config.NumberColumn("Neg. affect (mean %)",
+                                                             format="%.0f%%"),
+        "negative_trend": st.column_config.LineChartColumn(
+            "Neg. affect per session (%)", y_min=0, y_max=100),
+    },
+)
+if event.selection.rows:
+    st.session_state[ui.PENDING_SUBJECT_KEY] = shown.iloc[event.selection.rows[0]]["subject"]
+    st.switch_page("pages/history.py")
+
+sessions = loaders.sessions()
+sessions = sessions.loc[sessions["subject"].isin(shown["subject"])]
+ui.chart(charts.sessions_scatter(sessions, loaders.negative_shares()), "sessions over time",
+         "overview.sessions")
+
+st.subheader("Downloads")
+ui.export_buttons("overview")

@@ -1,0 +1,94 @@
+"""Session summary: probabilities over time, ethogram, headline numbers, transitions, markers."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, loaders, reports, ui
+from fer_core import analytics as an
+
+ui.require_data()
+subject, session = st.session_state[ui.SUBJECT_KEY], st.session_state[ui.SESSION_KEY]
+meta = loaders.session_meta(subject, session)
+st.title(f"Session — {subject}")
+st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
+           + (f" · {meta.label}" if meta.label else ""))
+ui.synthetic_badge(meta.synthetic)
+rows = loaders.session_rows(subject, session)
+if rows.empty:
+    st.info("This session has no logged frames yet.")
+    st.stop()
+
+st.session_state.setdefault("session.window_s", 2.0)
+window_s = st.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
+                     help="Centred moving average of the probabilities; 0 shows raw values.")
+s = an.session_summary(rows)
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Duration", ui.fmt_duration(s["duration_s"]))
+c2.metric("Face in view", ui.pct(s["face_in_view"]))
+c3.metric("Dominant expression", s["dominant"] or "—")
+c4.metric("Negative-affect share", ui.pct(s["negative_share"]))
+c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
+
+tl_raw = an.timeline(rows, 0.0)
+tl = an.timeline(rows, window_s)
+raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
+            if tl_raw.attrs["bin_s"] else "")
+figs = {
+    "probabilities (raw)": charts.probability_timeline(
+        tl_raw, meta.markers, "Class probabilities over time, raw" + raw_note),
+    "probabilities (smoothed)": charts.probability_timeline(
+        tl, meta.markers, f"Class probabilities over time, smoothed over {window_s:g} s"),
+    "ethogram": charts.ethogram(an.ethogram_segments(rows, bin_s=max(window_s / 2, tl.attrs[
+        "bin_s"]))),
+    "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
+    "share of time per expression": charts.shares_bar(an.class_shares(rows)),
+    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_frames=3)),
+}
+for name, fig in figs.items():
+    ui.chart(fig, name, f"session.{ui.slug(name)}")
+st.caption("Transitions count changes of the predicted expression between frames with a face, "
+           "ignoring one- and two-frame flickers. Valence is a derived estimate (see docs).")
+
+st.subheader("Per expression")
+per_class = pd.DataFrame({
+    "share of face time (%)": [100 * s[f"share_{c}"] for c in an.CLASSES],
+    "mean confidence": [s[f"confidence_{c}"] for c in an.CLASSES],
+}, index=list(an.CLASSES))
+peaks = an.class_peaks(rows, window_s).set_index("class")
+per_class["peak probability"] = peaks["peak"]
+per_class["peak at (s from start)"] = peaks["offset_s"]
+st.dataframe(per_class, key="session.per_class", column_config={
+    "share of face time (%)": st.column_config.NumberColumn(format="%.1f"),
+    "mean confidence": st.column_config.NumberColumn(format="%.2f"),
+    "peak probability": st.column_config.NumberColumn(format="%.2f"),
+    "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
+})
+
+st.subheader("Notes and event markers")
+st.session_state.setdefault("session.notes", meta.notes)
+notes = st.text_area("Notes", key="session.notes")
+if st.button("Save notes", key="session.save_notes") and notes != meta.notes:
+    loaders.store().update_notes(subject, session, notes)
+    st.toast("Notes saved")
+    st.rerun()
+left, right = st.columns([1, 2])
+offset = left.number_input("Marker at (s from start)", 0.0, max(s["duration_s"], 0.0),
+                           key="session.marker_offset", step=1.0)
+label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2")
+if st.button("Add marker", key="session.add_marker", disabled=not label.strip()):
+    loaders.store().add_marker(subject, session, label.strip(),
+                               s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
+    st.rerun()
+if meta.markers:
+    st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],
+                           "s from start": [(pd.Timestamp(m.timestamp) - s["start"])
+                                            .total_seconds() for m in meta.markers],
+                           "label": [m.label for m in meta.markers]}))
+
+st.subheader("Downloads")
+st.download_button(
+    "Printable session report (HTML)", key="session.report", on_click="ignore",
+    data=lambda: reports.session_report(subject, meta, s, figs, window_s),
+    file_name=f"report_{subject}_{session}.html", mime="text/html", icon=":material/print:",
+)
+ui.export_buttons("session", subject=subject, session=session)

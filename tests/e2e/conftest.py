@@ -1,0 +1,166 @@
+"""Reusable end-to-end fixtures: a real `streamlit run dashboard/app.py` and Debian's chromium.
+
+Use them from any test under tests/e2e/:
+
+* ``start_app(log_root, **env) -> RunningApp``: starts the app on a free 127.0.0.1 port with
+  ``FER_LOG_ROOT=log_root`` and waits for ``/_stcore/health``; stopped at the end of the session.
+* ``demo_store``: a temporary log store filled by ``python -m fer_core demo-data`` (small).
+* ``demo_app``: the app running on ``demo_store`` (one server for the whole session).
+* ``browser``: Playwright chromium (``/usr/bin/chromium``, never a downloaded build).
+* ``page``: a fresh browser page (downloads enabled) per test.
+* ``wait_for_streamlit(page)``: waits until the script finished running and the page settled.
+* ``ARTIFACTS``: ``artifacts/`` (git-ignored) for screenshots and downloaded files.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fer_core.config import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = PROJECT_ROOT / "artifacts"
+STARTUP_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningApp:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    log_root: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _wait_healthy(app: RunningApp) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {app.process.returncode}:\n"
+                               f"{app.log_text()}")
+        try:
+            with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{app.log_text()}")
+
+
+@pytest.fixture(scope="session")
+def start_app(tmp_path_factory) -> Iterator[Callable[..., RunningApp]]:
+    """Factory: start `streamlit run dashboard/app.py` on a log store; all stopped at the end."""
+    apps: list[RunningApp] = []
+
+    def start(log_root: Path, script: str = "dashboard/app.py", **env: str) -> RunningApp:
+        port = free_port()
+        log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+        full_env = {**os.environ, "FER_LOG_ROOT": str(log_root), "FER_TIMEZONE": "UTC",
+                    "PYTHONPATH": str(PROJECT_ROOT), **env}
+        cmd = [sys.executable, "-m", "streamlit", "run", script,
+               "--server.address", "127.0.0.1", "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=full_env, stdout=log,
+                                    stderr=subprocess.STDOUT)
+        app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path, Path(log_root))
+        apps.append(app)
+        _wait_healthy(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.process.terminate()
+        try:
+            app.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            app.process.kill()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> Path:
+    """A log store filled with small synthetic demo data through the real CLI."""
+    root = tmp_path_factory.mktemp("demo_store")
+    result = subprocess.run(
+        [sys.executable, "-m", "fer_core", "demo-data", "--root", str(root), "--sessions", "6",
+         "--minutes", "3", "--fps", "10"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_app(start_app, demo_store) -> RunningApp:
+    return start_app(demo_store)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def wait_for_streamlit(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the app is connected and its script has finished running."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                && !document.querySelector('[data-testid="stSkeleton"]');
+        }""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(500)  # let plotly finish drawing after the last delta
+
+
+def full_screenshot(page, path: Path) -> None:
+    """Screenshot of the whole page: Streamlit scrolls inside its main block, not the window,
+    so grow the viewport to the content's height first."""
+    height = page.evaluate(
+        "() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+        " return m ? m.scrollHeight : document.body.scrollHeight; }")
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    page.set_viewport_size({"width": size["width"], "height": max(int(height) + 40, 600)})
+    page.wait_for_timeout(800)  # plotly redraws on resize
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)

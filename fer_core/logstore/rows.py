@@ -110,56 +110,111 @@ def _checker(field: pa.Field) -> Callable[[str, Any], Any]:
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     f.name: _checker(f) for f in ROW_SCHEMA if f.name not in ("timestamp", "schema_version")
 }
-_NOT_NULL = frozenset(f.name for f in ROW_SCHEMA if not f.nullable)
-_KNOWN = frozenset(ROW_COLUMNS)
-# Columns the caller provides (schema_version is the writer's business).
+_CHECKS["timestamp"] = lambda name, value: timestamp_ms(value)
+# Columns the caller provides (schema_version is the writer's business), in buffer order.
 _CALLER_COLUMNS = tuple(c for c in ROW_COLUMNS if c != "schema_version")
+_INDEX = {name: i for i, name in enumerate(_CALLER_COLUMNS)}
+_REQUIRED_IDX = tuple(_INDEX[c] for c in sorted(REQUIRED_COLUMNS))
+_SLOW = tuple(_CHECKS[c] for c in _CALLER_COLUMNS)
 
-def validate_row(row: Mapping[str, Any], defaults: Mapping[str, str]) -> tuple[Any, ...]:
-    """Check one row; return its values in :data:`_CALLER_COLUMNS` order (timestamp as ms)."""
-    if not isinstance(row, Mapping):
-        raise RowError(f"a row must be a mapping of column -> value, got {type(row).__name__}")
-    keys = row.keys()
-    unknown = keys - _KNOWN
-    if unknown:
-        raise RowError(f"unknown column(s) {sorted(unknown)}; known: {list(_CALLER_COLUMNS)}")
-    missing = REQUIRED_COLUMNS - keys
-    if missing:
-        raise RowError(f"row is missing required column(s) {sorted(missing)}")
-    out = []
-    for name in _CALLER_COLUMNS:
-        value = row.get(name)
-        if name == "timestamp":
-            value = timestamp_ms(value)
-        elif value is None:
-            if name in defaults:
-                value = defaults[name]
-            elif name in _NOT_NULL:
-                raise RowError(f"{name} must not be None")
+
+def _fast_type(field: pa.Field) -> type | None:
+    t = field.type
+    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+        return int
+    if pa.types.is_floating(t):
+        return float
+    if pa.types.is_boolean(t):
+        return bool
+    return None  # strings: label/source need their vocabulary check
+
+
+# The common case (plain int/float/bool values) is checked inline with one ``type(v) is T``;
+# anything else (numpy scalars, datetimes, strings, bad values) goes through ``_SLOW``.
+_FAST = tuple(_fast_type(ROW_SCHEMA.field(c)) for c in _CALLER_COLUMNS)
+_RANGE = tuple(
+    (-(2 ** (ROW_SCHEMA.field(c).type.bit_width - 1)),
+     2 ** (ROW_SCHEMA.field(c).type.bit_width - 1) - 1)
+    if pa.types.is_integer(ROW_SCHEMA.field(c).type) else None
+    for c in _CALLER_COLUMNS
+)
+
+
+def row_template(defaults: Mapping[str, str]) -> tuple[Any, ...]:
+    """Per-column starting values of a row: session defaults, else None."""
+    return tuple(defaults.get(c) for c in _CALLER_COLUMNS)
+
+
+def validate_row(row: Mapping[str, Any], template: tuple[Any, ...]) -> list[Any]:
+    """Check one row; return its values in :data:`_CALLER_COLUMNS` order (timestamp as ms).
+
+    ``template`` comes from :func:`row_template`. Written for speed: this runs in the per-frame
+    caller, so it touches each given key once and calls a function only for unusual types.
+    """
+    try:
+        items = row.items()
+    except AttributeError:
+        raise RowError(
+            f"a row must be a mapping of column -> value, got {type(row).__name__}"
+        ) from None
+    out = list(template)
+    for key, value in items:
+        i = _INDEX.get(key)
+        if i is None:
+            if key == "schema_version":
+                continue
+            raise RowError(f"unknown column {key!r}; known: {list(_CALLER_COLUMNS)}")
+        if value is None:
+            continue  # stays the template's default (None, or the session's model/source)
+        if type(value) is _FAST[i]:
+            bounds = _RANGE[i]
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                raise RowError(f"{key}={value} is outside the int{_bits(i)} range")
         else:
-            value = _CHECKS[name](name, value)
-        out.append(value)
-    return tuple(out)
+            value = _SLOW[i](key, value)
+        out[i] = value
+    for i in _REQUIRED_IDX:
+        if out[i] is None:
+            missing = [c for c in sorted(REQUIRED_COLUMNS) if out[_INDEX[c]] is None]
+            raise RowError(f"row is missing required column(s) {missing} (or they are None)")
+    return out
+
+
+def _bits(i: int) -> int:
+    return ROW_SCHEMA.field(_CALLER_COLUMNS[i]).type.bit_width
+
 
 class ColumnBuffer:
-    """Rows held as Python lists, one per column; turned into Arrow only at flush time."""
+    """Validated rows held as Python lists; turned into Arrow columns only at flush time.
+
+    Why rows and not column lists: appending one list per row is a single operation for the
+    per-frame caller, while the transpose into columns (``zip(*rows)``) runs on the writer
+    thread, which is where all Arrow work belongs.
+    """
 
     def __init__(self) -> None:
-        self.columns: list[list[Any]] = [[] for _ in _CALLER_COLUMNS]
-        self.n = 0
+        self.rows: list[list[Any]] = []
 
-    def add(self, values: tuple[Any, ...]) -> None:
-        for column, value in zip(self.columns, values, strict=True):
-            column.append(value)
-        self.n += 1
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def add(self, values: list[Any]) -> None:
+        self.rows.append(values)
+
+    def timestamps(self) -> list[int]:
+        return [row[0] for row in self.rows]
 
     def to_table(self) -> pa.Table:
         """Build the Arrow table (with schema version and summary counts in the metadata)."""
-        arrays = [pa.array([SCHEMA_VERSION] * self.n, pa.int16())]
-        for field, column in zip(list(ROW_SCHEMA)[1:], self.columns, strict=True):
+        n = len(self.rows)
+        columns = list(zip(*self.rows, strict=True)) if n else [() for _ in _CALLER_COLUMNS]
+        arrays = [pa.array([SCHEMA_VERSION] * n, pa.int16())]
+        for field, column in zip(list(ROW_SCHEMA)[1:], columns, strict=True):
             arrays.append(pa.array(column, type=field.type))
         table = pa.Table.from_arrays(arrays, schema=ROW_SCHEMA)
         return with_summary(table)
+
 
 def with_summary(table: pa.Table) -> pa.Table:
     """Attach schema version and frame/face counts to the table's metadata (read from footers).

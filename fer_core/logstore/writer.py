@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from fer_core.logstore.fsutil import FileLock, publish
 from fer_core.logstore.layout import WRITER_LOCK, part_name
 from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta
-from fer_core.logstore.rows import ColumnBuffer, validate_row
+from fer_core.logstore.rows import ColumnBuffer, row_template, validate_row
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,11 @@ class SessionWriter:
         self._end_at_last_row = end_at_last_row
         self._ts_max: int | None = None
         self._lock = writer_lock
-        self._defaults = {
+        self._template = row_template({
             "model_name": meta.model_name,
             "model_version": meta.model_version,
             "source": meta.source,
-        }
+        })
         self._token = secrets.token_hex(3)
         self._seq = 0
         self._buffer = ColumnBuffer()
@@ -102,21 +102,20 @@ class SessionWriter:
     # ------------------------------------------------------------------ caller side
     def append(self, row: Mapping[str, object]) -> None:
         """Buffer one row (validated now; written by the writer thread). Never touches disk."""
-        values = validate_row(row, self._defaults)
+        values = validate_row(row, self._template)
         with self._buffer_lock:
             if self._closed:
                 raise RuntimeError(f"session {self.session} is closed")
-            self._buffer.add(values)
+            self._buffer.rows.append(values)
             self.rows_appended += 1
 
     def append_many(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Buffer several rows; all are validated first, so a bad row adds none of them."""
-        checked = [validate_row(row, self._defaults) for row in rows]
+        checked = [validate_row(row, self._template) for row in rows]
         with self._buffer_lock:
             if self._closed:
                 raise RuntimeError(f"session {self.session} is closed")
-            for values in checked:
-                self._buffer.add(values)
+            self._buffer.rows.extend(checked)
             self.rows_appended += len(checked)
 
     def add_marker(self, label: str, timestamp: datetime | None = None) -> None:
@@ -208,7 +207,7 @@ class SessionWriter:
             buffer, self._buffer = self._buffer, ColumnBuffer()
             markers, self._markers = self._markers, []
         if buffer.n:
-            batch_max = max(buffer.columns[0])  # timestamps (epoch ms)
+            batch_max = max(buffer.timestamps())  # epoch ms
             self._ts_max = batch_max if self._ts_max is None else max(self._ts_max, batch_max)
             self._pending.append(buffer)
         if markers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from pathlib import Path
 
 NAME = "train"
 HELP = "train a network (paper, fast, alexnet, vgg19, ...) on FER2013 or one CK+ fold"
@@ -29,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="instead of --val-split, hold out this fraction of train for selection",
     )
     p.add_argument("--protocol", choices=["seed", "subject"], default="seed", help="CK+ folds")
-    p.add_argument("--fold", type=int, default=1, help="CK+ fold 1..10 (tested on, never trained)")
+    p.add_argument(
+        "--fold", type=int, default=1,
+        help="CK+ fold 1..10 (tested on, never trained); 0 trains all ten into OUT/foldNN",
+    )  # fmt: skip
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.01)
@@ -75,8 +79,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         faces = load_ckplus(args.data)
         folds = seed_folds(faces) if args.protocol == "seed" else subject_folds(faces)
-        if not 1 <= args.fold <= len(folds):
-            raise SystemExit(f"--fold must be 1..{len(folds)}")
+        if not 0 <= args.fold <= len(folds):
+            raise SystemExit(f"--fold must be 0 (all) or 1..{len(folds)}")
+        if args.fold == 0:
+            for k in range(1, len(folds) + 1):
+                fold_args = argparse.Namespace(**{**vars(args), "fold": k})
+                fold_args.out = str(Path(args.out) / f"fold{k:02d}")
+                run(fold_args)
+            return 0
         tr_idx, te_idx = folds[args.fold - 1]
         train, val = faces.subset(tr_idx), faces.subset(te_idx)
         extra.update(protocol=args.protocol, fold=args.fold, selection="last epoch (no tuning)")

@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/history.py", title="Subject history", icon=":material/timeline:"),
     st.Page("pages/session.py", title="Session summary", icon=":material/movie:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/record.py", title="Record", icon=":material/videocam:"),
 ]
 
 

@@ -184,6 +184,7 @@ def analyze_source(
     label: str = "",
     notes: str = "",
     operator: str = "",
+    consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
 ) -> AnalyzeResult:
@@ -198,7 +199,7 @@ def analyze_source(
     writer = store.open_session(
         subject, session, operator=operator, label=label, notes=notes,
         model_name=pipeline.model.name, model_version=pipeline.model.version, source=media.kind,
-        started_at=media.started_at, extra={"input": media.path.name},
+        started_at=media.started_at, consent=consent, extra={"input": media.path.name},
     )
     result = AnalyzeResult(subject, writer.session, media.kind)
     bar = tqdm(total=media.total or None, desc=f"analyze {media.path.name}", unit="frame",
@@ -252,6 +253,7 @@ def analyze_path(
     image_time: str = "mtime",
     label: str = "",
     notes: str = "",
+    consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
 ) -> AnalyzeResult:
@@ -262,5 +264,5 @@ def analyze_path(
     media = open_media(path, start=start, every=every, image_time=image_time)
     return analyze_source(
         media, pipeline or default_pipeline(), store or LogStore(), subject, session,
-        label=label, notes=notes, progress=progress, on_progress=on_progress,
+        label=label, notes=notes, consent=consent, progress=progress, on_progress=on_progress,
     )

@@ -29,6 +29,8 @@ c3.metric("Dominant expression", s["dominant"] or "—")
 c4.metric("Negative-affect share", ui.pct(s["negative_share"]))
 c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 
+fps = s["n_frames"] / s["duration_s"] if s["duration_s"] else 1.0
+flicker = max(1, round(0.1 * fps))  # runs shorter than 0.1 s are model flicker, not a change
 tl_raw = an.timeline(rows, 0.0)
 tl = an.timeline(rows, window_s)
 raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
@@ -42,12 +44,13 @@ figs = {
         "bin_s"]))),
     "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
     "share of time per expression": charts.shares_bar(an.class_shares(rows)),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_frames=3)),
+    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_frames=flicker)),
 }
 for name, fig in figs.items():
     ui.chart(fig, name, f"session.{ui.slug(name)}")
 st.caption("Transitions count changes of the predicted expression between frames with a face, "
-           "ignoring one- and two-frame flickers. Valence is a derived estimate (see docs).")
+           f"ignoring flickers shorter than 0.1 s ({flicker} frame(s)). Valence is a derived "
+           "estimate from the class probabilities (see docs/dashboard.md).")
 
 st.subheader("Per expression")
 per_class = pd.DataFrame({
@@ -80,9 +83,9 @@ if st.button("Add marker", key="session.add_marker", disabled=not label.strip())
                                s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
     st.rerun()
 if meta.markers:
+    offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]
     st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],
-                           "s from start": [(pd.Timestamp(m.timestamp) - s["start"])
-                                            .total_seconds() for m in meta.markers],
+                           "s from start": [f"{o:.1f}" for o in offsets],
                            "label": [m.label for m in meta.markers]}))
 
 st.subheader("Downloads")

@@ -1,0 +1,279 @@
+"""AppTest tests of every dashboard page against small hand-computed fixture logs.
+
+The store holds subject p01 (sessions s-a and s-b of tests/dashboard_fixtures.py, written with
+the real LogStore writer) and a synthetic subject demo-x. Expected numbers are worked out by hand
+in tests/test_analytics.py's docstring: s-a has 10 frames (8 with a face: happy 4, sad 2,
+neutral 1, angry 1), s-b has 4 frames (3 with a face: angry 2, neutral 1).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer_core.logstore import LogStore
+from tests.dashboard_fixtures import T0, session_a_rows, session_b_rows, write_session
+
+APP = "../dashboard/app.py"
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dash_store")
+    write_session(root, "p01", "s-a", session_a_rows(), source="video", label="intake")
+    write_session(root, "p01", "s-b", session_b_rows(), source="video")
+    synth = [{**r, "source": "synthetic"} for r in session_b_rows(T0)]
+    write_session(root, "demo-x", "syn-1", synth, source="synthetic", synthetic=True)
+    return root
+
+
+@pytest.fixture
+def app(store_root, monkeypatch):
+    monkeypatch.setenv("FER_LOG_ROOT", str(store_root))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+
+    def make(page: str | None = None, subject: str = "p01", session: str | None = None,
+             **state) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.session_state["shared.subject"] = subject
+        if session:
+            at.session_state["shared.session"] = session
+        for key, value in state.items():
+            at.session_state[key.replace("__", ".")] = value
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return make
+
+
+def _decode(value):
+    """Plotly 7 ships numeric arrays as {"dtype", "bdata"(, "shape")}; turn them into lists."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            arr = arr.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return [None if isinstance(v, float) and np.isnan(v) else v for v in arr.tolist()]
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [_decode(json.loads(el.proto.spec)) for el in at.get("plotly_chart")]
+
+
+def trace(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t.get("name") == name)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+# ---- overview ----------------------------------------------------------------------------------
+
+def test_overview_lists_subjects_with_trend(app):
+    at = app()
+    assert at.title[0].value == "Overview"
+    table = at.dataframe[0].value.set_index("subject")
+    assert set(table.index) == {"p01", "demo-x (synthetic)"}
+    p01 = table.loc["p01"]
+    assert p01["n_sessions"] == 2
+    # negative-affect share: s-a 3/8 = 37.5%, s-b 2/3 = 66.7%; mean 52.1%
+    assert p01["mean_negative_share"] == pytest.approx((37.5 + 200 / 3) / 2, abs=1e-3)
+    assert p01["negative_trend"] == pytest.approx([37.5, 66.67], abs=1e-2)
+    assert "SYNTHETIC demo data" in markdown_text(at)
+    (fig,) = figures(at)
+    assert len(fig["data"][0]["x"]) == 3  # three sessions in the store
+    assert len(at.download_button) == 4  # 3 raw-log exports + chart PNG
+
+
+def test_overview_search_and_filters(app):
+    at = app()
+    at.text_input(key="overview.search").set_value("P0").run()
+    assert at.dataframe[0].value["subject"].tolist() == ["p01"]
+    assert "SYNTHETIC demo data" not in markdown_text(at)
+    at.text_input(key="overview.search").set_value("").run()
+    at.selectbox(key="overview.synthetic").set_value("synthetic").run()
+    assert at.dataframe[0].value["subject"].tolist() == ["demo-x (synthetic)"]
+    at.selectbox(key="overview.synthetic").set_value("all").run()
+    at.number_input(key="overview.min_sessions").set_value(2).run()
+    assert at.dataframe[0].value["subject"].tolist() == ["p01"]
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+def test_history_figures(app):
+    at = app("pages/history.py")
+    assert at.title[0].value == "Subject history — p01"
+    # 2 sessions; 9 s + 3 s; 11 of 14 frames with a face; negative 5 of 11
+    assert metrics(at) == {"Sessions": "2", "Recorded time": "0 min 12 s",
+                           "Face in view": "79%", "Negative-affect share": "45%"}
+    shares, stacked, lines, valence, heat = figures(at)
+    assert shares["data"][0]["y"] == pytest.approx(
+        [300 / 11, 0, 0, 400 / 11, 200 / 11, 0, 200 / 11])
+    assert trace(stacked, "happy")["y"] == pytest.approx([50, 0])
+    assert trace(stacked, "angry")["y"] == pytest.approx([12.5, 200 / 3])
+    assert trace(lines, "sad")["y"] == pytest.approx([25, 0])
+    assert "derived estimate" in valence["layout"]["title"]["text"]
+    assert valence["data"][0]["y"] == pytest.approx([1.48 / 8, -1.41 / 3], abs=1e-5)
+    assert heat["data"][0]["y"] == ["09:00", "23:00"]
+    assert heat["data"][0]["z"][0][3] == pytest.approx(50)  # 09:00, happy
+    assert heat["data"][0]["z"][1][0] == pytest.approx(200 / 3)  # 23:00, angry
+    sessions = at.dataframe[0].value
+    assert sessions["session"].tolist() == ["s-a", "s-b"]
+    assert sessions["negative_share"].tolist() == pytest.approx([37.5, 200 / 3])
+    assert not at.warning  # two sessions are too few for a baseline observation
+    assert any("3 earlier sessions" in c.value for c in at.caption)
+    assert "SYNTHETIC" not in markdown_text(at)
+
+
+def test_history_per_day_and_period_filter(app):
+    import datetime as dt
+
+    at = app("pages/history.py")
+    at.radio(key="history.by").set_value("day").run()
+    stacked = figures(at)[1]
+    assert trace(stacked, "happy")["x"] == ["2026-11-02", "2026-11-03"]
+    at.date_input(key="history.period").set_value((dt.date(2026, 11, 3), dt.date(2026, 11, 3)))
+    at.run()
+    assert metrics(at)["Sessions"] == "1"
+    assert figures(at)[0]["data"][0]["y"][0] == pytest.approx(200 / 3)  # s-b only: angry 2/3
+
+
+def test_history_baseline_flag_is_an_observation(tmp_path, monkeypatch):
+    # four calm sessions then one with much more negative affect
+    from datetime import timedelta
+
+    calm = [{**r} for r in session_a_rows()]
+    for k in range(4):
+        rows = [{**r, "timestamp": r["timestamp"] + timedelta(days=k)} for r in calm]
+        if k % 2:  # vary the baseline a little so its sd is not zero
+            rows[0] = {**rows[0], "label": "sad", "prob_sad": 0.9, "prob_happy": 0.1,
+                       "confidence": 0.9}
+        write_session(tmp_path, "p02", f"s{k}", rows)
+    sad = [{**r, "timestamp": r["timestamp"] + timedelta(days=5)} for r in session_b_rows(T0)]
+    write_session(tmp_path, "p02", "s5", sad)
+    monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert len(at.warning) == 1
+    text = at.warning[0].value
+    assert "higher than in this person's 4 earlier sessions" in text
+    assert "not a diagnosis" in text
+    flagged = at.dataframe[0].value.set_index("session")["flagged"]
+    assert flagged.to_dict() == {"s0": False, "s1": False, "s2": False, "s3": False, "s5": True}
+
+
+# ---- session -----------------------------------------------------------------------------------
+
+def test_session_summary_figures(app):
+    at = app("pages/session.py", session="s-a", session__window_s=0.0)
+    assert at.title[0].value == "Session — p01"
+    assert metrics(at) == {"Duration": "0 min 09 s", "Face in view": "80%",
+                           "Dominant expression": "happy", "Negative-affect share": "38%",
+                           "Mean confidence": "0.74"}
+    raw, smooth, etho, valence, shares, transitions = figures(at)
+    happy = trace(raw, "happy")["y"]
+    assert happy[:2] == pytest.approx([0.8, 0.6]) and happy[2] is None  # gap: no face
+    assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.8, 0.6])  # window 0 = raw
+    labels = [t["name"] for t in etho["data"]]
+    assert set(labels) == {"angry", "happy", "sad", "neutral", "no face"}
+    assert sum(trace(etho, "happy")["x"]) == pytest.approx(4000)  # 4 s of happy, in ms
+    assert "derived estimate" in valence["layout"]["title"]["text"]
+    assert shares["data"][0]["y"] == pytest.approx([12.5, 0, 0, 50, 25, 0, 12.5])
+    z = transitions["data"][0]["z"]
+    assert sum(map(sum, z)) == 4  # happy>sad, sad>neutral, neutral>angry, angry>happy
+    assert z[3][4] == 1  # happy -> sad
+    per_class = at.dataframe[0].value
+    assert per_class.loc["happy", "mean confidence"] == pytest.approx(0.775, abs=1e-6)
+    assert per_class.loc["happy", "peak at (s from start)"] == 7
+    assert len(at.download_button) == 10  # 6 PNG + report + 3 raw-log exports
+
+
+def test_session_smoothing_window_changes_the_smoothed_line(app):
+    at = app("pages/session.py", session="s-a", session__window_s=2.0)
+    smooth = figures(at)[1]
+    assert "smoothed over 2 s" in smooth["layout"]["title"]["text"]
+    assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.7, 0.6])  # (t-1, t+1]
+
+
+def test_session_marker_and_notes_are_saved_and_shown(app, store_root):
+    at = app("pages/session.py", session="s-b")
+    at.number_input(key="session.marker_offset").set_value(1.0)
+    at.text_input(key="session.marker_label").set_value("task 2").run()
+    at.button(key="session.add_marker").click().run()
+    meta = LogStore(store_root).session_meta("p01", "s-b")
+    assert [m.label for m in meta.markers] == ["task 2"]
+    raw = figures(at)[0]
+    assert [a["text"] for a in raw["layout"]["annotations"]] == ["task 2"]
+    assert at.table[0].value["label"].tolist() == ["task 2"]
+    at.text_area(key="session.notes").set_value("calm, talkative")
+    at.button(key="session.save_notes").click().run()
+    assert LogStore(store_root).session_meta("p01", "s-b").notes == "calm, talkative"
+
+
+def test_session_of_synthetic_subject_shows_badge(app):
+    at = app("pages/session.py", subject="demo-x")
+    assert "SYNTHETIC demo data" in markdown_text(at)
+    assert at.title[0].value == "Session — demo-x"
+    assert at.session_state["shared.session"] == "syn-1"  # defaulted to its only session
+
+
+# ---- compare -----------------------------------------------------------------------------------
+
+def test_compare_two_sessions(app):
+    at = app("pages/compare.py", compare__A__subject="p01", compare__A__session="s-a",
+             compare__B__subject="p01", compare__B__session="s-b")
+    table = at.table[0].value
+    row = table.loc["Negative-affect share (%)"]
+    assert float(row["A"]) == pytest.approx(37.5)
+    assert float(row["B"]) == pytest.approx(66.67, abs=1e-2)
+    assert float(row["difference (B - A)"]) == pytest.approx(29.17, abs=1e-2)
+    (fig,) = figures(at)
+    assert trace(fig, "A")["y"] == pytest.approx([12.5, 0, 0, 50, 25, 0, 12.5])
+    assert trace(fig, "B")["y"] == pytest.approx([200 / 3, 0, 0, 0, 0, 0, 100 / 3])
+
+
+def test_compare_two_periods(app):
+    import datetime as dt
+
+    at = app("pages/compare.py", compare__mode="Two periods of one subject",
+             compare__A__period=(dt.date(2026, 11, 2), dt.date(2026, 11, 2)),
+             compare__B__period=(dt.date(2026, 11, 3), dt.date(2026, 11, 3)))
+    table = at.table[0].value
+    assert float(table.loc["Face in view (%)", "A"]) == pytest.approx(80)
+    assert float(table.loc["Face in view (%)", "B"]) == pytest.approx(75)
+    assert float(table.loc["Share happy (%)", "difference (B - A)"]) == pytest.approx(-50)
+
+
+# ---- empty store -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", [None, "pages/history.py", "pages/session.py",
+                                  "pages/compare.py"])
+def test_empty_store_shows_how_to_start(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path / "fresh"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.info) == 1
+    text = at.info[0].value
+    assert "log store is empty" in text
+    assert "python -m fer_core demo-data" in text and "Record" in text and "import" in text
+    assert not at.get("plotly_chart")

@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import analytics as an
-from fer_core.config import log_root
 from fer_core.logstore import LogStore, SessionMeta
+from fer_core.logstore.root import resolve_root
 
 #: Columns the history aggregation needs (pushed down to the Parquet reader).
 HISTORY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "label",
@@ -34,7 +34,8 @@ class History:
 
 
 def root() -> str:
-    return str(log_root().resolve())
+    """The store root the rest of fer_core uses ($FER_LOG_ROOT, fer.toml, or ./logs)."""
+    return str(resolve_root().resolve())
 
 
 def store() -> LogStore:

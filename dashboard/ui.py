@@ -56,8 +56,10 @@ def empty_state() -> None:
     """What a fresh install shows instead of empty charts."""
     st.info(
         "**The log store is empty** — there is nothing to review yet.\n\n"
-        "* **Record** a session from the webcam (the *Record* page, when installed), or\n"
-        "* **import** a ZIP of logs exported from another installation (below), or\n"
+        "* **record** a session from the webcam on the *Record* page, or\n"
+        "* **analyse** a video: `python -m fer_core analyze VIDEO --subject ID`, or\n"
+        "* **import** a ZIP of logs exported from another installation (below, or "
+        "`python -m fer_core logs import FILE.zip`), or\n"
         "* **try the dashboard now** with synthetic demo data: "
         "`python -m fer_core demo-data` (clearly marked *synthetic* everywhere).\n\n"
         f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder).",

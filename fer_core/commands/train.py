@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--nesterov", action="store_true")
     p.add_argument("--schedule", choices=["step", "cosine", "plateau"], default="step")
+    p.add_argument("--step-start", type=int, default=80, help="step: first decayed epoch")
+    p.add_argument("--step-every", type=int, default=5, help="step: decay every N epochs")
+    p.add_argument("--step-gamma", type=float, default=0.9, help="step: decay factor")
     p.add_argument("--warmup-epochs", type=int, default=0)
     p.add_argument("--augment", choices=["seed", "strong"], default="seed")
     p.add_argument("--label-smoothing", type=float, default=0.0)
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay,
         nesterov=args.nesterov,
         schedule=args.schedule,
+        step_start=args.step_start,
+        step_every=args.step_every,
+        step_gamma=args.step_gamma,
         warmup_epochs=args.warmup_epochs,
         augment=args.augment,
         label_smoothing=args.label_smoothing,

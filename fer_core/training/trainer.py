@@ -48,7 +48,7 @@ class TrainConfig:
     weight_decay: float = 5e-4
     nesterov: bool = False
     schedule: str = "step"  # step (the lineage's decay), cosine, or plateau
-    step_start: int = 80  # step: decay starts after this epoch (scaled for short runs)
+    step_start: int = 80  # step: the lineage's decay starts after this epoch
     step_every: int = 5
     step_gamma: float = 0.9
     warmup_epochs: int = 0
@@ -79,10 +79,9 @@ def lr_at(cfg: TrainConfig, epoch: int, step_frac: float = 0.0) -> float:
         t = (e - cfg.warmup_epochs) / span
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
     if cfg.schedule == "step":
-        start = min(cfg.step_start, max(cfg.epochs // 3, 1))
-        if epoch < start:
+        if epoch < cfg.step_start:
             return cfg.lr
-        return cfg.lr * cfg.step_gamma ** ((epoch - start) // cfg.step_every + 1)
+        return cfg.lr * cfg.step_gamma ** ((epoch - cfg.step_start) // cfg.step_every + 1)
     return cfg.lr  # plateau: scaled by the plateau factor kept in the trainer state
 
 

@@ -194,6 +194,9 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
                 ax.set_xticks(range(len(tr.x)), list(tr.x), rotation=30)
                 ax.set_yticks(range(len(tr.y)), list(tr.y))
                 mfig.colorbar(im, ax=ax)
+                if tr.text is not None and z.size <= 100:  # small matrices: print the counts
+                    for (i, j), v in np.ndenumerate(np.asarray(tr.text)):
+                        ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
             elif tr.type == "bar" and tr.orientation == "h":
                 starts = pd.to_datetime(np.asarray(tr.base))
                 widths = pd.to_timedelta(np.asarray(tr.x, dtype=float), unit="ms")
@@ -225,8 +228,10 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
         ax.set_title(str(fig.layout.title.text or ""), fontsize=10)
         if fig.layout.yaxis.title.text:
             ax.set_ylabel(str(fig.layout.yaxis.title.text), fontsize=8)
+        if fig.layout.xaxis.title.text:
+            ax.set_xlabel(str(fig.layout.xaxis.title.text), fontsize=8)
         if len(fig.data) > 1 and any(t.type != "heatmap" for t in fig.data):
-            ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
         if any(_xvalues(t.x).dtype.kind == "M" for t in fig.data if t.type == "scatter"):
             mfig.autofmt_xdate()
         buf = io.BytesIO()

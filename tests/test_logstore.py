@@ -259,3 +259,28 @@ def test_no_torch_or_cv2_import() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_overlapping_sessions_are_merged_in_time_order(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    write_session(store, "P001", 90, session="late", start=T0 + timedelta(seconds=1))
+    write_session(store, "P001", 90, session="early", start=T0)
+    df = store.read("P001")
+    assert len(df) == 180
+    keys = list(zip(df["timestamp"], df["frame_index"], df["face_index"], strict=True))
+    assert keys == sorted(keys)
+    assert df["session"].iloc[0] == "early" and df["session"].iloc[-1] == "late"
+
+
+def test_is_sorted_checks_all_three_keys() -> None:
+    from fer_core.logstore.reader import is_sorted
+
+    def table(ts, frame, face):
+        return pa.table({"timestamp": pa.array(ts, pa.timestamp("ms", tz="UTC")),
+                         "frame_index": pa.array(frame, pa.int64()),
+                         "face_index": pa.array(face, pa.int16())})
+
+    assert is_sorted(table([1, 2, 2, 3], [0, 1, 1, 2], [0, 0, 1, 0]))
+    assert not is_sorted(table([1, 2, 2, 3], [0, 1, 1, 2], [0, 1, 0, 0]))
+    assert not is_sorted(table([1, 2, 2, 3], [0, 2, 1, 2], [0, 0, 1, 0]))
+    assert not is_sorted(table([2, 1], [0, 0], [0, 0]))

@@ -220,20 +220,23 @@ class LogStore:
         flt = _time_filter(start, end)
         for _ in range(_RETRIES):
             try:
-                files = []
+                infos = []
                 for subj, sess in self._pairs(subject, session):
                     for info in self._infos(subj, sess):
                         if info.error:
                             reader.report_bad(info)
                         elif info.num_rows:
-                            files.append(info.path)
-                table = reader.scan(self.root, files, flt, scan_cols)
+                            infos.append(info)
+                # time order of files, so that the scan usually comes out sorted already
+                infos.sort(key=lambda i: (i.ts_min if i.ts_min is not None else 0, str(i.path)))
+                table = reader.scan(self.root, [i.path for i in infos], flt, scan_cols)
                 break
             except reader.FileVanished:
                 continue
         else:
             raise SnapshotRace("the store kept changing while being read")
-        table = table.sort_by([*SORT_KEYS, ("subject", "ascending"), ("session", "ascending")])
+        if not reader.is_sorted(table):
+            table = table.sort_by(SORT_KEYS)
         return table.select(wanted)
 
     def list_sessions(self, subject: str | None = None) -> pd.DataFrame:

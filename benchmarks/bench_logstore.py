@@ -216,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     root = args.root or Path(tempfile.mkdtemp(prefix="bench_logstore_"))
+    print("machine: {} cpus, load average at start {:.1f} {:.1f} {:.1f}".format(
+        os.cpu_count(), *os.getloadavg()), flush=True)
     results = {"python": platform.python_version(), "cpus": os.cpu_count(),
+               "loadavg_at_start": os.getloadavg(),
                "pyarrow": pa.__version__, "append": [], "read": []}
     try:
         r = bench_append_burst(root / "burst")
@@ -240,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.root is None:
             shutil.rmtree(root, ignore_errors=True)
+    results["loadavg_at_end"] = os.getloadavg()
+    print("machine: {} cpus, load average at end {:.1f} {:.1f} {:.1f}".format(
+        os.cpu_count(), *results["loadavg_at_end"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -33,7 +33,7 @@ CONSENT_TEXT = (
     "consent: their facial expressions are analysed by an automatic classifier and the "
     "predictions (not images) are stored on this computer for research or clinical review."
 )
-NEW_SUBJECT = "➕ New subject…"
+NEW_SUBJECT = "New subject…"
 RECORDER_KEY = "record.recorder"
 GOTO_KEY = "record.goto_summary"
 REFRESH_S = 0.5

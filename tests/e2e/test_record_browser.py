@@ -1,0 +1,179 @@
+"""Record a session in a real browser: Debian chromium's fake webcam plays real FER2013 faces.
+
+The fake camera is a Y4M file generated here from committed real-face fixtures: happy faces on
+the LEFT of the frame, surprised faces on the RIGHT, separated by empty frames. The position of a
+logged face box therefore tells which segment it came from, whatever the phase of Chromium's
+looping file when START was clicked and whatever resolution WebRTC chose (the test compares the
+box centre with the box width, which scales with the frame).
+
+Faces are chosen at run time, not by hand: those the real FaceDetector finds on the composed
+frame and that the shipped model, run offline through the same FramePipeline, labels correctly
+with some margin (so VP8 compression in the browser does not flip them).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.config import PROJECT_ROOT
+from fer_core.logstore import LogStore
+from fer_core.model_zoo import resolve_model_path
+from fer_core.modelfile import load_model
+from fer_core.pipeline import FramePipeline
+from fer_core.video_fixture import (
+    blank_frame,
+    compose_face_frame,
+    face_paths,
+    pick_faces,
+    write_y4m,
+)
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, wait_for_streamlit
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+FPS = 15
+FACE_S = 2.0  # seconds each face is shown
+GAP_S = 1.0  # seconds of empty frame after each expression block
+LEFT, RIGHT = (110, 240), (530, 240)
+#: box centre x / box width: about 0.5-1.1 for LEFT faces, 2.6-5.3 for RIGHT ones
+SIDE_THRESHOLD = 1.8
+RECORD_S = 10.0  # record at least this long
+MAX_RECORD_S = 75.0
+MIN_SEGMENT_ROWS = 4  # face rows wanted from each side before STOP
+SUBJECT = "e2e-subject"
+IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
+
+
+def _candidates(label: str, ck_label: str) -> list[Path]:
+    folders = [FIXTURES / "fer2013" / "test" / label, FIXTURES / "fer2013" / "train" / label,
+               FIXTURES / "ckplus" / ck_label]
+    return [p for folder in folders if folder.is_dir() for p in face_paths(folder)]
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory) -> Path:
+    """The Y4M fake-webcam file: happy faces left, surprised faces right, empty gaps."""
+    try:
+        model_path = resolve_model_path(None)
+    except FileNotFoundError as exc:
+        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
+    pipeline = FramePipeline(load_model(model_path), source="video")
+    happy = pick_faces(pipeline, _candidates("happy", "happy"), "happy", center=LEFT,
+                       min_confidence=0.2)[:2]
+    surprise = pick_faces(pipeline, _candidates("surprise", "surprise"), "surprise",
+                          center=RIGHT, min_confidence=0.2)[:2]
+    if not happy or not surprise:
+        pytest.fail(f"the shipped model {model_path} labels no committed fixture face as happy "
+                    f"({len(happy)}) or surprise ({len(surprise)}) with confidence >= 0.4")
+
+    def frames():
+        for faces, center in ((happy, LEFT), (surprise, RIGHT)):
+            for path, _ in faces:
+                frame = compose_face_frame(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE),
+                                           center=center)
+                yield from [frame] * int(FACE_S * FPS)
+            yield from [blank_frame()] * int(GAP_S * FPS)
+
+    return write_y4m(tmp_path_factory.mktemp("camera") / "faces.y4m", frames(), fps=FPS)
+
+
+def _fill(page, label: str, text: str) -> None:
+    box = page.get_by_label(label)
+    box.fill(text)
+    box.press("Enter" if box.evaluate("e => e.tagName") == "INPUT" else "Tab")
+    page.wait_for_timeout(300)
+
+
+def _sides(rows) -> tuple[int, int]:
+    faces = rows[rows["face_detected"]]
+    side = (faces["box_x"] + faces["box_w"] / 2) / faces["box_w"]
+    return int((side < SIDE_THRESHOLD).sum()), int((side >= SIDE_THRESHOLD).sum())
+
+
+def _record_until_both_segments_seen(page, log_root: Path) -> None:
+    """Keep recording until the flushed log holds both segments (at least RECORD_S seconds).
+
+    The processed frame rate depends on the machine, so a fixed duration would either waste
+    time or see too few frames; rows are flushed to Parquet every second while recording.
+    """
+    t0 = time.monotonic()
+    while True:
+        page.wait_for_timeout(1000)
+        elapsed = time.monotonic() - t0
+        try:
+            rows = LogStore(log_root).read(subject=SUBJECT)
+        except FileNotFoundError:  # nothing written yet
+            continue
+        left, right = _sides(rows)
+        if elapsed >= RECORD_S and left >= MIN_SEGMENT_ROWS and right >= MIN_SEGMENT_ROWS:
+            return
+        if elapsed > MAX_RECORD_S:
+            return  # the assertions after STOP report what is missing
+
+
+def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    log_root = tmp_path / "logs"
+    media = tmp_path / "media"
+    app = start_app(log_root, FER_MEDIA_DIR=str(media))
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera.resolve()}"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(app.url)
+            wait_for_streamlit(page)
+            page.get_by_role("link", name="Record").click()
+            wait_for_streamlit(page)
+            # no consent yet: no camera component
+            assert page.locator(IFRAME).count() == 0
+            _fill(page, "New subject id", SUBJECT)
+            _fill(page, "Session label", "e2e happy+surprise")
+            _fill(page, "Notes", "fake webcam from FER2013 fixtures")
+            page.get_by_text("Consent.").click()
+            iframe = page.frame_locator(IFRAME)
+            iframe.get_by_role("button", name="Start").click(timeout=60_000)
+            page.get_by_text("REC").first.wait_for(timeout=60_000)
+            _record_until_both_segments_seen(page, log_root)
+            page.screenshot(path=str(ARTIFACTS / "record_page.png"), full_page=True)
+            iframe.get_by_role("button", name="Stop").click()
+            page.get_by_text("saved:").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Open the session summary").click()
+            page.get_by_role("heading", name=f"Session — {SUBJECT}").wait_for(timeout=60_000)
+        finally:
+            browser.close()
+
+    store = LogStore(log_root)
+    sessions = store.list_sessions(subject=SUBJECT)
+    assert len(sessions) == 1, app.log_text()[-3000:]
+    info = sessions.iloc[0]
+    assert info["status"] == "closed" and info["source"] == "webcam"
+    meta = store.session_meta(SUBJECT, info["session"])
+    assert meta.label == "e2e happy+surprise"
+    assert meta.consent["given"] is True and "consent" in meta.consent["text"]
+
+    rows = store.read(subject=SUBJECT)
+    assert rows["frame_index"].is_monotonic_increasing
+    assert rows["timestamp"].is_monotonic_increasing
+    assert (~rows["face_detected"]).any(), "the empty segments must be logged as no-face rows"
+    assert not media.exists(), "no image or video may be stored without the opt-in"
+    faces = rows[rows["face_detected"]]
+    assert faces[["box_x", "box_y", "box_w", "box_h", "label", "confidence"]].notna().all().all()
+    side = (faces["box_x"] + faces["box_w"] / 2) / faces["box_w"]
+    left, right = faces[side < SIDE_THRESHOLD], faces[side >= SIDE_THRESHOLD]
+    for segment, expected in ((left, "happy"), (right, "surprise")):
+        assert len(segment) >= MIN_SEGMENT_ROWS, f"too few {expected} rows: {len(segment)}"
+        share = float(np.mean(segment["label"] == expected))
+        counts = segment["label"].value_counts().to_dict()
+        assert share >= 0.6, f"{expected} segment labelled {counts}"

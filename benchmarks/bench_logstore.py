@@ -187,7 +187,8 @@ def bench_read(root: Path, n_rows: int, repeat: int) -> dict:
         con = duckdb.connect()
         q = f"""
             select session, count(*) as n, {", ".join(f"avg({c})" for c in PROB_COLUMNS)}
-            from read_parquet('{root}/subject={subject}/*/*.parquet', hive_partitioning=true,
+            from read_parquet('{root}/subject={subject}/session=*/*.parquet',
+                              hive_partitioning=true,
                               hive_types={{'subject': VARCHAR, 'session': VARCHAR}})
             where face_detected group by session"""
         rows = con.sql(q).fetchall()

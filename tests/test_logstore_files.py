@@ -199,3 +199,31 @@ def test_write_failure_keeps_rows_and_reports(tmp_path, monkeypatch) -> None:
     w.append_many(synthetic_rows(4, T0))
     with pytest.raises(OSError, match="4 row"):
         w.close()
+
+
+def test_appends_racing_close_are_all_stored_or_rejected(tmp_path) -> None:
+    """Every append that returned normally is on disk, even when close() runs concurrently."""
+    import threading
+
+    store = LogStore(tmp_path)
+    w = store.open_session("P001", "race", started_at=T0, flush_interval=0.01)
+    rows = list(synthetic_rows(50_000, T0))
+    accepted = []
+
+    def producer() -> None:
+        for row in rows:
+            try:
+                w.append(row)
+            except RuntimeError:
+                return
+            accepted.append(row["frame_index"])
+
+    t = threading.Thread(target=producer)
+    t.start()
+    while len(accepted) < 2000:
+        threading.Event().wait(0.001)
+    w.close()
+    t.join()
+    assert 2000 <= len(accepted) < 50_000
+    assert store.read()["frame_index"].tolist() == accepted
+    assert w.rows_appended == len(accepted)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore.schema import (
@@ -223,8 +224,6 @@ def with_summary(table: pa.Table) -> pa.Table:
     first face, or its no-face row), so the count is additive across files even when a frame's
     faces were split between two flushes.
     """
-    import pyarrow.compute as pc
-
     n_frames = pc.sum(pc.less_equal(table.column("face_index"), 0).cast(pa.int64())).as_py() or 0
     n_face = pc.sum(table.column("face_detected").cast(pa.int64())).as_py() or 0
     meta = dict(table.schema.metadata or {})

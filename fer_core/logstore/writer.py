@@ -132,12 +132,13 @@ class SessionWriter:
 
     def close(self, ended_at: datetime | None = None) -> None:
         """Flush, stop the thread, compact the session's parts and record its end time."""
-        if self._closed:
-            return
-        self._command("close")
-        self._thread.join()
         with self._buffer_lock:
-            self._closed = True
+            if self._closed:
+                return
+            self._closed = True  # from here on append() raises: no row can miss the last flush
+        done = threading.Event()
+        self._commands.put(("close", done))
+        self._thread.join()
         _OPEN_WRITERS.discard(self)
         try:
             if self._pending:

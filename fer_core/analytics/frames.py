@@ -78,8 +78,11 @@ def valence(probs: pd.DataFrame) -> pd.Series:
     NaN where the probabilities are missing (no face), so gaps stay gaps in charts.
     """
     weights = np.array([VALENCE_WEIGHTS[c] for c in CLASSES], dtype="float64")
-    values = probs[list(PROB_COLUMNS)].to_numpy(dtype="float64", na_value=np.nan)
-    return pd.Series(values @ weights, index=probs.index, name="valence")
+    # Column by column: DataFrame.to_numpy(na_value=...) takes a slow per-element path.
+    total = np.zeros(len(probs))
+    for c, w in zip(CLASSES, weights, strict=True):
+        total += w * pd.to_numeric(probs[f"prob_{c}"]).to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(total, index=probs.index, name="valence")
 
 
 def class_shares(df: pd.DataFrame) -> pd.Series:

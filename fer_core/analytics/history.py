@@ -38,31 +38,53 @@ def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
 
     ``label`` is ``"no face"`` for frames without a face. Needs the columns ``session``,
     ``timestamp``, ``face_index``, ``face_detected``, ``label``, ``confidence`` and the probs.
+    Implemented with integer codes and ``np.bincount`` rather than a pandas groupby on three
+    string keys: this is the one pass over every frame of a subject (a million rows for nine
+    hours), and the integer route is an order of magnitude faster.
     """
     frames = frame_rows(df)
     if frames.empty:
         return pd.DataFrame(columns=COUNT_COLUMNS)
-    has_face = frames["face_detected"].fillna(False).astype(bool).to_numpy()
-    label = frames["label"].astype("object").to_numpy().copy()
-    label[~has_face] = NO_FACE
-    label[pd.isna(label)] = NO_FACE
-    work = pd.DataFrame(
-        {
-            "session": frames["session"].astype("object").to_numpy(),
-            "bucket": frames["timestamp"].dt.floor(BUCKET).to_numpy(),
-            "label": label,
-            "valence": valence(frames).to_numpy(),
-            "confidence": frames["confidence"].astype("float64").to_numpy(),
-        }
-    )
-    out = work.groupby(["session", "bucket", "label"], sort=True).agg(
-        n=("label", "size"),
-        valence_sum=("valence", "sum"),
-        confidence_sum=("confidence", "sum"),
-    )
-    out = out.reset_index()
-    out["bucket"] = pd.to_datetime(out["bucket"], utc=True)
-    return out[COUNT_COLUMNS]
+    has_face = frames["face_detected"].fillna(False).to_numpy(dtype=bool)
+    s_codes, s_names = pd.factorize(frames["session"])
+    l_codes, l_found = pd.factorize(frames["label"])  # missing label -> -1
+    l_names = np.array([*map(str, l_found), NO_FACE], dtype=object)
+    l_codes = np.where(has_face & (l_codes >= 0), l_codes, len(l_names) - 1)
+    ms = _epoch_ms(frames["timestamp"])
+    bucket_ms = int(BUCKET / pd.Timedelta(milliseconds=1))
+    b_codes, b_values = pd.factorize(ms // bucket_ms)
+    key = (s_codes.astype("int64") * len(b_values) + b_codes) * len(l_names) + l_codes
+    val = np.nan_to_num(valence(frames).to_numpy())
+    conf = np.nan_to_num(frames["confidence"].to_numpy(dtype="float64", na_value=np.nan))
+    size = len(s_names) * len(b_values) * len(l_names)
+    if size <= 20_000_000:  # dense bincount over the key space: no sort of a million keys
+        n_dense = np.bincount(key, minlength=size)
+        keys = np.flatnonzero(n_dense)
+        n = n_dense[keys]
+        val_sum = np.bincount(key, weights=val, minlength=size)[keys]
+        conf_sum = np.bincount(key, weights=conf, minlength=size)[keys]
+    else:
+        keys, inverse = np.unique(key, return_inverse=True)
+        n = np.bincount(inverse)
+        val_sum = np.bincount(inverse, weights=val)
+        conf_sum = np.bincount(inverse, weights=conf)
+    rest, l_idx = np.divmod(keys, len(l_names))
+    s_idx, b_idx = np.divmod(rest, len(b_values))
+    out = pd.DataFrame({
+        "session": np.asarray(s_names, dtype=object)[s_idx],
+        "bucket": pd.to_datetime(np.asarray(b_values)[b_idx] * bucket_ms, unit="ms", utc=True),
+        "label": np.asarray(l_names, dtype=object)[l_idx],
+        "n": n.astype("int64"),
+        "valence_sum": val_sum,
+        "confidence_sum": conf_sum,
+    })
+    return out.sort_values(["session", "bucket", "label"], ignore_index=True)[COUNT_COLUMNS]
+
+
+def _epoch_ms(ts: pd.Series) -> np.ndarray:
+    """Milliseconds since the epoch (UTC) of a tz-aware timestamp column, as int64."""
+    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return naive.to_numpy().astype("datetime64[ms]").astype("int64")
 
 
 def session_bounds(df: pd.DataFrame) -> pd.DataFrame:
@@ -70,10 +92,20 @@ def session_bounds(df: pd.DataFrame) -> pd.DataFrame:
     frames = frame_rows(df)
     if frames.empty:
         return pd.DataFrame(columns=BOUND_COLUMNS)
-    out = frames.groupby("session", sort=True).agg(
-        start=("timestamp", "min"), end=("timestamp", "max"), n_frames=("frame_index", "nunique")
-    )
-    return out.reset_index()[BOUND_COLUMNS]
+    codes, names = pd.factorize(frames["session"])
+    ms = _epoch_ms(frames["timestamp"])
+    order = np.arange(len(names))
+    start = np.full(len(names), np.iinfo("int64").max)
+    end = np.full(len(names), np.iinfo("int64").min)
+    np.minimum.at(start, codes, ms)
+    np.maximum.at(end, codes, ms)
+    out = pd.DataFrame({
+        "session": np.asarray(names, dtype=object)[order],
+        "start": pd.to_datetime(start, unit="ms", utc=True),
+        "end": pd.to_datetime(end, unit="ms", utc=True),
+        "n_frames": np.bincount(codes, minlength=len(names)).astype("int64"),
+    })
+    return out.sort_values("session", ignore_index=True)[BOUND_COLUMNS]
 
 
 def _summarise(counts: pd.DataFrame) -> dict[str, Any]:

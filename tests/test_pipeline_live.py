@@ -1,0 +1,196 @@
+"""The live recorder behind the Record page, without a browser: real av frames, real log store.
+
+streamlit-webrtc calls ``LiveRecorder.on_frame`` from its processing thread; here a thread does
+the same with ``av.VideoFrame`` objects built from real faces, so the session life cycle
+(consent gate, open on first frame, close on STOP or on_video_ended), the hand-over queue and the
+timestamps are tested quickly. The browser path itself is tests/e2e/test_record_browser.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from dashboard.webrtc_glue import (
+    MEDIA_CONSTRAINTS,
+    RTC_CONFIGURATION,
+    FrameClock,
+    LiveRecorder,
+    RecordSettings,
+)
+from fer_core.logstore import LogStore
+from fer_core.model_zoo import resolve_model_path
+from fer_core.modelfile import load_model
+from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths
+
+FACES = Path(__file__).parent / "fixtures" / "fer2013" / "test" / "happy"
+CONSENT = {"given": True, "text": "consent text shown", "at": "2026-11-27T10:00:00+00:00"}
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def model():
+    try:
+        return load_model(resolve_model_path(None))
+    except FileNotFoundError as exc:
+        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
+
+
+@pytest.fixture(scope="module")
+def face_image() -> np.ndarray:
+    from fer_core.detection import FaceDetector
+
+    detector = FaceDetector()
+    for path in face_paths(FACES):
+        frame = compose_face_frame(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        if detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)):
+            return frame
+    pytest.fail("Haar finds no committed happy face")
+
+
+def _frame(image: np.ndarray, index: int, fps: int = 15) -> av.VideoFrame:
+    frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+    frame.pts = 123_456 + index * 90_000 // fps  # an RTP-like 90 kHz clock with an odd origin
+    frame.time_base = Fraction(1, 90_000)
+    return frame
+
+
+def _feed(recorder: LiveRecorder, images: list[np.ndarray]) -> list[av.VideoFrame]:
+    """Call on_frame from another thread, as streamlit-webrtc does."""
+    out: list[av.VideoFrame] = []
+    worker = threading.Thread(target=lambda: out.extend(
+        recorder.on_frame(_frame(img, i)) for i, img in enumerate(images)))
+    worker.start()
+    worker.join()
+    return out
+
+
+def test_offline_webrtc_settings():
+    assert RTC_CONFIGURATION == {"iceServers": []}  # no STUN/TURN: nothing leaves the machine
+    assert MEDIA_CONSTRAINTS == {"video": True, "audio": False}
+
+
+def test_no_consent_no_session(model, tmp_path, face_image):
+    recorder = LiveRecorder(model, LogStore(tmp_path))
+    recorder.arm(None)
+    out = _feed(recorder, [face_image])
+    assert np.array_equal(out[0].to_ndarray(format="bgr24"), face_image)  # passed through
+    assert not recorder.recording and recorder.finish() is None
+    assert not tmp_path.joinpath("subject=P1").exists()
+
+
+def test_a_recording_is_one_session_with_consent_and_every_frame(model, tmp_path, face_image,
+                                                                   monkeypatch):
+    monkeypatch.setenv("FER_MEDIA_DIR", str(tmp_path / "media"))
+    store = LogStore(tmp_path / "logs")
+    recorder = LiveRecorder(model, store)
+    recorder.arm(RecordSettings("P1", label="baseline", notes="n", consent=CONSENT))
+    images = [blank_frame(), face_image, face_image, blank_frame()]
+    out = _feed(recorder, images)
+    assert recorder.recording
+    drawn = out[1].to_ndarray(format="bgr24")
+    assert not np.array_equal(drawn, face_image)  # box and label drawn on the returned frame
+    updates = recorder.drain()
+    assert [u.frame_index for u in updates] == [0, 1, 2, 3]
+    assert [u.n_faces for u in updates] == [0, 1, 1, 0]
+    assert updates[1].probs.shape == (7,) and updates[1].label
+
+    finished = recorder.finish()
+    assert recorder.finish() is None  # idempotent: on_video_ended after STOP changes nothing
+    recorder.on_ended()
+    assert finished.subject == "P1" and finished.frames == 4 and finished.video_path is None
+    sessions = store.list_sessions("P1")
+    assert len(sessions) == 1 and sessions.iloc[0]["status"] == "closed"
+    meta = store.session_meta("P1", finished.session)
+    assert meta.consent == CONSENT and meta.label == "baseline" and meta.source == "webcam"
+    assert meta.model_name == model.name
+    rows = store.read("P1", finished.session)
+    assert rows["frame_index"].tolist() == [0, 1, 2, 3]
+    assert rows["face_detected"].tolist() == [False, True, True, False]
+    # frames keep their own (media-clock) spacing, never out of order
+    assert rows["timestamp"].is_monotonic_increasing
+    assert not (tmp_path / "media").exists()  # no opt-in, no images anywhere
+
+
+def test_stop_then_start_opens_a_new_session(model, tmp_path, face_image):
+    store = LogStore(tmp_path)
+    recorder = LiveRecorder(model, store)
+    recorder.arm(RecordSettings("P2", consent=CONSENT))
+    _feed(recorder, [face_image])
+    first = recorder.finish()
+    _feed(recorder, [blank_frame(), blank_frame()])
+    recorder.on_ended()  # the browser stopped: closes the second session
+    assert not recorder.recording
+    sessions = store.list_sessions("P2").set_index("session")
+    assert sorted(sessions["n_frames"]) == [1, 2] and first.session in sessions.index
+    assert (sessions["status"] == "closed").all()
+
+
+def test_video_only_with_the_opt_in(model, tmp_path, face_image, monkeypatch):
+    monkeypatch.setenv("FER_MEDIA_DIR", str(tmp_path / "media"))
+    store = LogStore(tmp_path / "logs")
+    recorder = LiveRecorder(model, store)
+    recorder.arm(RecordSettings("P3", consent=CONSENT, save_video=True))
+    _feed(recorder, [face_image, blank_frame(), face_image])
+    finished = recorder.finish()
+    assert finished.video_path == tmp_path / "media" / "P3" / f"{finished.session}.avi"
+    cap = cv2.VideoCapture(str(finished.video_path))
+    ok, first = cap.read()
+    cap.release()
+    assert ok and np.abs(first.astype(int) - face_image.astype(int)).mean() < 5  # raw, undrawn
+    meta = store.session_meta("P3", finished.session)
+    assert meta.extra["video_file"] == str(finished.video_path)
+    assert not any(p.suffix == ".avi" for p in (tmp_path / "logs").rglob("*"))
+
+
+def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch):
+    from fer_core.pipeline import FramePipeline
+
+    recorder = LiveRecorder(model, LogStore(tmp_path))
+    recorder.arm(RecordSettings("P4", consent=CONSENT))
+    _feed(recorder, [blank_frame()])
+    original = FramePipeline.process
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(FramePipeline, "process", broken)
+    frame = _frame(blank_frame(), 1)
+    assert recorder.on_frame(frame) is frame  # shown unprocessed, the stream goes on
+    assert "boom" in recorder.error
+    monkeypatch.setattr(FramePipeline, "process", original)
+    _feed(recorder, [blank_frame()])
+    finished = recorder.finish()
+    assert finished.frames == 2 and "boom" in finished.error
+
+
+def test_frame_clock_follows_the_media_clock_and_reanchors():
+    clock = FrameClock(max_lag=2.0)
+    assert clock.stamp(100.0, T0) == T0
+    # 0.5 s later on the media clock, processed 0.7 s later: stamped at capture time
+    assert clock.stamp(100.5, T0 + timedelta(seconds=0.7)) == T0 + timedelta(seconds=0.5)
+    # the media clock jumps back (RTP restart): re-anchored to the wall clock
+    assert clock.stamp(3.0, T0 + timedelta(seconds=1.0)) == T0 + timedelta(seconds=1.0)
+    # a media time ahead of the wall clock is impossible: re-anchored, never in the future
+    assert clock.stamp(10.0, T0 + timedelta(seconds=1.1)) == T0 + timedelta(seconds=1.1)
+    # lagging more than max_lag behind the wall clock: re-anchored
+    assert clock.stamp(10.1, T0 + timedelta(seconds=5.0)) == T0 + timedelta(seconds=5.0)
+    # no media time: the wall clock, still never before the previous stamp
+    assert clock.stamp(None, T0 + timedelta(seconds=4.0)) == T0 + timedelta(seconds=5.0)
+
+
+def test_processed_rate_counts_processed_frames(model, tmp_path, face_image):
+    recorder = LiveRecorder(model, LogStore(tmp_path))
+    recorder.arm(RecordSettings("P5", consent=CONSENT))
+    assert recorder.processed_fps() == 0.0
+    _feed(recorder, [blank_frame()] * 5)
+    recorder.drain()
+    assert recorder.processed_fps() > 0
+    recorder.finish()

@@ -31,7 +31,7 @@ c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 
 fps = s["n_frames"] / s["duration_s"] if s["duration_s"] else 1.0
 flicker = max(1, round(0.1 * fps))  # runs shorter than 0.1 s are model flicker, not a change
-tl_raw = an.timeline(rows, 0.0)
+tl_raw = an.timeline(rows, 0.0, max_points=3000)
 tl = an.timeline(rows, window_s)
 raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
             if tl_raw.attrs["bin_s"] else "")

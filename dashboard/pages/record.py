@@ -128,13 +128,13 @@ def live_panel(box) -> None:
         face = next((u for u in reversed(history) if u.probs is not None), None)
         st.markdown(f":red-badge[:material/fiber_manual_record: REC] session `{sid[1]}`"
                     if sid else "Waiting for the first frame...")
-        c1, c2, c3 = st.columns(3)
+        c1, c2 = st.columns(2)
         c1.metric("Frames processed", f"{(last.frame_index + 1) if last else 0}")
         c2.metric("Processed rate", f"{recorder.processed_fps():.1f} fps",
                   help="Frames actually analysed and logged per second (slower processing "
                   "drops camera frames; each logged frame keeps its own timestamp).")
-        c3.metric("Current", (f"{last.label} {100 * last.confidence:.0f}%"
-                              if last and last.label else "no face"))
+        st.markdown("Now: " + (f"**{last.label}** ({100 * last.confidence:.0f}%)"
+                               if last and last.label else "no face in view"))
         if face is not None:
             bars = pd.DataFrame({"probability": face.probs}, index=list(FER2013_CLASSES))
             st.bar_chart(bars, horizontal=True, height=220, y_label="", x_label="probability")

@@ -227,3 +227,17 @@ def test_appends_racing_close_are_all_stored_or_rejected(tmp_path) -> None:
     assert 2000 <= len(accepted) < 50_000
     assert store.read()["frame_index"].tolist() == accepted
     assert w.rows_appended == len(accepted)
+
+
+def test_marker_after_close_and_bad_end_time(tmp_path) -> None:
+    store = LogStore(tmp_path)
+    w = store.open_session("P001", "m", started_at=T0)
+    w.append_many(synthetic_rows(5, T0))
+    with pytest.raises(ValueError, match="naive"):
+        w.close(ended_at=datetime(2026, 3, 1, 10, 0))
+    w.close(ended_at=T0 + timedelta(minutes=5))  # the failed call changed nothing
+    w.add_marker("after the end", T0 + timedelta(minutes=6))
+    meta = store.session_meta("P001", "m")
+    assert [m.label for m in meta.markers] == ["after the end"]
+    assert meta.ended_at == T0 + timedelta(minutes=5)
+    assert len(store.read()) == 5

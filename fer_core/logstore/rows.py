@@ -185,7 +185,7 @@ def _bits(i: int) -> int:
     return ROW_SCHEMA.field(_CALLER_COLUMNS[i]).type.bit_width
 
 
-class ColumnBuffer:
+class RowBuffer:
     """Validated rows held as Python lists; turned into Arrow columns only at flush time.
 
     Why rows and not column lists: appending one list per row is a single operation for the

@@ -1,11 +1,12 @@
 """Append-only session writer: a memory buffer, a writer thread and atomic part files.
 
 Why a thread: the per-frame caller (the video callback) must never wait on disk. ``append``
-validates the row and appends it to Python column lists under a lock (microseconds); the writer
-thread wakes at least every ``flush_interval`` seconds, swaps the buffer out, builds the Arrow
-table and publishes it as a new part file (temporary name, then :func:`os.replace`). A process
-killed at any moment therefore loses at most the rows of the current interval and leaves only
-complete Parquet files (plus, at worst, a hidden ``.tmp`` that readers ignore).
+validates the row and appends it, as a Python list, to an in-memory buffer under a lock
+(microseconds); the writer thread wakes at least every ``flush_interval`` seconds, swaps the
+buffer out, transposes it into Arrow columns and publishes it as a new part file (temporary
+name, then :func:`os.replace`). A process killed at any moment therefore loses at most the rows
+of the current interval and leaves only complete Parquet files (plus, at worst, a hidden
+``.tmp`` that readers ignore).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 from fer_core.logstore.fsutil import FileLock, publish
 from fer_core.logstore.layout import WRITER_LOCK, part_name
 from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta
-from fer_core.logstore.rows import ColumnBuffer, row_template, validate_row
+from fer_core.logstore.rows import RowBuffer, row_template, validate_row
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ class SessionWriter:
         })
         self._token = secrets.token_hex(3)
         self._seq = 0
-        self._buffer = ColumnBuffer()
+        self._buffer = RowBuffer()
         self._buffer_lock = threading.Lock()
-        self._pending: list[ColumnBuffer] = []  # swapped out, not yet written: retried
+        self._pending: list[RowBuffer] = []  # swapped out, not yet written: retried
         self._markers: list[Marker] = []
         self._commands: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
         self._closed = False
@@ -119,10 +120,16 @@ class SessionWriter:
             self.rows_appended += len(checked)
 
     def add_marker(self, label: str, timestamp: datetime | None = None) -> None:
-        """Record an event marker; saved to ``_session.json`` with the next flush."""
+        """Record an event marker; saved to ``_session.json`` with the next flush.
+
+        After :meth:`close` the marker is written at once (the session still exists).
+        """
         marker = Marker(to_utc(timestamp or datetime.now(UTC)), str(label))
         with self._buffer_lock:
-            self._markers.append(marker)
+            if not self._closed:
+                self._markers.append(marker)
+                return
+        update_meta(self.directory, lambda m: m.markers.append(marker), fsync=self._fsync)
 
     def flush(self) -> None:
         """Write everything buffered now and wait for it (the one call that waits on disk)."""
@@ -132,6 +139,7 @@ class SessionWriter:
 
     def close(self, ended_at: datetime | None = None) -> None:
         """Flush, stop the thread, compact the session's parts and record its end time."""
+        end_override = to_utc(ended_at, "ended_at") if ended_at is not None else None
         with self._buffer_lock:
             if self._closed:
                 return
@@ -156,8 +164,8 @@ class SessionWriter:
                 except Exception:
                     log.exception("compaction of %s failed; its part files stay valid",
                                   self.directory)
-            if ended_at is not None:
-                end = to_utc(ended_at)
+            if end_override is not None:
+                end = end_override
             elif self._end_at_last_row and self._ts_max is not None:
                 end = max(self.started_at, datetime.fromtimestamp(self._ts_max / 1000, UTC))
             else:
@@ -205,7 +213,7 @@ class SessionWriter:
 
     def _flush_now(self) -> None:
         with self._buffer_lock:
-            buffer, self._buffer = self._buffer, ColumnBuffer()
+            buffer, self._buffer = self._buffer, RowBuffer()
             markers, self._markers = self._markers, []
         if buffer.n:
             batch_max = max(buffer.timestamps())  # epoch ms

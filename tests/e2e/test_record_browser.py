@@ -13,12 +13,15 @@ with some margin (so VP8 compression in the browser does not flip them).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
@@ -121,11 +124,18 @@ def _record_until_both_segments_seen(page, log_root: Path) -> None:
             return  # the assertions after STOP report what is missing
 
 
+def _wait_for_a_face_on_screen(page, timeout_ms: int = 10_000) -> None:
+    """For a telling screenshot: wait (briefly) until the live panel shows a labelled face."""
+    with contextlib.suppress(PlaywrightTimeout):  # the screenshot is an artifact, not a check
+        page.wait_for_function(
+            """() => { const t = document.body.innerText;
+                       return t.includes('Now: ') && !t.includes('Now: no face'); }""",
+            timeout=timeout_ms)
+
+
 def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
-    from playwright.sync_api import sync_playwright
-
     log_root = tmp_path / "logs"
     media = tmp_path / "media"
     app = start_app(log_root, FER_MEDIA_DIR=str(media))
@@ -150,9 +160,11 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
             iframe.get_by_role("button", name="Start").click(timeout=60_000)
             page.get_by_text("REC").first.wait_for(timeout=60_000)
             _record_until_both_segments_seen(page, log_root)
+            _wait_for_a_face_on_screen(page)
             page.screenshot(path=str(ARTIFACTS / "record_page.png"), full_page=True)
             iframe.get_by_role("button", name="Stop").click()
             page.get_by_text("saved:").wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "record_page_stopped.png"), full_page=True)
             page.get_by_role("button", name="Open the session summary").click()
             page.get_by_role("heading", name=f"Session — {SUBJECT}").wait_for(timeout=60_000)
         finally:

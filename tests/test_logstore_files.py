@@ -241,3 +241,33 @@ def test_marker_after_close_and_bad_end_time(tmp_path) -> None:
     assert [m.label for m in meta.markers] == ["after the end"]
     assert meta.ended_at == T0 + timedelta(minutes=5)
     assert len(store.read()) == 5
+
+
+def test_repair_and_durations_ignore_local_timezone(tmp_path) -> None:
+    """Interrupted-session end times come from Parquet statistics: exact, and never local time."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store = LogStore(tmp_path)
+    start = T0 + timedelta(milliseconds=7)
+    with store.open_session("P001", "tz", started_at=start) as w:
+        w.append_many(synthetic_rows(100, start))  # last row: start + 3.3 s
+    meta_path = tmp_path / "subject=P001" / "session=tz" / "_session.json"
+    meta = json.loads(meta_path.read_text())
+    meta["ended_at"] = None  # as after a crash
+    meta_path.write_text(json.dumps(meta))
+    code = ("import sys; from fer_core.logstore import LogStore; s = LogStore(sys.argv[1]); "
+            "print(s.list_sessions().loc[0, 'duration_s']); print(s.repair()); "
+            "print(s.session_meta('P001', 'tz').ended_at.isoformat())")
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "TZ": "Pacific/Auckland", "PYTHONPATH": str(repo)}
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    duration, repaired, ended = res.stdout.split("\n")[:3]
+    assert float(duration) == pytest.approx(3.3)
+    assert repaired == "[('P001', 'tz')]"
+    last = start + timedelta(milliseconds=int(1000 * 99 / 30))
+    assert datetime.fromisoformat(ended) == last

@@ -14,6 +14,7 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -57,6 +58,7 @@ class FileInfo:
     error: str | None = None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _cache: dict[tuple[str, int, int], FileInfo] = {}
 _cache_lock = threading.Lock()
 _reported: set[tuple[str, int, int]] = set()
@@ -121,12 +123,19 @@ def _ts_range(md: pq.FileMetaData, schema: pa.Schema) -> tuple[int | None, int |
         stats = md.row_group(rg).column(idx).statistics
         if stats is None or not stats.has_min_max:
             return None, None
-        mn, mx = stats.min, stats.max
-        mn = int(mn.timestamp() * 1000) if hasattr(mn, "timestamp") else int(mn)
-        mx = int(mx.timestamp() * 1000) if hasattr(mx, "timestamp") else int(mx)
+        mn, mx = _epoch_ms(stats.min), _epoch_ms(stats.max)
         lo = mn if lo is None else min(lo, mn)
         hi = mx if hi is None else max(hi, mx)
     return lo, hi
+
+
+def _epoch_ms(value: object) -> int:
+    """Exact epoch ms of a statistics value (datetime or int); never via float or local time."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # Parquet stores UTC instants; some readers return naive
+            value = value.replace(tzinfo=UTC)
+        return (value - _EPOCH) // timedelta(milliseconds=1)
+    return int(value)  # type: ignore[call-overload]
 
 
 def report_bad(info: FileInfo) -> None:

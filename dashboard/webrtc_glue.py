@@ -177,6 +177,7 @@ class LiveRecorder:
         self.history_s = history_s
         self._settings: RecordSettings | None = None
         self._rec: _Recording | None = None
+        self._pipeline: FramePipeline | None = None
         self._lock = threading.Lock()
         self._updates: queue.Queue[LiveUpdate] = queue.Queue(maxsize=queue_size)
         self.history: deque[LiveUpdate] = deque()  # script-thread side, for the rolling chart
@@ -259,7 +260,10 @@ class LiveRecorder:
         self.history.clear()
         self.finished = None
         self.error = None
-        return _Recording(writer, FramePipeline(self.model, source="webcam"), FrameClock(), sink)
+        if self._pipeline is None:  # built once: it prepares (traces) the network
+            self._pipeline = FramePipeline(self.model, source="webcam")
+        self._pipeline.reset()
+        return _Recording(writer, self._pipeline, FrameClock(), sink)
 
     def process_image(self, image: np.ndarray, media_time: float | None) -> FrameResult | None:
         """Process one BGR frame into the open (or a newly opened) session; draw on it."""

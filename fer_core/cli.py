@@ -31,6 +31,11 @@ def _command_modules() -> list:
     return modules
 
 
+def command_names() -> list[str]:
+    """Names of every discovered command, sorted (for docs and tests)."""
+    return sorted(module.NAME for module in _command_modules())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with one subparser per command module."""
     parser = argparse.ArgumentParser(

@@ -26,20 +26,23 @@ def test_cli_roundtrip(tmp_path) -> None:
     with store.open_session("P001", "s1", started_at=T0) as w:
         w.append_many(synthetic_rows(25, T0))
     res = cli("--root", str(tmp_path / "a"), "list")
-    assert res.returncode == 0 and "P001" in res.stdout
+    assert res.returncode == 0 and "P001" in res.stdout, res.stderr
     res = cli("--root", str(tmp_path / "a"), "list", "--subject", "P001")
-    assert res.returncode == 0 and "s1" in res.stdout and "closed" in res.stdout
+    assert res.returncode == 0 and "s1" in res.stdout and "closed" in res.stdout, res.stderr
     out = tmp_path / "x.zip"
-    assert cli("--root", str(tmp_path / "a"), "export", "-o", str(out)).returncode == 0
-    assert cli("--root", str(tmp_path / "b"), "import", str(out)).returncode == 0
+    res = cli("--root", str(tmp_path / "a"), "export", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    res = cli("--root", str(tmp_path / "b"), "import", str(out))
+    assert res.returncode == 0, res.stderr
     assert LogStore(tmp_path / "b").read_table().equals(store.read_table())
     again = cli("--root", str(tmp_path / "b"), "import", str(out))
-    assert again.returncode == 1 and "already in the store" in again.stderr
-    assert cli("--root", str(tmp_path / "b"), "import", str(out), "--skip-existing"
-               ).returncode == 0
+    assert again.returncode == 2 and "already in the store" in again.stderr, again.stderr
+    assert "Traceback" not in again.stderr
+    res = cli("--root", str(tmp_path / "b"), "import", str(out), "--skip-existing")
+    assert res.returncode == 0, res.stderr
     bad = cli("--root", str(tmp_path / "a"), "export", "--subject", "../x", "-o",
               str(tmp_path / "y.csv"))
-    assert bad.returncode == 1 and "not allowed" in bad.stderr
+    assert bad.returncode == 2 and "not allowed" in bad.stderr, bad.stderr
     assert not (tmp_path / "y.csv").exists()
     res = cli("--root", str(tmp_path / "a"), "repair")
-    assert res.returncode == 0 and "repaired 0 session" in res.stderr
+    assert res.returncode == 0 and "repaired 0 session" in res.stderr, res.stderr

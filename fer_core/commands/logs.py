@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "import":
             done = store.import_zip(args.zip, skip_existing=args.skip_existing)
             log.info("imported %d session(s) into %s", len(done), store.root)
-    except (ValueError, LookupError, OSError) as exc:
+    except (ValueError, LookupError, OSError) as exc:  # user errors: one line, exit 2
         log.error("%s", exc)
-        return 1
+        return 2
     return 0

@@ -207,10 +207,14 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
     wait_for_streamlit(page)
     page.get_by_role("link", name="Record").click()
     wait_for_streamlit(page)
-    _fill(page, "New subject id", "upload-subject")
+    page.get_by_role("tab", name="Analyse a file").click()
+    _fill(page, "New subject id", "../evil")
+    page.get_by_text("is not allowed").wait_for(timeout=30_000)  # checked before anything
     page.get_by_text("Consent.").click()
     wait_for_streamlit(page)
-    page.get_by_role("tab", name="Analyse a file").click()
+    assert page.get_by_role("button", name="Analyse", exact=True).is_disabled()
+    _fill(page, "New subject id", "upload-subject")
+    wait_for_streamlit(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [str(p) for p in upload])
     page.get_by_text("b_empty.png").wait_for(timeout=30_000)
@@ -225,3 +229,14 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
     rows = store.read("upload-subject")
     assert rows["face_detected"].tolist() == [True, False]
     assert rows["label"].iloc[0] == "happy"
+
+
+def test_without_a_model_the_page_says_so(start_app, tmp_path, page):
+    app = start_app(tmp_path / "logs", FER_MODEL="no-such-model",
+                    FER_MODELS_DIR=str(tmp_path / "no-models"))
+    page.goto(app.url)
+    wait_for_streamlit(page)
+    page.get_by_role("link", name="Record").click()
+    wait_for_streamlit(page)
+    page.get_by_text("No expression model available").wait_for(timeout=30_000)
+    assert page.get_by_text("Consent.").count() == 0

@@ -174,7 +174,10 @@ with camera_tab:
         with video_col:
             ctx = glue.camera(recorder)
         if not ctx.state.playing:
-            recorder.finish()  # STOP (also closed by on_video_ended; whichever comes first)
+            if not ctx.state.signalling:
+                # STOP; on_video_ended closes it too, whichever comes first. Not while
+                # signalling: frames may already flow before the browser reports "playing".
+                recorder.finish()
             with live_col:
                 finished_panel()
         else:

@@ -150,7 +150,8 @@ def test_a_single_image_gets_its_modification_time(tmp_path, face_frame, model_p
      "cannot read video"),
     (lambda d: (d / "empty").mkdir() or d / "empty", "holds no images"),
 ])
-def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, make, message, model_path):
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, make, message):
+    """Checked before the model is even loaded: these run with no model shipped too."""
     target = make(tmp_path)
     root = tmp_path / "logs"
     done = _cli(str(target), "--subject", "P05", root=root)

@@ -1,0 +1,107 @@
+"""Right to erasure: remove a session or a subject completely, then prove nothing is left.
+
+Deletes through the log store (which refuses sessions being recorded), removes opted-in camera
+videos, and then walks the store and the media folder for any remaining path naming the
+subject or session (including half-deleted ``.deleting-*`` folders). The audit log keeps the
+*fact* of the erasure (who, when, which id) by design: accountability needs it, and subject ids
+are pseudonyms.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from fer_core.logstore import LogStore, SessionNotFoundError
+
+log = logging.getLogger(__name__)
+
+#: same variable and default as dashboard.webrtc_glue.media_dir (the library cannot import it)
+MEDIA_DIR_ENV = "FER_MEDIA_DIR"
+
+
+class ErasureError(RuntimeError):
+    """Something of the erased data is still on disk."""
+
+
+def media_dir(log_root: Path) -> Path:
+    default = Path(log_root).resolve().parent / "recordings"
+    return Path(os.environ.get(MEDIA_DIR_ENV, default)).expanduser()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _names(name: str, key: str, value: str) -> bool:
+    """``name`` is the folder of that id, or its half-deleted ``.deleting-`` rename."""
+    return name == f"{key}={value}" or name.startswith(f".deleting-{key}={value}-")
+
+
+def leftovers(root: Path, subject: str, session: str | None = None,
+              media: Path | None = None) -> list[Path]:
+    """Paths in the store (and the media folder) still holding the subject's or session's data."""
+    root = Path(root)
+    found: list[Path] = []
+    if session is None:
+        if root.is_dir():
+            found += [p for p in root.iterdir() if _names(p.name, "subject", subject)]
+        if media is not None and (media / subject).exists():
+            found.append(media / subject)
+        return found
+    subject_folder = root / f"subject={subject}"
+    if subject_folder.is_dir():
+        found += [p for p in subject_folder.iterdir() if _names(p.name, "session", session)]
+    if media is not None and (media / subject).is_dir():
+        found += list((media / subject).glob(f"{session}.*"))
+    return found
+
+
+def erase_session(store: LogStore, subject: str, session: str,
+                  media: Path | None = None) -> list[str]:
+    """Delete one session (rows, metadata, markers, notes, consent, video). Returns what went."""
+    media = media or media_dir(store.root)
+    meta = store.session_meta(subject, session)  # SessionNotFoundError if absent
+    video = (meta.extra or {}).get("video_file")
+    store.delete_session(subject, session)
+    removed = [f"log store session {subject}/{session}"]
+    candidates = [Path(video)] if video else []
+    candidates += list((media / subject).glob(f"{session}.*")) if (media / subject).is_dir() else []
+    for path in candidates:
+        if path.exists() and _inside(path, media):
+            path.unlink()
+            removed.append(f"video {path.name}")
+    subject_media = media / subject
+    if subject_media.is_dir() and not any(subject_media.iterdir()):
+        subject_media.rmdir()
+    left = leftovers(store.root, subject, session, media)
+    if left:
+        raise ErasureError(f"erasing {subject}/{session} left {[str(p) for p in left]}")
+    log.info("erased session %s/%s", subject, session)
+    return removed
+
+
+def erase_subject(store: LogStore, subject: str, media: Path | None = None) -> list[str]:
+    """Delete a subject with every session and video."""
+    media = media or media_dir(store.root)
+    n = len(store.list_sessions(subject))
+    try:
+        store.delete_subject(subject)
+    except SessionNotFoundError:
+        if not (media / subject).exists():
+            raise
+    removed = [f"log store subject {subject} ({n} sessions)"]
+    if (media / subject).is_dir() and _inside(media / subject, media):
+        shutil.rmtree(media / subject)
+        removed.append(f"videos of {subject}")
+    left = leftovers(store.root, subject, None, media)
+    if left:
+        raise ErasureError(f"erasing {subject} left {[str(p) for p in left]}")
+    log.info("erased subject %s", subject)
+    return removed

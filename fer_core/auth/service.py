@@ -1,0 +1,182 @@
+"""The one object the app asks: who is logged in, and may they do this to that subject?
+
+:class:`Auth` ties accounts, throttling, login sessions, subject assignments and the audit log
+to one folder and one clock (injectable, so expiry and lock-outs are tested without sleeping).
+Every decision goes through :meth:`Auth.can`; the UI only hides what this already forbids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fer_core.auth import config
+from fer_core.auth.accounts import AccountError, AccountStore
+from fer_core.auth.assignments import Assignments
+from fer_core.auth.audit import AuditLog
+from fer_core.auth.permissions import SUBJECT_SCOPED, Perm, Principal, Role, role_allows
+from fer_core.auth.sessions import SessionRegistry
+from fer_core.auth.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str | None
+    error: str = ""
+    retry_after_s: float = 0.0
+
+
+class Auth:
+    def __init__(self, directory: str | Path, *, clock: Callable[[], datetime] | None = None,
+                 idle_timeout_s: float | None = None, max_age_s: float | None = None) -> None:
+        self.dir = config.prepare_dir(Path(directory))
+        self._clock = clock or (lambda: datetime.now(UTC))
+        now = self.now  # every part reads the clock through self, so tests can swap it
+        self.accounts = AccountStore(self.dir, now)
+        self.throttle = Throttle(self.dir, now)
+        self.sessions = SessionRegistry(
+            now, idle_timeout_s=idle_timeout_s or config.idle_timeout_s(),
+            max_age_s=max_age_s or config.max_age_s())
+        self.assignments = Assignments(self.dir)
+        self.audit = AuditLog(self.dir, now)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def set_clock(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+
+    # ------------------------------------------------------------------ logging in
+    def needs_setup(self) -> bool:
+        return self.accounts.is_empty()
+
+    def setup_admin(self, username: str, password: str) -> str:
+        account = self.accounts.create_first_admin(username, password)
+        self.audit.write(account.username, "account_create", f"user={account.username}",
+                         role=str(account.role), via="first-run setup")
+        return self._start(account.username)
+
+    def login(self, username: str, password: str) -> LoginResult:
+        name = (username or "").strip().lower()
+        wait = self.throttle.locked_for(name)
+        if wait > 0:  # checked before the password, so guessing during a lock learns nothing
+            self.audit.write(name, "login_throttled", f"user={name}")
+            return LoginResult(None, f"Too many wrong passwords. Try again in {wait:.0f} s.",
+                               wait)
+        account = self.accounts.verify(name, password)
+        if account is None:
+            lock = self.throttle.record_failure(name)
+            self.audit.write(name, "login_failed", f"user={name}")
+            message = "Wrong username or password."
+            if lock:
+                message += f" Too many attempts: locked for {lock:.0f} s."
+            return LoginResult(None, message, lock)
+        self.throttle.record_success(name)
+        return LoginResult(self._start(account.username))
+
+    def login_external(self, username: str, provider: str) -> LoginResult:
+        """A login vouched for by an OIDC provider: the local account must exist and be active."""
+        account = self.accounts.get(username)
+        if account is None or not account.active:
+            self.audit.write(username, "login_failed", f"user={username}", via=provider)
+            return LoginResult(None, f"No active account {username!r} here; ask an admin.")
+        return LoginResult(self._start(account.username, via=provider))
+
+    def _start(self, username: str, via: str = "password") -> str:
+        self.audit.write(username, "login", f"user={username}", via=via)
+        return self.sessions.create(username)
+
+    def logout(self, token: str | None, reason: str = "logout") -> None:
+        username = self.sessions.touch(token)
+        self.sessions.revoke(token)
+        if username:
+            self.audit.write(username, reason, f"user={username}")
+
+    def principal(self, token: str | None) -> Principal | None:
+        """The logged-in account behind ``token``; None when expired, unknown or disabled.
+
+        The account is re-read each time, so a role change or a disabled account takes effect
+        on the user's next click, not at their next login.
+        """
+        username = self.sessions.touch(token)
+        if username is None:
+            return None
+        account = self.accounts.get(username)
+        if account is None or not account.active:
+            self.sessions.revoke(token)
+            return None
+        return Principal(account.username, account.role)
+
+    # ------------------------------------------------------------------ deciding
+    def allowed_subjects(self, who: Principal) -> set[str] | None:
+        """Subjects ``who`` may see; None means all (admins)."""
+        if who.sees_all_subjects:
+            return None
+        return self.assignments.subjects_of(who.username)
+
+    def can(self, who: Principal | None, perm: Perm, subject: str | None = None) -> bool:
+        if who is None or not role_allows(who.role, perm):
+            return False
+        if subject is None or perm not in SUBJECT_SCOPED or who.sees_all_subjects:
+            return True
+        return subject in self.assignments.subjects_of(who.username)
+
+    def claim_subject(self, who: Principal, subject: str, exists: bool) -> str | None:
+        """Let ``who`` record ``subject``; assigns a new subject to them. Returns why not."""
+        if not self.can(who, Perm.RECORD):
+            return "Your role may not record."
+        if self.can(who, Perm.RECORD, subject):
+            return None
+        owners = self.assignments.users_of(subject)
+        if exists or owners:
+            return (f"Subject {subject} exists and is not assigned to you; ask an admin to "
+                    "assign it, or use another id.")
+        self.assignments.assign(subject, who.username)
+        self.audit.write(who.username, "assign", f"subject={subject}", account=who.username,
+                         via="created by recording")
+        return None
+
+    # ------------------------------------------------------------------ admin helpers
+    def create_account(self, by: Principal, username: str, password: str, role: Role) -> None:
+        self._need(by, Perm.MANAGE_ACCOUNTS)
+        account = self.accounts.create(username, password, role, by=by.username)
+        self.audit.write(by.username, "account_create", f"user={account.username}",
+                         role=str(account.role))
+
+    def update_account(self, by: Principal, username: str, *, role: Role | None = None,
+                       active: bool | None = None, password: str | None = None) -> None:
+        self._need(by, Perm.MANAGE_ACCOUNTS)
+        changes = {}
+        if role is not None:
+            self.accounts.set_role(username, role)
+            changes["role"] = str(Role(role))
+        if active is not None:
+            self.accounts.set_active(username, active)
+            changes["active"] = bool(active)
+        if password:
+            self.accounts.set_password(username, password)
+            changes["password"] = "changed"
+        if changes.get("active") is False or "password" in changes:
+            self.sessions.revoke_user(username)
+        self.audit.write(by.username, "account_update", f"user={username}", **changes)
+
+    def set_assignment(self, by: Principal, subject: str, username: str, assigned: bool) -> None:
+        self._need(by, Perm.MANAGE_ACCOUNTS)
+        if self.accounts.get(username) is None:
+            raise AccountError(f"No account {username!r}.")
+        if assigned:
+            self.assignments.assign(subject, username)
+        else:
+            self.assignments.unassign(subject, username)
+        self.audit.write(by.username, "assign" if assigned else "unassign",
+                         f"subject={subject}", account=username)
+
+    def _need(self, who: Principal, perm: Perm) -> None:
+        if not self.can(who, perm):
+            self.audit.write(who.username, "denied", perm.value)
+            raise PermissionError(f"{who.username} ({who.role}) may not {perm.value}")

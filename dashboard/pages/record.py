@@ -114,9 +114,6 @@ if consent and subject_error is None:
                  "at": st.session_state.get("record.consent_at")
                  or datetime.now(UTC).isoformat(timespec="seconds")},
     )
-if not recording:
-    recorder.arm(settings)
-
 
 def live_panel(box) -> None:
     """Probability bars of the current face, a rolling 30 s chart and the processed rate."""
@@ -166,6 +163,7 @@ def finished_panel() -> None:
 camera_tab, upload_tab = st.tabs(["Camera", "Analyse a file"])
 with camera_tab:
     if settings is None and not recording:
+        recorder.arm(None)
         st.info("To enable the camera, choose a subject and tick the consent box.",
                 icon=":material/videocam_off:")
         finished_panel()
@@ -173,11 +171,15 @@ with camera_tab:
         video_col, live_col = st.columns([3, 2])
         with video_col:
             ctx = glue.camera(recorder)
+        if ctx.state.signalling or ctx.state.playing:
+            # armed only between START and STOP, so a frame still in flight after STOP cannot
+            # open a new session; frames before the first armed one pass through unlogged
+            if not recording:
+                recorder.arm(settings)
+        else:
+            recorder.arm(None)
+            recorder.finish()  # STOP (on_video_ended also closes it, whichever comes first)
         if not ctx.state.playing:
-            if not ctx.state.signalling:
-                # STOP; on_video_ended closes it too, whichever comes first. Not while
-                # signalling: frames may already flow before the browser reports "playing".
-                recorder.finish()
             with live_col:
                 finished_panel()
         else:

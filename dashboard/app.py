@@ -1,7 +1,9 @@
 """Streamlit entry point: page list, sidebar (log store, subject and session pickers), state.
 
 Run with ``streamlit run dashboard/app.py`` (``make app``). To add a page, add one ``st.Page`` line
-to :data:`PAGES`; pages read the shared picks from ``st.session_state`` (keys in dashboard.ui).
+to :data:`PAGES` (and its permission to :data:`PAGE_PERMISSION` if it is not ``view``); pages
+read the shared picks from ``st.session_state`` (keys in dashboard.ui). Nothing but the login
+form runs until someone is logged in (dashboard.auth_ui); each page checks its permission again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ if str(ROOT) not in sys.path:  # `streamlit run` only puts dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
-from dashboard import loaders, ui  # noqa: E402
+from dashboard import auth_ui, loaders, ui  # noqa: E402
+from fer_core.auth import Perm  # noqa: E402
 
 st.set_page_config(page_title="FER monitor", page_icon=":material/mood:", layout="wide")
 
@@ -25,7 +28,10 @@ PAGES = [
     st.Page("pages/session.py", title="Session summary", icon=":material/movie:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/record.py", title="Record", icon=":material/videocam:"),
+    st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]
+#: Permission a page needs to be listed (default: view). Each page also checks it itself.
+PAGE_PERMISSION = {"Record": Perm.RECORD, "Admin": Perm.MANAGE_ACCOUNTS}
 
 
 def _copy(source: str, target: str) -> None:
@@ -69,6 +75,8 @@ def sidebar(page) -> None:
     st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
 
 
-page = st.navigation(PAGES)
+auth_ui.gate()  # login / first-run form until someone is logged in
+page = st.navigation([p for p in PAGES if auth_ui.may(PAGE_PERMISSION.get(p.title, Perm.VIEW))])
+auth_ui.account_box()
 sidebar(page)
 page.run()

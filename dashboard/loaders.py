@@ -6,6 +6,10 @@ the entries built from older files, and nothing stale is ever shown. Cached valu
 aggregated (bucket counts, per-session tables), so a cache hit costs milliseconds even for a
 subject with a million rows. Filtering by the page's widgets happens outside these functions,
 so moving a slider never re-reads Parquet.
+
+Access control: the cached values are store-wide, but every public function here returns only
+the subjects the logged-in user may see, and the per-subject functions refuse (stop the page)
+for any other subject, whatever the page asked for.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from dashboard import auth_ui
 from fer_core import analytics as an
+from fer_core.auth import Perm
 from fer_core.logstore import LogStore, SessionMeta
 from fer_core.logstore.root import resolve_root
 
@@ -87,37 +93,55 @@ def _session_meta(root_: str, token_: str, subject: str, session: str) -> Sessio
     return LogStore(root_).session_meta(subject, session)
 
 
-def subjects() -> pd.DataFrame:
-    """The store's ``list_subjects()`` table (empty when the store is empty or missing)."""
+def _visible(table: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows of subjects the logged-in user may see."""
+    allowed = auth_ui.allowed_subjects()
+    if allowed is None or "subject" not in table.columns:
+        return table
+    return table.loc[table["subject"].isin(allowed)].reset_index(drop=True)
+
+
+def store_subjects() -> pd.DataFrame:
+    """Every subject in the store, whoever is logged in (for emptiness checks only)."""
     try:
         return _subjects(root(), token())
     except FileNotFoundError:
         return pd.DataFrame(columns=["subject", "n_sessions", "synthetic"])
 
 
+def subjects() -> pd.DataFrame:
+    """``list_subjects()`` of the subjects the user may see (empty when none)."""
+    return _visible(store_subjects())
+
+
 def sessions(subject: str | None = None) -> pd.DataFrame:
-    """``list_sessions()`` for one subject (newest first) or all."""
-    table = _sessions(root(), token())
+    """``list_sessions()`` for one subject (newest first) or all the user may see."""
+    if subject is not None:
+        auth_ui.require(Perm.VIEW, subject)
+    table = _visible(_sessions(root(), token()))
     if subject is not None:
         table = table.loc[table["subject"] == subject]
     return table.sort_values("started_at", ascending=False, ignore_index=True)
 
 
 def overview() -> pd.DataFrame:
-    return _overview(root(), token())
+    return _visible(_overview(root(), token()))
 
 
 def negative_shares() -> pd.DataFrame:
-    return _negative_shares(root(), token())
+    return _visible(_negative_shares(root(), token()))
 
 
 def history(subject: str) -> History:
+    auth_ui.require(Perm.VIEW, subject)
     return _history(root(), token(), subject)
 
 
 def session_rows(subject: str, session: str) -> pd.DataFrame:
+    auth_ui.require(Perm.VIEW, subject)
     return _session_rows(root(), token(), subject, session)
 
 
 def session_meta(subject: str, session: str) -> SessionMeta:
+    auth_ui.require(Perm.VIEW, subject)
     return _session_meta(root(), token(), subject, session)

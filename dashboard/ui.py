@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders
+from dashboard import auth_ui, charts, loaders
+from fer_core.auth import Perm
 
 # Keys of state shared by all pages (the sidebar pickers). Page-local widgets use a page prefix
 # ("history.", "session.", "compare.") and are initialised with st.session_state.setdefault.
@@ -65,13 +66,18 @@ def empty_state() -> None:
         f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder).",
         icon=":material/inbox:",
     )
+    if not auth_ui.may(Perm.IMPORT):
+        return
     upload = st.file_uploader("Import a ZIP export of logs", type=["zip"], key="empty.import")
     if upload is not None:
+        auth_ui.require(Perm.IMPORT)
         try:
             imported = loaders.store().import_zip(upload.getvalue())
         except Exception as exc:  # shown to the user; the store is left as it was
             st.error(f"Could not import {upload.name}: {exc}")
         else:
+            auth_ui.audit("import", " ".join(f"subject={a} session={b}" for a, b in imported),
+                          file=upload.name)
             st.success(f"Imported {len(imported)} session(s). Reload the page to review them.")
 
 
@@ -79,7 +85,12 @@ def require_data() -> pd.DataFrame:
     """Subjects table, or show the empty state and stop the page."""
     subjects = loaders.subjects()
     if subjects.empty:
-        empty_state()
+        if loaders.store_subjects().empty:
+            empty_state()
+        else:
+            st.info("No subject is assigned to your account yet. Ask an admin to assign "
+                    "subjects to you" + (", or record a new one." if auth_ui.may(Perm.RECORD)
+                                         else "."), icon=":material/lock:")
         st.stop()
     return subjects
 
@@ -112,9 +123,10 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
 def chart(fig, name: str, key: str) -> None:
     """Show a plotly figure with a PNG download of the same figure under it."""
     st.plotly_chart(fig, key=f"{key}.chart")
-    st.download_button(
-        f"PNG: {name}", data=lambda: charts.figure_png(fig), file_name=f"{slug(name)}.png",
-        mime="image/png", key=f"{key}.png", on_click="ignore", icon=":material/image:",
+    # the figure only holds subjects this page already checked (loaders refuse the others)
+    auth_ui.download_button(
+        st, f"PNG: {name}", lambda: charts.figure_png(fig), file_name=f"{slug(name)}.png",
+        mime="image/png", key=f"{key}.png", icon=":material/image:",
     )
 
 
@@ -127,11 +139,12 @@ def export_buttons(prefix: str, subject: str | None = None, session: str | None 
     for col, (fmt, mime) in zip(cols, (("csv", "text/csv"),
                                        ("parquet", "application/octet-stream"),
                                        ("zip", "application/zip")), strict=True):
-        col.download_button(
-            f"{what} ({fmt.upper()})",
-            data=lambda fmt=fmt: loaders.store().export(fmt, subject=subject, session=session),
+        auth_ui.download_button(
+            col, f"{what} ({fmt.upper()})",
+            lambda fmt=fmt: loaders.store().export(fmt, subject=subject, session=session),
             file_name=f"{scope}.{fmt}", mime=mime, key=f"{prefix}.export.{fmt}",
-            on_click="ignore", icon=":material/download:",
+            subjects=[subject], whole_store=subject is None, action="export",
+            icon=":material/download:",
         )
 
 

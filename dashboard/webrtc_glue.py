@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
+from fer_core.auth.consent import consent_problem  # auth engineer: consent gate
 from fer_core.config import log_root
 from fer_core.logstore import LogStore, SessionWriter, new_session_id
 from fer_core.modelfile import LoadedModel
@@ -187,6 +188,9 @@ class LiveRecorder:
     # ----------------------------------------------------------------- script thread
     def arm(self, settings: RecordSettings | None) -> None:
         """Settings for the next session (None: consent missing, frames pass unprocessed)."""
+        # --- auth engineer: never arm a recording without a valid consent record ---
+        if settings is not None and consent_problem(settings.consent):
+            settings = None
         with self._lock:
             self._settings = settings
 

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.logstore import LogStore
+from tests.auth_fixtures import log_in, use_auth_dir
 from tests.dashboard_fixtures import T0, session_a_rows, session_b_rows, write_session
 
 APP = "../dashboard/app.py"
@@ -31,14 +32,21 @@ def store_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def auth_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("dash_auth")
+
+
 @pytest.fixture
-def app(store_root, monkeypatch):
+def app(store_root, auth_root, monkeypatch):
+    """AppTest of the app on the fixture store, logged in as the admin (a real login)."""
     monkeypatch.setenv("FER_LOG_ROOT", str(store_root))
     monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, auth_root)
 
     def make(page: str | None = None, subject: str = "p01", session: str | None = None,
              **state) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=60)
+        at = log_in(AppTest.from_file(APP, default_timeout=60))
         at.session_state["shared.subject"] = subject
         if session:
             at.session_state["shared.session"] = session
@@ -169,7 +177,8 @@ def test_history_baseline_flag_is_an_observation(tmp_path, monkeypatch):
     write_session(tmp_path, "p02", "s5", sad)
     monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path))
     monkeypatch.setenv("FER_TIMEZONE", "UTC")
-    at = AppTest.from_file(APP, default_timeout=60)
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file(APP, default_timeout=60))
     at.run()
     at.switch_page("pages/history.py").run()
     assert len(at.warning) == 1
@@ -268,7 +277,8 @@ def test_compare_two_periods(app):
                                   "pages/compare.py"])
 def test_empty_store_shows_how_to_start(tmp_path, monkeypatch, page):
     monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path / "fresh"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file(APP, default_timeout=60)).run()
     if page:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from dashboard import charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, ui
 from fer_core import analytics as an
+from fer_core.auth import Perm
 
+auth_ui.require(Perm.VIEW)
 subjects = ui.require_data()
 st.title("Compare")
 names = subjects.sort_values("subject")["subject"].tolist()
@@ -19,6 +21,8 @@ def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:
     st.session_state.setdefault(f"compare.{side}.subject", st.session_state[ui.SUBJECT_KEY])
     subject = st.selectbox(f"Subject {side}", names, key=f"compare.{side}.subject",
                            format_func=subject_fmt)
+    auth_ui.require(Perm.VIEW, subject)
+    shown_subjects.append(subject)
     sessions = loaders.sessions(subject)
     ids = sessions["session"].tolist()
     key = f"compare.{side}.session"
@@ -43,6 +47,7 @@ def pick_period(side: str, subject: str, hist, days, default) -> tuple[str, dict
     return f"{start} to {end}", an.summarise_period(counts, bounds)
 
 
+shown_subjects: list[str] = []
 left, right = st.columns(2)
 if mode == "Two sessions":
     with left:
@@ -52,6 +57,8 @@ if mode == "Two sessions":
     synthetic = syn_a or syn_b
 else:
     subject = st.session_state[ui.SUBJECT_KEY]
+    auth_ui.require(Perm.VIEW, subject)
+    shown_subjects.append(subject)
     st.caption(f"Subject **{subject}** (change it in the sidebar).")
     hist = loaders.history(subject)
     days = hist.sessions["start"].dt.tz_convert(ui.display_tz()).dt.date
@@ -62,6 +69,7 @@ else:
         name_b, b = pick_period("B", subject, hist, days, (middle, days.max()))
     synthetic = bool(subjects.set_index("subject").at[subject, "synthetic"])
 ui.synthetic_badge(synthetic)
+auth_ui.log_view("Compare", " ".join(dict.fromkeys(shown_subjects)))
 
 if not a or not b or not a.get("n_face_frames") or not b.get("n_face_frames"):
     st.warning("One side has no frames with a face; pick another session or period.")
@@ -74,7 +82,7 @@ st.caption("Shares are % of the time a face was in view; their differences are p
 ui.chart(charts.compare_bars(a, b), "shares A vs B", "compare.bars")
 
 st.subheader("Downloads")
-st.download_button("Comparison table (CSV)", data=lambda: table.to_csv(index=False),
-                   file_name="comparison.csv", mime="text/csv", key="compare.csv",
-                   on_click="ignore", icon=":material/table:")
+auth_ui.download_button(st, "Comparison table (CSV)", lambda: table.to_csv(index=False),
+                        file_name="comparison.csv", mime="text/csv", key="compare.csv",
+                        subjects=shown_subjects, icon=":material/table:")
 ui.export_buttons("compare", subject=st.session_state[ui.SUBJECT_KEY])

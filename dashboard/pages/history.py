@@ -3,11 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, ui
 from fer_core import analytics as an
+from fer_core.auth import Perm
 
+auth_ui.require(Perm.VIEW)
 subjects = ui.require_data()
 subject = st.session_state[ui.SUBJECT_KEY]
+auth_ui.require(Perm.VIEW, subject)
+auth_ui.log_view("Subject history", subject)
 synthetic = bool(subjects.set_index("subject").at[subject, "synthetic"])
 st.title(f"Subject history — {subject}")
 ui.synthetic_badge(synthetic)

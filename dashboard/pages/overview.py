@@ -2,11 +2,14 @@
 
 import streamlit as st
 
-from dashboard import charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, ui
 from fer_core import analytics as an
+from fer_core.auth import Perm
 
+auth_ui.require(Perm.VIEW)
 st.title("Overview")
 ui.require_data()
+auth_ui.log_view("Overview")
 table = loaders.overview()
 
 st.session_state.setdefault("overview.search", "")

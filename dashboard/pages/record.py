@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import loaders, ui
+from dashboard import auth_ui, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
 from fer_core.analyze import (
     IMAGE_EXTENSIONS,
@@ -22,6 +22,7 @@ from fer_core.analyze import (
     analyze_source,
     open_media,
 )
+from fer_core.auth import Perm  # access control (auth engineer)
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import InvalidIdError, validate_id
 from fer_core.model_zoo import resolve_model_path
@@ -63,6 +64,7 @@ def _consent_changed() -> None:
 if st.session_state.pop(GOTO_KEY, False):
     st.switch_page("pages/session.py")
 
+auth_ui.require(Perm.RECORD)  # access control (auth engineer): server-side role check
 st.title("Record a session")
 try:
     model_path = resolve_model_path(None)
@@ -107,10 +109,18 @@ consent = st.checkbox(f"**Consent.** {CONSENT_TEXT}", key="record.consent", disa
                       on_change=_consent_changed)
 
 settings = None
+# --- access control (auth engineer): may this account record this subject? -----------
+if consent and subject_error is None:
+    subject_error = auth_ui.claim_subject(subject, loaders.root())
+    if subject_error:
+        left.error(subject_error)
+# ---------------------------------------------------------------------------------------
 if consent and subject_error is None:
     settings = glue.RecordSettings(
         subject=subject, label=label.strip(), notes=notes, save_video=save_video,
+        operator=auth_ui.current().username,  # auth: who recorded
         consent={"given": True, "text": CONSENT_TEXT,
+                 "subject": subject, **auth_ui.consent_by(),  # auth: who consented / obtained
                  "at": st.session_state.get("record.consent_at")
                  or datetime.now(UTC).isoformat(timespec="seconds")},
     )

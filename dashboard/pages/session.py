@@ -3,11 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders, reports, ui
+from dashboard import auth_ui, charts, loaders, reports, ui
 from fer_core import analytics as an
+from fer_core.auth import Perm
 
+auth_ui.require(Perm.VIEW)
 ui.require_data()
 subject, session = st.session_state[ui.SUBJECT_KEY], st.session_state[ui.SESSION_KEY]
+auth_ui.require(Perm.VIEW, subject)
+auth_ui.log_view("Session summary", subject, session)
 meta = loaders.session_meta(subject, session)
 st.title(f"Session — {subject}")
 st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
@@ -68,17 +72,25 @@ st.dataframe(per_class, key="session.per_class", column_config={
 })
 
 st.subheader("Notes and event markers")
+can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only
 st.session_state.setdefault("session.notes", meta.notes)
-notes = st.text_area("Notes", key="session.notes")
-if st.button("Save notes", key="session.save_notes") and notes != meta.notes:
+notes = st.text_area("Notes", key="session.notes", disabled=not can_annotate)
+if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
+        and notes != meta.notes):
+    auth_ui.require(Perm.ANNOTATE, subject)
     loaders.store().update_notes(subject, session, notes)
+    auth_ui.audit("annotate", f"subject={subject} session={session}", field="notes")
     st.toast("Notes saved")
     st.rerun()
 left, right = st.columns([1, 2])
 offset = left.number_input("Marker at (s from start)", 0.0, max(s["duration_s"], 0.0),
-                           key="session.marker_offset", step=1.0)
-label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2")
-if st.button("Add marker", key="session.add_marker", disabled=not label.strip()):
+                           key="session.marker_offset", step=1.0, disabled=not can_annotate)
+label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
+                         disabled=not can_annotate)
+if st.button("Add marker", key="session.add_marker",
+             disabled=not label.strip() or not can_annotate):
+    auth_ui.require(Perm.ANNOTATE, subject)
+    auth_ui.audit("annotate", f"subject={subject} session={session}", field="marker")
     loaders.store().add_marker(subject, session, label.strip(),
                                s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
     st.rerun()
@@ -89,8 +101,8 @@ if meta.markers:
                            "label": [m.label for m in meta.markers]}))
 
 st.subheader("Downloads")
-st.download_button(
-    "Printable session report (HTML)", key="session.report", on_click="ignore",
+auth_ui.download_button(
+    st, "Printable session report (HTML)", key="session.report", subjects=[subject],
     data=lambda: reports.session_report(subject, meta, s, figs, window_s),
     file_name=f"report_{subject}_{session}.html", mime="text/html", icon=":material/print:",
 )

@@ -1,0 +1,5 @@
+"""Benchmarks as library code: ``python -m fer_core bench`` and ``benchmarks/*.py`` call these.
+
+Timings here never run in the test suite (only tiny smoke versions do); results go to
+docs/benchmarks.md with the command that produced them.
+"""

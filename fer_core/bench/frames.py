@@ -1,0 +1,214 @@
+"""Frame-pipeline benchmarks: end-to-end frame time, detector settings vs missed faces, scaling.
+
+Every figure is the real :meth:`FramePipeline.process` (gray conversion, Haar, crops, one batched
+ten-crop forward pass, log rows) on generated clips of real faces (:mod:`fer_core.bench.clip`).
+Contenders (settings, backends) run interleaved within each repeat; per-repeat ratios against a
+named baseline are reported with min / median / max.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tqdm import tqdm
+
+from fer_core.bench.clip import Clip, match_counts
+from fer_core.bench.timing import Stats, rotate
+from fer_core.detection import Box, FaceDetector
+from fer_core.modelfile import LoadedModel
+from fer_core.pipeline import FramePipeline
+
+_TS = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DetectSetting:
+    """How the pipeline finds faces: Haar input scale and full-scan period."""
+
+    scale: float
+    every: int
+
+    @property
+    def label(self) -> str:
+        return f"scale {self.scale:g}, full scan every {self.every}"
+
+
+#: The reference for missed faces: full-resolution Haar on every frame.
+REFERENCE = DetectSetting(1.0, 1)
+DEFAULT_SETTINGS: tuple[DetectSetting, ...] = (
+    REFERENCE,
+    DetectSetting(0.5, 1),
+    DetectSetting(0.5, 3),
+    DetectSetting(0.5, 5),
+    DetectSetting(0.33, 1),
+    DetectSetting(0.33, 5),
+    DetectSetting(0.25, 5),
+)
+
+
+@dataclass
+class ClipRun:
+    """Per-frame wall seconds, detect/classify split and the boxes found, for one clip pass."""
+
+    seconds: list[float]
+    detect_ms: list[float]
+    classify_ms: list[float]
+    boxes: list[list[Box]]
+
+    @property
+    def fps(self) -> float:
+        return len(self.seconds) / sum(self.seconds)
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 1000 * sum(self.seconds) / len(self.seconds)
+
+
+def run_clip(pipe: FramePipeline, clip: Clip) -> ClipRun:
+    """Process every frame of ``clip`` from a fresh tracking state."""
+    pipe.reset()
+    run = ClipRun([], [], [], [])
+    for i, frame in enumerate(clip.frames):
+        t0 = time.perf_counter()
+        res = pipe.process(frame, _TS, i)
+        run.seconds.append(time.perf_counter() - t0)
+        run.detect_ms.append(res.detect_ms)
+        run.classify_ms.append(res.classify_ms)
+        run.boxes.append([f.box for f in res.faces])
+    return run
+
+
+def detection_sweep(
+    models: dict[str, LoadedModel],
+    clip: Clip,
+    settings: Sequence[DetectSetting] = DEFAULT_SETTINGS,
+    *,
+    repeats: int = 3,
+    backend: str = "torchscript",
+    tencrop: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """frames/s and missed faces per (model, setting); the miss reference is :data:`REFERENCE`."""
+    if REFERENCE not in settings:
+        settings = (REFERENCE, *settings)
+    ref_pipe = FramePipeline(
+        next(iter(models.values())), FaceDetector(scale=REFERENCE.scale), backend=backend
+    )
+    reference = run_clip(ref_pipe, clip).boxes
+    pipes = {
+        (m, s): FramePipeline(
+            model, FaceDetector(scale=s.scale), detect_every=s.every, tencrop=tencrop,
+            backend=backend,
+        )
+        for m, model in models.items()
+        for s in settings
+    }  # fmt: skip
+    runs: dict[tuple[str, DetectSetting], list[ClipRun]] = {k: [] for k in pipes}
+    keys = list(pipes)
+    bar = tqdm(total=repeats * len(keys), desc="detector settings", disable=not progress)
+    for r in range(repeats):
+        for key in rotate(keys, r):
+            runs[key].append(run_clip(pipes[key], clip))
+            bar.update(1)
+    bar.close()
+    rows = []
+    for m in models:
+        base = runs[(m, REFERENCE)]
+        for s in settings:
+            rs = runs[(m, s)]
+            total, missed, extra = match_counts(reference, rs[0].boxes)
+            gt_total, gt_missed, _ = match_counts(clip.truth, rs[0].boxes)
+            rows.append(
+                {
+                    "model": m,
+                    "scale": s.scale,
+                    "every": s.every,
+                    "fps": Stats.of([x.fps for x in rs]).as_dict(),
+                    "ms_per_frame": Stats.of([x.ms_per_frame for x in rs]).as_dict(),
+                    "speedup_vs_reference": Stats.of(
+                        [b.ms_per_frame / x.ms_per_frame for x, b in zip(rs, base, strict=True)]
+                    ).as_dict(),
+                    "reference_faces": total,
+                    "missed": missed,
+                    "missed_rate": missed / total if total else 0.0,
+                    "extra_boxes": extra,
+                    "truth_faces": gt_total,
+                    "truth_found_rate": 1 - gt_missed / gt_total if gt_total else 0.0,
+                }
+            )
+    return {
+        "clip": {"frames": len(clip.frames), "width": clip.width, "height": clip.height,
+                 "faces": clip.faces},
+        "backend": backend,
+        "tencrop": tencrop,
+        "reference_found_rate": 1 - match_counts(clip.truth, reference)[1]
+        / max(sum(len(t) for t in clip.truth), 1),
+        "rows": rows,
+    }  # fmt: skip
+
+
+def frame_grid(
+    models: dict[str, LoadedModel],
+    clips: Sequence[Clip],
+    *,
+    backends: Sequence[str] = ("eager", "torchscript"),
+    setting: DetectSetting = DetectSetting(0.5, 1),
+    repeats: int = 3,
+    tencrop: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """ms/frame for every (model, clip, backend); per-repeat ratio of each backend to the first.
+
+    Used for the 640x480 0/1/3-face table (several backends) and for the frame-size scaling table
+    (clips of several sizes, one backend).
+    """
+    pipes = {
+        (m, b): FramePipeline(
+            model, FaceDetector(scale=setting.scale), detect_every=setting.every,
+            tencrop=tencrop, backend=b,
+        )
+        for m, model in models.items()
+        for b in backends
+    }  # fmt: skip
+    keys = [(m, b, c) for (m, b) in pipes for c in range(len(clips))]
+    runs: dict[tuple[str, str, int], list[ClipRun]] = {k: [] for k in keys}
+    bar = tqdm(total=repeats * len(keys), desc="frame grid", disable=not progress)
+    for r in range(repeats):
+        for m, b, c in rotate(keys, r):
+            runs[(m, b, c)].append(run_clip(pipes[(m, b)], clips[c]))
+            bar.update(1)
+    bar.close()
+    rows = []
+    for m, b, c in keys:
+        rs, base = runs[(m, b, c)], runs[(m, backends[0], c)]
+        clip = clips[c]
+        rows.append(
+            {
+                "model": m,
+                "backend": b,
+                "width": clip.width,
+                "height": clip.height,
+                "faces": clip.faces,
+                "frames": len(clip.frames),
+                "ms_per_frame": Stats.of([x.ms_per_frame for x in rs]).as_dict(),
+                "fps": Stats.of([x.fps for x in rs]).as_dict(),
+                "detect_ms": Stats.of([sum(x.detect_ms) / len(x.detect_ms) for x in rs]).as_dict(),
+                "classify_ms": Stats.of(
+                    [sum(x.classify_ms) / len(x.classify_ms) for x in rs]
+                ).as_dict(),
+                "time_vs_first_backend": Stats.of(
+                    [x.ms_per_frame / y.ms_per_frame for x, y in zip(rs, base, strict=True)]
+                ).as_dict(),
+                "faces_found_per_frame": sum(len(bx) for bx in rs[0].boxes) / len(clip.frames),
+            }
+        )
+    return {
+        "setting": {"scale": setting.scale, "every": setting.every},
+        "backends": list(backends),
+        "tencrop": tencrop,
+        "rows": rows,
+    }

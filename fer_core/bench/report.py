@@ -1,0 +1,114 @@
+"""Markdown tables from benchmark results (the form docs/benchmarks.md quotes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _s(d: dict[str, float], digits: int = 2) -> str:
+    """``median (min-max)`` of a Stats dict."""
+    return f"{d['median']:.{digits}f} ({d['min']:.{digits}f}-{d['max']:.{digits}f})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine_md(info: dict[str, Any]) -> str:
+    return (
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB RAM; "
+        f"torch {info['torch']} with {info['torch_threads']} thread(s), OpenCV {info['opencv']}, "
+        f"Python {info['python']}; GPU: {info['cuda'] or 'none'}; "
+        f"load average at start {tuple(round(x, 1) for x in info['load_avg_at_start'] or ())}."
+    )
+
+
+def seed_md(res: dict[str, Any]) -> str:
+    out = []
+    for key, w in res["workloads"].items():
+        n_tr, n_te = w["train_images"], w["test_images"]
+        out.append(
+            f"**{w['label']}** ({n_tr} train, {n_te} test images {w['test_sets']}; "
+            f"{res['epochs_run']} epoch(s) timed, scaled to {res['epochs_reported']})"
+        )
+        rows = []
+        for arch, t in w["times_s"].items():
+            rows.append(
+                [arch, _s(t["train"], 1), _s(t["test"], 1), _s(t["total"], 1),
+                 f"{w['macs_per_crop'][arch] / 1e6:.0f}", f"{w['params'][arch] / 1e6:.1f}"]
+            )  # fmt: skip
+        out.append(_table(["net", "train s", "test s", "total s", "MMAC/crop", "M params"], rows))
+        rows = []
+        for other, r in w["paper_over"].items():
+            seed = w["seed_paper_over"].get(other, {})
+            mac = w["macs_per_crop"]["paper"] / w["macs_per_crop"][other]
+            rows.append(
+                [f"paper / {other}", _s(r["train"]), _s(r["test"]), _s(r["total"]),
+                 " / ".join(f"{seed[p]:.2f}" for p in ("train", "test", "total")) if seed else "-",
+                 f"{mac:.2f}"]
+            )  # fmt: skip
+        out.append(
+            _table(
+                ["ratio", "train", "test", "total", "seed train / test / total", "MAC ratio"],
+                rows,
+            )
+        )
+        del key
+    return "\n\n".join(out)
+
+
+def inference_md(res: dict[str, Any]) -> str:
+    rows = []
+    for r in res["rows"]:
+        rows.append(
+            [r["model"], r["backend"], _s(r["b1_tencrop_ms"]), _s(r["b1_single_ms"]),
+             _s(r["b64_single_faces_per_s"], 0), _s(r["b64_tencrop_faces_per_s"], 0),
+             _s(r["b1_tencrop_time_vs_eager"]), _s(r["b64_single_time_vs_eager"]),
+             f"{r['peak_rise_mib']:.0f}"]
+        )  # fmt: skip
+    head = ["model", "backend", "1 face ten-crop ms", "1 face 1-crop ms", "b64 1-crop faces/s",
+            "b64 ten-crop faces/s", "time/eager (1 face ten-crop)", "time/eager (b64 1-crop)",
+            "peak MiB rise (b64 ten-crop)"]  # fmt: skip
+    text = _table(head, rows)
+    if res.get("skipped_backends"):
+        text += "\n\nSkipped backends: " + "; ".join(
+            f"{k}: {v}" for k, v in res["skipped_backends"].items()
+        )
+    return text
+
+
+def grid_md(res: dict[str, Any]) -> str:
+    rows = []
+    for r in res["rows"]:
+        rows.append(
+            [r["model"], r["backend"], f"{r['width']}x{r['height']}", str(r["faces"]),
+             _s(r["ms_per_frame"], 1), _s(r["fps"], 1), _s(r["detect_ms"], 1),
+             _s(r["classify_ms"], 1), _s(r["time_vs_first_backend"]),
+             f"{r['faces_found_per_frame']:.2f}"]
+        )  # fmt: skip
+    head = ["model", "backend", "frame", "faces", "ms/frame", "frames/s", "detect ms",
+            "classify ms", f"time / {res['backends'][0]}", "faces found/frame"]  # fmt: skip
+    s = res["setting"]
+    intro = f"Haar scale {s['scale']}, full scan every {s['every']}, ten-crop {res['tencrop']}."
+    return intro + "\n\n" + _table(head, rows)
+
+
+def sweep_md(res: dict[str, Any]) -> str:
+    c = res["clip"]
+    rows = []
+    for r in res["rows"]:
+        rows.append(
+            [r["model"], f"{r['scale']:g}", str(r["every"]), _s(r["fps"], 1),
+             _s(r["speedup_vs_reference"]), f"{100 * r['missed_rate']:.1f}% "
+             f"({r['missed']}/{r['reference_faces']})", str(r["extra_boxes"]),
+             f"{100 * r['truth_found_rate']:.1f}%"]
+        )  # fmt: skip
+    head = ["model", "Haar scale", "full scan every", "frames/s", "speed-up vs reference",
+            "missed vs reference", "extra boxes", "pasted faces found"]  # fmt: skip
+    return (
+        f"Clip: {c['frames']} frames {c['width']}x{c['height']}, {c['faces']} face(s); backend "
+        f"{res['backend']}, ten-crop {res['tencrop']}; the reference (scale 1, every frame) finds "
+        f"{100 * res['reference_found_rate']:.1f}% of the pasted faces.\n\n" + _table(head, rows)
+    )

@@ -110,7 +110,10 @@ def test_registry_stand_ins_until_a_model_file_is_shipped(tmp_path: Path, monkey
 
 def test_seed_tables_tiny_run_reports_ratios_of_the_same_work() -> None:
     work = fer2013_workload(FER_FIXTURE, 4, 4)
-    assert work.sizes == (4, 2)  # the fixture has no PrivateTest: PublicTest only
+    # the fixture has no PrivateTest: disjoint PublicTest images stand in, so the work is the same
+    assert work.sizes == (4, 4)
+    first, second = work.tests.values()
+    assert not set(first.names) & set(second.names)
     res = run_seed_tables([work], epochs=1, repeats=2, batch_size=4, progress=False)
     w = res["workloads"]["fer2013"]
     assert set(w["paper_over"]) == {"alexnet", "vgg19"}

@@ -31,7 +31,8 @@ def seed_md(res: dict[str, Any]) -> str:
         n_tr, n_te = w["train_images"], w["test_images"]
         out.append(
             f"**{w['label']}** ({n_tr} train, {n_te} test images {w['test_sets']}; "
-            f"{res['epochs_run']} epoch(s) timed, scaled to {res['epochs_reported']})"
+            f"{res['epochs_run']} epoch(s) timed, scaled to {res['epochs_reported']}; "
+            f"device {res.get('device', 'cpu')})"
         )
         rows = []
         for arch, t in w["times_s"].items():

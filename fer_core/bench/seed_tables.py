@@ -119,23 +119,35 @@ def fer2013_workload(
     return Workload("fer2013", "FER2013", train, tests)
 
 
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timer stops when the work is done, not when it is queued."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def time_arch(
-    arch: str, work: Workload, epochs: int, batch_size: int, seed: int = 0
+    arch: str,
+    work: Workload,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """Seconds of ``epochs`` x (train over work.train, ten-crop test over every test set)."""
+    dev = torch.device(device)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    net = create_model(arch, num_classes=len(work.train.classes))
+    net = create_model(arch, num_classes=len(work.train.classes)).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     images = torch.from_numpy(work.train.images)
-    labels = torch.from_numpy(work.train.labels)
+    labels = torch.from_numpy(work.train.labels).to(dev)
     mean = float(work.train.images.mean() / 255.0)
     std = float(work.train.images.std() / 255.0)
 
     def train_step(idx: torch.Tensor) -> None:
         x = ((images[idx].float() / 255.0 - mean) / std).unsqueeze(1)
-        x = random_crop_flip(x, generator=gen)
-        loss = F.cross_entropy(net(x), labels[idx])
+        x = random_crop_flip(x, generator=gen).to(dev)
+        loss = F.cross_entropy(net(x), labels[idx.to(dev)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -149,12 +161,17 @@ def time_arch(
     for _ in range(epochs):
         net.train()
         perm = torch.randperm(n, generator=gen)
+        _sync(dev)
         t0 = time.perf_counter()
         for start in range(0, n, batch_size):
             train_step(perm[start : start + batch_size])
+        _sync(dev)
         t1 = time.perf_counter()
         for test in work.tests.values():
-            predict_proba(net, test.images, mean, std, tencrop=True, batch_size=batch_size)
+            predict_proba(
+                net, test.images, mean, std, tencrop=True, batch_size=batch_size, device=dev
+            )
+        _sync(dev)
         t2 = time.perf_counter()
         train_s += t1 - t0
         test_s += t2 - t1
@@ -168,20 +185,26 @@ def run_seed_tables(
     epochs: int = 1,
     repeats: int = 3,
     batch_size: int = 128,
+    device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> dict[str, Any]:
     """Time every arch on every workload, ``repeats`` times, interleaved; ratios per repeat."""
     if "paper" not in archs:
         raise ValueError("the seed tables compare the paper network: include 'paper' in archs")
     scale = SEED_EPOCHS / epochs
-    out: dict[str, Any] = {"epochs_run": epochs, "epochs_reported": SEED_EPOCHS, "workloads": {}}
+    out: dict[str, Any] = {
+        "epochs_run": epochs,
+        "epochs_reported": SEED_EPOCHS,
+        "device": str(device),
+        "workloads": {},
+    }
     total = len(workloads) * repeats * len(archs)
     bar = tqdm(total=total, desc="seed tables", disable=not progress)
     for work in workloads:
         runs: dict[str, list[dict[str, float]]] = {a: [] for a in archs}
         for r in range(repeats):
             for arch in rotate(archs, r):
-                t = time_arch(arch, work, epochs, batch_size, seed=r)
+                t = time_arch(arch, work, epochs, batch_size, seed=r, device=device)
                 runs[arch].append({k: v * scale for k, v in t.items()})
                 bar.update(1)
         out["workloads"][work.key] = _summarise(work, runs, archs)

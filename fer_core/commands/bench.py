@@ -111,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace, repeats: int) -> dict:
+    import torch
+
     from fer_core.bench.seed_tables import (
         SEED_EPOCHS,
         ckplus_workload,
@@ -132,7 +134,8 @@ def _seed(args: argparse.Namespace, repeats: int) -> dict:
         work.append(fer2013_workload(fer, n_tr, n_te))
     epochs = SEED_EPOCHS if full else args.epochs
     batch = 4 if smoke else args.batch_size
-    return run_seed_tables(work, epochs=epochs, repeats=repeats, batch_size=batch)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return run_seed_tables(work, epochs=epochs, repeats=repeats, batch_size=batch, device=device)
 
 
 def _inference(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:

@@ -158,7 +158,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
             page.get_by_text("Consent.").click()
             iframe = page.frame_locator(IFRAME)
             iframe.get_by_role("button", name="Start").click(timeout=60_000)
-            page.get_by_text("REC").first.wait_for(timeout=60_000)
+            page.get_by_text("Frames processed").wait_for(timeout=60_000)  # live panel
             _record_until_both_segments_seen(page, log_root)
             _wait_for_a_face_on_screen(page)
             page.screenshot(path=str(ARTIFACTS / "record_page.png"), full_page=True)

@@ -199,13 +199,20 @@ def gate() -> Principal:
     if st.session_state.get(TOKEN_KEY):  # had a login that is no longer valid
         st.session_state.clear()
         st.session_state[NOTICE_KEY] = "Your session expired; please log in again."
+    # A navigation with only the login page: whatever URL was asked for, nothing else runs
+    # (without it Streamlit would fall back to the pages/ folder beside app.py).
+    st.navigation([st.Page(_login_page, title="Log in", url_path="login", default=True)],
+                  position="hidden").run()
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop raises
+
+
+def _login_page() -> None:
     auth = get_auth()
     if auth.needs_setup():
         _setup_form(auth)
     else:
         _login_form(auth)
-    st.stop()
-    raise AssertionError("unreachable")  # st.stop raises
 
 
 def _logout() -> None:

@@ -2,10 +2,16 @@
 
 Use them from any test under tests/e2e/:
 
-* ``start_app(log_root, **env) -> RunningApp``: starts the app on a free 127.0.0.1 port with
-  ``FER_LOG_ROOT=log_root`` and waits for ``/_stcore/health``; stopped at the end of the session.
+* ``start_app(log_root, auth_dir=None, **env) -> RunningApp``: starts the app on a free
+  127.0.0.1 port with ``FER_LOG_ROOT=log_root`` and waits for ``/_stcore/health``; stopped at
+  the end of the session. With ``auth_dir`` (see ``make_auth_dir``) the app requires a login
+  (use ``login(page, ...)``); without it the server runs with the test-only switch
+  ``FER_AUTH_DISABLED_FOR_TESTS=1`` (login off, a red banner; never the app's default).
+* ``make_auth_dir(path, **accounts)``: an auth folder with the admin ``E2E_ADMIN`` and more
+  accounts (``name=role``), password ``E2E_PASSWORD``.
+* ``login(page, username, password)``: fill and submit the login form, wait for the app.
 * ``demo_store``: a temporary log store filled by ``python -m fer_core demo-data`` (small).
-* ``demo_app``: the app running on ``demo_store`` (one server for the whole session).
+* ``demo_app``: the app running on ``demo_store`` with login required (one server).
 * ``browser``: Playwright chromium (``/usr/bin/chromium``, never a downloaded build).
 * ``page``: a fresh browser page (downloads enabled) per test.
 * ``wait_for_streamlit(page)``: waits until the script finished running and the page settled.
@@ -42,12 +48,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+E2E_ADMIN = "e2e-admin"
+E2E_PASSWORD = "e2e test password"
+
+
 @dataclass
 class RunningApp:
     url: str
     process: subprocess.Popen
     log_path: Path
     log_root: Path
+    auth_dir: Path | None = None
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -74,11 +85,18 @@ def start_app(tmp_path_factory) -> Iterator[Callable[..., RunningApp]]:
     """Factory: start `streamlit run dashboard/app.py` on a log store; all stopped at the end."""
     apps: list[RunningApp] = []
 
-    def start(log_root: Path, script: str = "dashboard/app.py", **env: str) -> RunningApp:
+    def start(log_root: Path, script: str = "dashboard/app.py", auth_dir: Path | None = None,
+              **env: str) -> RunningApp:
         port = free_port()
         log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-        full_env = {**os.environ, "FER_LOG_ROOT": str(log_root), "FER_TIMEZONE": "UTC",
-                    "PYTHONPATH": str(PROJECT_ROOT), **env}
+        if auth_dir is not None:
+            auth_env = {"FER_AUTH_DIR": str(auth_dir)}
+        else:  # login off (test-only switch); still never write auth files beside the store
+            auth_env = {"FER_AUTH_DISABLED_FOR_TESTS": "1",
+                        "FER_AUTH_DIR": str(tmp_path_factory.mktemp("auth_unused"))}
+        full_env = {**{k: v for k, v in os.environ.items() if k != "FER_AUTH_DISABLED_FOR_TESTS"},
+                    "FER_LOG_ROOT": str(log_root), "FER_TIMEZONE": "UTC",
+                    "PYTHONPATH": str(PROJECT_ROOT), **auth_env, **env}
         cmd = [sys.executable, "-m", "streamlit", "run", script,
                "--server.address", "127.0.0.1", "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -86,7 +104,7 @@ def start_app(tmp_path_factory) -> Iterator[Callable[..., RunningApp]]:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=full_env, stdout=log,
                                     stderr=subprocess.STDOUT)
-        app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path, Path(log_root))
+        app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path, Path(log_root), auth_dir)
         apps.append(app)
         _wait_healthy(app)
         return app
@@ -113,9 +131,32 @@ def demo_store(tmp_path_factory) -> Path:
     return root
 
 
+def make_auth_dir(path: Path, **accounts: str) -> Path:
+    """An auth folder with the admin E2E_ADMIN and ``accounts`` (name=role), all E2E_PASSWORD."""
+    from fer_core.auth import Auth, Principal, Role
+
+    auth = Auth(path)
+    if auth.needs_setup():
+        auth.setup_admin(E2E_ADMIN, E2E_PASSWORD)
+    admin = Principal(E2E_ADMIN, Role.ADMIN)
+    for name, role in accounts.items():
+        auth.create_account(admin, name, E2E_PASSWORD, Role(role))
+    return path
+
+
+def login(page, username: str = E2E_ADMIN, password: str = E2E_PASSWORD) -> None:
+    """Log in through the form on the current page and wait until the app has loaded."""
+    wait_for_streamlit(page)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.get_by_text("Logged in as").wait_for(timeout=60_000)
+    wait_for_streamlit(page)
+
+
 @pytest.fixture(scope="session")
-def demo_app(start_app, demo_store) -> RunningApp:
-    return start_app(demo_store)
+def demo_app(start_app, demo_store, tmp_path_factory) -> RunningApp:
+    return start_app(demo_store, auth_dir=make_auth_dir(tmp_path_factory.mktemp("demo_auth")))
 
 
 @pytest.fixture(scope="session")

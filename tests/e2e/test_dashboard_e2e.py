@@ -14,11 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, full_screenshot, wait_for_streamlit
+from tests.e2e.conftest import ARTIFACTS, full_screenshot, login, wait_for_streamlit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PAGES = {"overview": "", "history": "history", "session": "session", "compare": "compare"}
+#: sidebar link of each page (a fresh browser session starts at the login form)
+LINKS = {"history": "Subject history", "session": "Session summary", "compare": "Compare"}
 
 CHART_CHECK = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
     const data = el.data || [];
@@ -30,8 +32,12 @@ CHART_CHECK = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).
 
 
 def open_page(page, app, name: str) -> None:
-    page.goto(f"{app.url}/{PAGES[name]}")
-    wait_for_streamlit(page)
+    page.goto(app.url)
+    login(page)
+    if name in LINKS:
+        page.get_by_role("link", name=LINKS[name]).click()
+        wait_for_streamlit(page)
+    assert page.url.rstrip("/").endswith(PAGES[name]), page.url
 
 
 def assert_healthy(page, name: str) -> list[dict]:

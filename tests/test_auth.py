@@ -373,3 +373,33 @@ def test_library_imports_no_streamlit():
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- command line
+def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fer_core", "auth", *args], input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_resets_a_password_unlocks_and_verifies(tmp_path):
+    directory = tmp_path / "auth"
+    a = Auth(directory)
+    a.setup_admin("admin", PW)
+    for _ in range(5):
+        a.login("admin", "wrong wrong wrong")
+    assert "admin\tadmin\tactive" in _cli("--dir", str(directory), "list").stdout
+    bad = _cli("--dir", str(directory), "reset-password", "admin", stdin="short\n")
+    assert bad.returncode == 2 and "at least 10" in bad.stderr
+    ok = _cli("--dir", str(directory), "reset-password", "admin", stdin="a brand new secret\n")
+    assert ok.returncode == 0, ok.stderr
+    assert _cli("--dir", str(directory), "unlock", "admin").returncode == 0
+    b = Auth(directory)
+    assert b.login("admin", PW).token is None
+    assert b.login("admin", "a brand new secret").token is not None
+    assert _cli("--dir", str(directory), "verify-audit").returncode == 0
+    assert _cli("--dir", str(directory), "reset-password", "ghost",
+                stdin="a brand new secret\n").returncode == 2
+    path = b.audit.files()[0]
+    path.write_text(path.read_text().replace('"login_failed"', '"login"', 1))
+    tampered = _cli("--dir", str(directory), "verify-audit")
+    assert tampered.returncode == 1 and "ALTERED" in tampered.stdout

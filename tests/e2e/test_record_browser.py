@@ -36,7 +36,16 @@ from fer_core.video_fixture import (
     read_y4m,
     write_y4m,
 )
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, wait_for_streamlit
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    E2E_PASSWORD,
+    full_screenshot,
+    login,
+    make_auth_dir,
+    wait_for_streamlit,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -53,6 +62,7 @@ RECORD_S = 10.0  # record at least this long
 MAX_RECORD_S = 75.0
 MIN_SEGMENT_ROWS = 4  # face rows wanted from each side before STOP
 SUBJECT = "e2e-subject"
+OPERATOR = "psy"
 IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 
@@ -88,6 +98,19 @@ def fake_camera(tmp_path_factory) -> Path:
             yield from [blank_frame()] * int(GAP_S * FPS)
 
     return write_y4m(tmp_path_factory.mktemp("camera") / "faces.y4m", frames(), fps=FPS)
+
+
+def _auth(tmp_path: Path) -> Path:
+    """A real auth folder with a psychologist account (a role that may record)."""
+    return make_auth_dir(tmp_path / "auth", **{OPERATOR: "psychologist"})
+
+
+def _open_record_page(page, url: str) -> None:
+    """Log in through the real login form, then open Record from the navigation."""
+    page.goto(url)
+    login(page, OPERATOR, E2E_PASSWORD)
+    page.get_by_role("link", name="Record").click()
+    wait_for_streamlit(page)
 
 
 def _fill(page, label: str, text: str) -> None:
@@ -138,7 +161,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
     log_root = tmp_path / "logs"
     media = tmp_path / "media"
-    app = start_app(log_root, FER_MEDIA_DIR=str(media))
+    app = start_app(log_root, FER_MEDIA_DIR=str(media), auth_dir=_auth(tmp_path))
     ARTIFACTS.mkdir(exist_ok=True)
     args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={fake_camera.resolve()}"]
@@ -146,10 +169,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
-            page.goto(app.url)
-            wait_for_streamlit(page)
-            page.get_by_role("link", name="Record").click()
-            wait_for_streamlit(page)
+            _open_record_page(page, app.url)
             # no consent yet: no camera component
             assert page.locator(IFRAME).count() == 0
             _fill(page, "New subject id", SUBJECT)
@@ -161,10 +181,10 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
             page.get_by_text("Frames processed").wait_for(timeout=60_000)  # live panel
             _record_until_both_segments_seen(page, log_root)
             _wait_for_a_face_on_screen(page)
-            page.screenshot(path=str(ARTIFACTS / "record_page.png"), full_page=True)
+            full_screenshot(page, ARTIFACTS / "record_page.png")
             iframe.get_by_role("button", name="Stop").click()
             page.get_by_text("saved:").wait_for(timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "record_page_stopped.png"), full_page=True)
+            full_screenshot(page, ARTIFACTS / "record_page_stopped.png")
             page.get_by_role("button", name="Open the session summary").click()
             page.get_by_role("heading", name=f"Session — {SUBJECT}").wait_for(timeout=60_000)
         finally:
@@ -176,7 +196,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
     info = sessions.iloc[0]
     assert info["status"] == "closed" and info["source"] == "webcam"
     meta = store.session_meta(SUBJECT, info["session"])
-    assert meta.label == "e2e happy+surprise"
+    assert meta.label == "e2e happy+surprise" and meta.operator == OPERATOR
     assert meta.consent["given"] is True and "consent" in meta.consent["text"]
 
     rows = store.read(subject=SUBJECT)
@@ -202,11 +222,8 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
     cv2.imwrite(str(upload[0]), frames[0])  # the first happy face (detected, chosen above)
     cv2.imwrite(str(upload[1]), blank_frame())
     log_root = tmp_path / "logs"
-    app = start_app(log_root)
-    page.goto(app.url)
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Record").click()
-    wait_for_streamlit(page)
+    app = start_app(log_root, auth_dir=_auth(tmp_path))
+    _open_record_page(page, app.url)
     page.get_by_role("tab", name="Analyse a file").click()
     _fill(page, "New subject id", "../evil")
     page.get_by_text("is not allowed").wait_for(timeout=30_000)  # checked before anything
@@ -233,10 +250,7 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
 
 def test_without_a_model_the_page_says_so(start_app, tmp_path, page):
     app = start_app(tmp_path / "logs", FER_MODEL="no-such-model",
-                    FER_MODELS_DIR=str(tmp_path / "no-models"))
-    page.goto(app.url)
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Record").click()
-    wait_for_streamlit(page)
+                    FER_MODELS_DIR=str(tmp_path / "no-models"), auth_dir=_auth(tmp_path))
+    _open_record_page(page, app.url)
     page.get_by_text("No expression model available").wait_for(timeout=30_000)
     assert page.get_by_text("Consent.").count() == 0

@@ -125,8 +125,8 @@ if consent and subject_error is None:
                  or datetime.now(UTC).isoformat(timespec="seconds")},
     )
 
-def live_panel(box) -> None:
-    """Probability bars of the current face, a rolling 30 s chart and the processed rate."""
+def live_panel(box, chart_box) -> None:
+    """Probability bars of the current face, the processed rate and a rolling 30 s chart."""
     recorder.drain()
     history = list(recorder.history)
     with box.container():
@@ -150,9 +150,9 @@ def live_panel(box) -> None:
             rows = [dict(zip(FER2013_CLASSES, u.probs, strict=True),
                          seconds=(u.timestamp - t_end).total_seconds())
                     for u in history if u.probs is not None]
-            if rows:
-                st.line_chart(pd.DataFrame(rows).set_index("seconds"), height=220,
-                              x_label="seconds (0 = now)", y_label="probability")
+            if rows:  # full width below the video: room for the seven-class legend
+                chart_box.line_chart(pd.DataFrame(rows).set_index("seconds"), height=220,
+                                     x_label="seconds (0 = now)", y_label="probability")
         if recorder.error:
             st.warning(recorder.error)
 
@@ -193,9 +193,9 @@ with camera_tab:
             with live_col:
                 finished_panel()
         else:
-            box = live_col.empty()
+            box, chart_box = live_col.empty(), st.empty()
             while ctx.state.playing:  # a STOP click reruns the script and ends this loop
-                live_panel(box)
+                live_panel(box, chart_box)
                 time.sleep(REFRESH_S)
 
 with upload_tab:

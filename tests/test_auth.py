@@ -403,3 +403,10 @@ def test_cli_resets_a_password_unlocks_and_verifies(tmp_path):
     path.write_text(path.read_text().replace('"login_failed"', '"login"', 1))
     tampered = _cli("--dir", str(directory), "verify-audit")
     assert tampered.returncode == 1 and "ALTERED" in tampered.stdout
+
+
+def test_a_huge_guessed_username_is_stored_capped(auth):
+    auth.login("x" * 100_000, "wrong wrong wrong")
+    entry = auth.audit.read(action="login_failed")[-1]
+    assert len(entry["user"]) == 100
+    assert (auth.dir / "throttle.json").stat().st_size < 1000

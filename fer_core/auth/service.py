@@ -62,7 +62,8 @@ class Auth:
         return self._start(account.username)
 
     def login(self, username: str, password: str) -> LoginResult:
-        name = (username or "").strip().lower()
+        # capped: a guessed name is written to throttle.json and the audit log
+        name = (username or "").strip().lower()[:100]
         wait = self.throttle.locked_for(name)
         if wait > 0:  # checked before the password, so guessing during a lock learns nothing
             self.audit.write(name, "login_throttled", f"user={name}")

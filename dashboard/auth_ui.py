@@ -10,7 +10,6 @@ check. All decisions are made by :class:`fer_core.auth.Auth`.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,16 +17,13 @@ from typing import Any
 
 import streamlit as st
 
-from fer_core.auth import Auth, Perm, Principal, Role, auth_dir
+from fer_core.auth import Auth, Perm, Principal, auth_dir
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY = "auth.token"
 LAST_VIEW_KEY = "auth.last_view"
 NOTICE_KEY = "auth.notice"
-#: test-only switch (see docs/security.md): exactly "1" turns login off; never set by default
-DISABLE_ENV = "FER_AUTH_DISABLED_FOR_TESTS"
-TEST_PRINCIPAL = Principal("auth-disabled-test-mode", Role.ADMIN)
 
 _instances: dict[str, Auth] = {}
 _instances_lock = threading.Lock()
@@ -42,19 +38,13 @@ def get_auth() -> Auth:
         return _instances[directory]
 
 
-def disabled() -> bool:
-    return os.environ.get(DISABLE_ENV) == "1"
-
-
 def current() -> Principal | None:
     """Who is logged in in this browser session (None when logged out or expired)."""
-    if disabled():
-        return TEST_PRINCIPAL
     return get_auth().principal(st.session_state.get(TOKEN_KEY))
 
 
 def may(perm: Perm, subject: str | None = None) -> bool:
-    return disabled() or get_auth().can(current(), perm, subject)
+    return get_auth().can(current(), perm, subject)
 
 
 def allowed_subjects() -> set[str] | None:
@@ -62,7 +52,7 @@ def allowed_subjects() -> set[str] | None:
     who = current()
     if who is None:
         return set()
-    return None if disabled() else get_auth().allowed_subjects(who)
+    return get_auth().allowed_subjects(who)
 
 
 def audit(action: str, target: str = "", **details: Any) -> None:
@@ -106,8 +96,7 @@ def download_button(container, label: str, data: Callable[[], Any], *, file_name
     """
     who = current()
     subjects = [s for s in subjects if s]
-    if who is None or not may(Perm.DOWNLOAD) or (whole_store and not disabled()
-                                                 and not who.sees_all_subjects):
+    if who is None or not may(Perm.DOWNLOAD) or (whole_store and not who.sees_all_subjects):
         return False
     if not all(may(Perm.DOWNLOAD, s) for s in subjects):
         return False
@@ -189,10 +178,6 @@ def _login_form(auth: Auth) -> None:
 
 def gate() -> Principal:
     """The logged-in user; otherwise show the login (or first-run) form and stop the script."""
-    if disabled():
-        st.sidebar.error("Authentication is DISABLED (test mode: FER_AUTH_DISABLED_FOR_TESTS). "
-                         "Never use this with real data.", icon=":material/warning:")
-        return TEST_PRINCIPAL
     who = current()
     if who is not None:
         return who
@@ -223,7 +208,7 @@ def _logout() -> None:
 
 def account_box() -> None:
     who = current()
-    if who is None or disabled():
+    if who is None:
         return
     st.sidebar.caption(f"Logged in as **{who.username}** ({who.role})")
     st.sidebar.button("Log out", key="auth.logout", on_click=_logout,
@@ -236,8 +221,6 @@ def claim_subject(subject: str, store_root: str | Path) -> str | None:
     who = current()
     if who is None:
         return "Not logged in."
-    if disabled():
-        return None
     exists = (Path(store_root) / f"subject={subject}").is_dir()
     return get_auth().claim_subject(who, subject, exists)
 

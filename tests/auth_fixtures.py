@@ -20,7 +20,6 @@ ADMIN = Principal("admin", Role.ADMIN)
 
 def use_auth_dir(monkeypatch, directory: Path) -> Auth:
     monkeypatch.setenv("FER_AUTH_DIR", str(directory))
-    monkeypatch.delenv(auth_ui.DISABLE_ENV, raising=False)
     auth = auth_ui.get_auth()
     if auth.needs_setup():
         auth.setup_admin("admin", PW)

@@ -4,9 +4,9 @@ Use them from any test under tests/e2e/:
 
 * ``start_app(log_root, auth_dir=None, **env) -> RunningApp``: starts the app on a free
   127.0.0.1 port with ``FER_LOG_ROOT=log_root`` and waits for ``/_stcore/health``; stopped at
-  the end of the session. With ``auth_dir`` (see ``make_auth_dir``) the app requires a login
-  (use ``login(page, ...)``); without it the server runs with the test-only switch
-  ``FER_AUTH_DISABLED_FOR_TESTS=1`` (login off, a red banner; never the app's default).
+  the end of the session. The app always requires a login (use ``login(page, ...)``): its
+  accounts come from ``auth_dir`` (see ``make_auth_dir``), else from a fresh folder holding
+  only the admin ``E2E_ADMIN``.
 * ``make_auth_dir(path, **accounts)``: an auth folder with the admin ``E2E_ADMIN`` and more
   accounts (``name=role``), password ``E2E_PASSWORD``.
 * ``login(page, username, password)``: fill and submit the login form, wait for the app.
@@ -89,14 +89,10 @@ def start_app(tmp_path_factory) -> Iterator[Callable[..., RunningApp]]:
               **env: str) -> RunningApp:
         port = free_port()
         log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-        if auth_dir is not None:
-            auth_env = {"FER_AUTH_DIR": str(auth_dir)}
-        else:  # login off (test-only switch); still never write auth files beside the store
-            auth_env = {"FER_AUTH_DISABLED_FOR_TESTS": "1",
-                        "FER_AUTH_DIR": str(tmp_path_factory.mktemp("auth_unused"))}
-        full_env = {**{k: v for k, v in os.environ.items() if k != "FER_AUTH_DISABLED_FOR_TESTS"},
-                    "FER_LOG_ROOT": str(log_root), "FER_TIMEZONE": "UTC",
-                    "PYTHONPATH": str(PROJECT_ROOT), **auth_env, **env}
+        if auth_dir is None:  # never write auth files beside a test's log store
+            auth_dir = make_auth_dir(tmp_path_factory.mktemp("auth"))
+        full_env = {**os.environ, "FER_LOG_ROOT": str(log_root), "FER_TIMEZONE": "UTC",
+                    "PYTHONPATH": str(PROJECT_ROOT), "FER_AUTH_DIR": str(auth_dir), **env}
         cmd = [sys.executable, "-m", "streamlit", "run", script,
                "--server.address", "127.0.0.1", "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",

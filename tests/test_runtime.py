@@ -37,8 +37,19 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def faces() -> np.ndarray:
-    """The 42 real PublicTest fixture faces (48x48 uint8)."""
-    return load_fer2013(FER_FIXTURE, "PublicTest", use_cache=False).images
+    """21 real PublicTest fixture faces (48x48 uint8), 3 of each class."""
+    fs = load_fer2013(FER_FIXTURE, "PublicTest", use_cache=False)
+    idx = np.concatenate([np.flatnonzero(fs.labels == k)[:3] for k in range(7)])
+    return fs.images[idx]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread, as the benchmarks: two threads fight the shared cores' other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _model(arch: str, seed: int = 0) -> LoadedModel:

@@ -4,19 +4,20 @@ Why: on a 2-core laptop CPU, PyTorch eager mode spends a large share of a 10-cro
 per-operator dispatch and on BatchNorm as a separate pass. Tracing the network into TorchScript,
 freezing it (weights become constants) and running ``optimize_for_inference`` folds BN into the
 convolutions and fuses conv+ReLU, so the same arithmetic runs with less overhead. The benchmark
-(``python -m fer_core bench inference``, see docs/benchmarks.md) measured this to be the fastest
-path for every network at the batch sizes the pipeline uses (10 crops per face), so it is
-:data:`DEFAULT_BACKEND`.
+(``python -m fer_core bench inference``, docs/benchmarks.md) measured it at 0.73x eager's time
+for the default ``fast`` model at the pipeline's own call (one face = 10 crops) and 0.87x for the
+paper net, with a lower activation peak; ONNX Runtime tied it there but is not a dependency, and
+channels_last only helped the paper net. So it is :data:`DEFAULT_BACKEND`.
 
 Backends (all return a callable ``(N, 1, crop, crop) float32 -> (N, classes) logits``):
 
 * ``eager``: the network itself, unchanged (reference).
 * ``torchscript``: trace + freeze + ``optimize_for_inference`` (default).
 * ``channels_last``: eager on NHWC tensors (oneDNN prefers it for some convolutions).
-* ``compile``: ``torch.compile``; needs a C++ compiler, compiles for 10-30 s per new batch shape,
-  so it suits fixed-batch offline work, not a live stream whose face count changes.
+* ``compile``: ``torch.compile``; needs a C++ compiler and compiles again for each new batch
+  shape, so it suits fixed-batch offline work, not a live stream whose face count changes.
 * ``onnxruntime``: export to ONNX and run with ONNX Runtime; only when ``onnxruntime`` and ``onnx``
-  are importable (they are not project dependencies; the benchmark measured no gain worth one).
+  are importable (not project dependencies: at the live path it only tied TorchScript).
 
 Every backend computes the same function: results agree with eager within :data:`TOLERANCE`
 (max absolute difference of softmax probabilities); ``tests/test_runtime.py`` checks that on real

@@ -91,6 +91,10 @@ def grid_md(res: dict[str, Any]) -> str:
         )  # fmt: skip
     head = ["model", "backend", "frame", "faces", "ms/frame", "frames/s", "detect ms",
             "classify ms", f"time / {res['backends'][0]}", "faces found/frame"]  # fmt: skip
+    if len(res["backends"]) == 1:  # a ratio to itself says nothing
+        i = head.index(f"time / {res['backends'][0]}")
+        head.pop(i)
+        rows = [r[:i] + r[i + 1 :] for r in rows]
     s = res["setting"]
     intro = f"Haar scale {s['scale']}, full scan every {s['every']}, ten-crop {res['tencrop']}."
     return intro + "\n\n" + _table(head, rows)

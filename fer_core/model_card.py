@@ -27,7 +27,7 @@ def _save_variant(src: Path, dst: Path, *, name: str, version: str, half: bool) 
     return save_model(
         dst, m.net, arch=m.arch, arch_config=m.arch_config, classes=m.classes, mean=m.mean,
         std=m.std, name=name, version=version, meta=m.meta, half=half,
-        input_size=m.input_size, crop_size=m.crop_size,
+        input_size=m.input_size, crop_size=m.crop_size, input_blur=m.input_blur,
     )  # fmt: skip
 
 

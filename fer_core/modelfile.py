@@ -37,6 +37,7 @@ class LoadedModel:
     crop_size: int = 44
     mean: float = 0.0
     std: float = 1.0
+    input_blur: float = 0.0  # Gaussian sigma applied to every input face (see data/shift.py)
     name: str = ""
     version: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +58,7 @@ def save_model(
     half: bool = False,
     input_size: int = 48,
     crop_size: int = 44,
+    input_blur: float = 0.0,
 ) -> Path:
     """Write a model file atomically; ``half=True`` stores float weights as fp16 (half the size)."""
     state = {}
@@ -72,6 +74,7 @@ def save_model(
         "crop_size": crop_size,
         "mean": float(mean),
         "std": float(std),
+        "input_blur": float(input_blur),
         "name": name or arch,
         "version": version,
         "meta": _plain(meta or {}),
@@ -129,6 +132,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         crop_size=int(payload.get("crop_size", 44)),
         mean=float(payload["mean"]),
         std=float(payload["std"]),
+        input_blur=float(payload.get("input_blur", 0.0)),
         name=str(payload.get("name", payload["arch"])),
         version=str(payload.get("version", "")),
         meta=dict(payload.get("meta", {})),

@@ -130,6 +130,8 @@ class FramePipeline:
         for i, b in enumerate(boxes):
             face = gray[b.y : b.y + b.h, b.x : b.x + b.w]
             face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+            if self.model.input_blur > 0:  # match the training faces' blur (data/shift.py)
+                face = cv2.GaussianBlur(face, (0, 0), self.model.input_blur)
             buf[i, 0] = torch.from_numpy(face)
         x = buf.div(255.0).sub_(self.model.mean).div_(self.model.std).to(self._device)
         crop = self.model.crop_size

@@ -48,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", choices=["seed", "strong"], default="seed")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
+    p.add_argument(
+        "--input-blur", type=float, default=0.0,
+        help="Gaussian sigma (px at 48x48) the training faces already carry; every other input "
+        "(validation, evaluation, live frames) is blurred by it. Estimate it with `data-check`.",
+    )  # fmt: skip
+    p.add_argument("--init-from", default="", help="initial weights: a model file or last.ckpt")
     p.add_argument("--val-tencrop", action="store_true", help="select on ten-crop accuracy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         mixup_alpha=args.mixup,
         seed=args.seed,
         val_tencrop=args.val_tencrop,
+        input_blur=args.input_blur,
+        init_from=args.init_from,
         name=args.name,
         # a CK+ fold's held-out images are its test set: never select an epoch on them
         select="last" if args.dataset == "ckplus" else "best",

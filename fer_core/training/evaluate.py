@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data.faceset import FaceSet
-from fer_core.inference import predict_proba
+from fer_core.inference import predict_faces
 from fer_core.modelfile import LoadedModel
 from fer_core.training.metrics import confusion_matrix, format_table, per_class_table
 
@@ -70,16 +70,7 @@ def evaluate_faces(
             f"model classes {model.classes} differ from the dataset's {faces.classes}: "
             "evaluate a FER2013 model on FER2013 and a CK+ model on CK+"
         )
-    device = next(model.net.parameters()).device
-    probs = predict_proba(
-        model.net,
-        faces.images,
-        model.mean,
-        model.std,
-        tencrop=tencrop,
-        crop=model.crop_size,
-        device=device,
-    )
+    probs = predict_faces(model, faces.images, tencrop=tencrop)
     cm = confusion_matrix(faces.labels, probs.argmax(1), len(faces.classes))
     return EvalResult(model.name, dataset, split, tuple(faces.classes), cm, tencrop)
 

@@ -57,6 +57,8 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     seed: int = 0
     val_tencrop: bool = False
+    input_blur: float = 0.0  # blur the training faces carry; applied to every other input
+    init_from: str = ""  # start from these weights (a model file or a last.ckpt)
     select: str = "best"  # best: keep the epoch with the best validation accuracy; last: the last
     name: str = ""
     version: str = "1.0"
@@ -125,6 +127,12 @@ def fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     num_classes = len(train.classes)
     net = create_model(cfg.arch, num_classes=num_classes, **cfg.arch_config)
+    if cfg.init_from:
+        init = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        state = init.get("model") or init["state_dict"]
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                             for k, v in state.items()})  # fmt: skip
+        log.info("initialised weights from %s", cfg.init_from)
     macs = count_macs(net)
     params = count_params(net)
     cuda = dev.type == "cuda"
@@ -207,7 +215,8 @@ def fit(
         train_time = time.time() - t0
         t1 = time.time()
         probs = predict_proba(
-            net, val.images, mean, std, tencrop=cfg.val_tencrop, device=dev, batch_size=512
+            net, val.images, mean, std, tencrop=cfg.val_tencrop, device=dev, batch_size=512,
+            input_blur=cfg.input_blur,
         )
         val_acc = 100.0 * float((probs.argmax(1) == val.labels).mean())
         val_time = time.time() - t1

@@ -73,3 +73,14 @@ def test_the_provided_training_split_is_blurred_and_the_tests_are_not() -> None:
     public = load_fer2013(root, "PublicTest").images[::10]
     assert np.median(sharpness(train)) < 0.25 * np.median(sharpness(public))
     assert 2.0 < estimate_blur_sigma(train, public) < 4.0
+
+
+def test_data_check_reports_the_shift_of_the_committed_fixtures(capsys) -> None:
+    # the committed Training fixtures come from the provided (blurred) training split
+    from fer_core.cli import main
+
+    assert main(["data-check", "--data", str(FER_FIXTURE), "--every", "1"]) == 0
+    out = capsys.readouterr().out
+    sigma = float(out.split("sigma = ")[1].split()[0])
+    assert 2.0 < sigma < 4.0
+    assert "--input-blur" in out

@@ -50,6 +50,8 @@ MEDIA_CONSTRAINTS: dict[str, Any] = {"video": True, "audio": False}
 #: Where opted-in raw videos go (never inside the log store, which holds predictions only).
 MEDIA_DIR_ENV = "FER_MEDIA_DIR"
 COMPONENT_KEY = "record.webrtc"
+#: Full face scan every N live frames (see the comment where the pipeline is built).
+LIVE_DETECT_EVERY = 3
 
 
 def media_dir() -> Path:
@@ -265,7 +267,12 @@ class LiveRecorder:
         self.finished = None
         self.error = None
         if self._pipeline is None:  # built once: it prepares (traces) the network
-            self._pipeline = FramePipeline(self.model, source="webcam")
+            # live: a full Haar scan every 3rd frame, re-detection around the last faces between
+            # (docs/benchmarks.md "Detector settings vs missed faces": fewer misses than a
+            # half-resolution scan every frame, at about 1.5x the frame rate)
+            self._pipeline = FramePipeline(
+                self.model, source="webcam", detect_every=LIVE_DETECT_EVERY
+            )
         self._pipeline.reset()
         return _Recording(writer, self._pipeline, FrameClock(), sink)
 

@@ -49,6 +49,16 @@ def test_train_writes_a_model_file_that_evaluate_loads(tmp_path: Path, capsys) -
     assert out_json.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_input_blur_is_stored_in_the_model_file(tmp_path: Path) -> None:
+    rc = main([
+        "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
+        "--data", str(FER_FIXTURE), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path),
+        "--threads", "1", "--input-blur", "2.5",
+    ])  # fmt: skip
+    assert rc == 0
+    assert load_model(tmp_path / "model.pt").input_blur == 2.5
+
+
 def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     args = [
         "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",

@@ -274,6 +274,7 @@ def fit(
                 name=cfg.name or cfg.arch,
                 version=cfg.version,
                 meta=meta,
+                input_blur=cfg.input_blur,
             )
         _save_checkpoint(
             ckpt_path,

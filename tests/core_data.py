@@ -11,6 +11,8 @@ from fer_core.config import data_dir
 FIXTURES = Path(__file__).parent / "fixtures"
 FER_FIXTURE = FIXTURES / "fer2013"
 CK_FIXTURE = FIXTURES / "ckplus"
+#: 20 PublicTest faces per class (first by file name): enough to tell a model from chance
+FER_EVAL_FIXTURE = FIXTURES / "fer2013_eval"
 
 
 def full_fer2013() -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fer_core.detection import Box, FaceDetector
-from fer_core.inference import predict_proba
+from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import PROB_COLUMNS, LogStore
 from fer_core.model_zoo import resolve_model_path
@@ -99,8 +99,7 @@ def test_probabilities_equal_the_models_ten_crop_prediction_on_the_crop(pipeline
     assert len(result.faces) == 1
     b = result.faces[0].box
     face = cv2.resize(gray[b.y:b.y + b.h, b.x:b.x + b.w], (48, 48), interpolation=cv2.INTER_AREA)
-    expected = predict_proba(model.net, face[None], model.mean, model.std, tencrop=True,
-                             crop=model.crop_size)[0]
+    expected = predict_faces(model, face[None], tencrop=True)[0]
     np.testing.assert_allclose(result.faces[0].probs, expected, atol=1e-5)
     row = result.rows[0]
     probs = np.array([row[c] for c in PROB_COLUMNS])
@@ -110,11 +109,16 @@ def test_probabilities_equal_the_models_ten_crop_prediction_on_the_crop(pipeline
     assert (row["box_x"], row["box_y"], row["box_w"], row["box_h"]) == (b.x, b.y, b.w, b.h)
 
 
-@pytest.mark.parametrize(("label", "ck_label"), [("happy", "happy"), ("surprise", "surprise")])
-def test_clear_expressions_get_their_label(pipeline, label, ck_label):
-    """Happy and surprise are FER2013's easiest classes: most detected faces must get them."""
+@pytest.mark.parametrize("label", ["happy", "surprise"])
+def test_clear_expressions_get_their_label(pipeline, label):
+    """Happy and surprise are FER2013's easiest classes: most detected faces must get them.
+
+    The faces are the 20 first PublicTest faces of the class (not hand-picked). Training-split
+    fixtures are left out: the provided training split is blurred (fer_core/data/shift.py), so
+    they are not camera-like faces; CK+ is a different (posed, lab) domain.
+    """
     detected = correct = 0
-    for path in _faces(label, ck_label):
+    for path in face_paths(FIXTURES / "fer2013_eval" / "test" / label):
         result = pipeline.process(compose_face_frame(_gray(path)), T0, 0)
         pipeline.reset()
         if result.faces:

@@ -67,8 +67,9 @@ IFRAME = 'iframe[title="streamlit_webrtc.component.webrtc_streamer"]'
 
 
 def _candidates(label: str, ck_label: str) -> list[Path]:
-    folders = [FIXTURES / "fer2013" / "test" / label, FIXTURES / "fer2013" / "train" / label,
-               FIXTURES / "ckplus" / ck_label]
+    # PublicTest faces first (the provided training split is blurred, CK+ is a lab domain)
+    folders = [FIXTURES / "fer2013_eval" / "test" / label, FIXTURES / "fer2013" / "test" / label,
+               FIXTURES / "fer2013" / "train" / label, FIXTURES / "ckplus" / ck_label]
     return [p for folder in folders if folder.is_dir() for p in face_paths(folder)]
 
 

@@ -113,12 +113,13 @@ class FaceDetector:
             patch = gray[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
             for b in self._run(patch, self.scale):
                 cand = Box(b.x + roi.x, b.y + roi.y, b.w, b.h)
-                if not any(_iou(cand, f) > 0.3 for f in found):
+                if not any(iou(cand, f) > 0.3 for f in found):
                     found.append(cand)
         return sorted(found, key=lambda b: -b.w * b.h)
 
 
-def _iou(a: Box, b: Box) -> float:
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 when both are empty)."""
     x0, y0 = max(a.x, b.x), max(a.y, b.y)
     x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
     inter = max(x1 - x0, 0) * max(y1 - y0, 0)

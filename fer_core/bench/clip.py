@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.detection import Box
+from fer_core.detection import Box, iou
 
 
 @dataclass
@@ -86,15 +86,6 @@ def make_clip(
         out.append(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
         truth.append(boxes)
     return Clip(out, truth, width, height, n_faces)
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    x0, y0 = max(a.x, b.x), max(a.y, b.y)
-    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
-    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
-    union = a.w * a.h + b.w * b.h - inter
-    return inter / union if union else 0.0
 
 
 def match_counts(

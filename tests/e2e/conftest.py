@@ -155,8 +155,14 @@ def demo_app(start_app, demo_store, tmp_path_factory) -> RunningApp:
     return start_app(demo_store, auth_dir=make_auth_dir(tmp_path_factory.mktemp("demo_auth")))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Debian chromium through Playwright's sync API, one per test module.
+
+    Module scope, not session: the sync API runs an event loop in this thread while it is open,
+    and modules that launch chromium with their own flags (the fake-webcam tests) start their own
+    ``sync_playwright()``, which refuses to start inside a running loop.
+    """
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
     from playwright.sync_api import sync_playwright

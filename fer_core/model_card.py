@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_core.data import load_fer2013
-from fer_core.modelfile import load_model, save_model
+from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds, subject_folds
+from fer_core.modelfile import LoadedModel, load_model, save_model
 from fer_core.nets import count_macs, count_params
 from fer_core.training.evaluate import EvalResult, evaluate_faces
 from fer_core.training.metrics import format_table
@@ -44,11 +45,48 @@ def _run_history(weights: Path) -> dict[str, Any]:
     }
 
 
+@dataclass
+class HeldOut:
+    """The images a shipped model is scored on, and how a user re-runs that score."""
+
+    faces: FaceSet
+    dataset: str
+    split: str
+    evaluate_args: str  # the `evaluate` arguments after --weights
+    card_key: str  # "publictest" (FER2013) or "ckplus_test" (the CK+ fold it never trained on)
+
+
+def held_out_set(model: LoadedModel, data: Path) -> HeldOut:
+    """FER2013 PublicTest for a FER2013 model; the CK+ fold a CK+ model did not train on.
+
+    A CK+ model is one fold's model: its file records the protocol and the fold, and that fold's
+    images are its only honest test set (every other CK+ image was training data).
+    """
+    if model.meta.get("dataset") == "ckplus":
+        protocol, fold = model.meta.get("protocol"), model.meta.get("fold")
+        if protocol not in ("seed", "subject") or not isinstance(fold, int):
+            raise ValueError(
+                "this CK+ model file does not record its protocol and fold, so it has no "
+                "held-out test set to report; train it with `train --dataset ckplus --fold K`"
+            )
+        faces = load_ckplus(data)
+        folds = seed_folds(faces) if protocol == "seed" else subject_folds(faces)
+        split = f"{protocol} fold {fold}"
+        return HeldOut(
+            faces.subset(folds[fold - 1][1]), "ckplus", split,
+            f"--dataset ckplus --data {data} --protocol {protocol} --fold {fold}", "ckplus_test",
+        )  # fmt: skip
+    return HeldOut(
+        load_fer2013(data, "PublicTest"), "fer2013", "PublicTest",
+        f"--dataset fer2013 --data {data} --split PublicTest", "publictest",
+    )  # fmt: skip
+
+
 def ship_model(
     weights: Path,
     name: str,
     version: str,
-    fer_data: Path,
+    data: Path,
     out_dir: Path,
     *,
     train_command: str,
@@ -56,15 +94,25 @@ def ship_model(
     fp16_tolerance: float = 0.1,
     ckplus: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``out_dir/<name>.pt`` plus its card; return the card's data."""
+    """Write ``out_dir/<name>.pt`` plus its card; return the card's data.
+
+    ``data`` is the FER2013 folder for a FER2013 model (PublicTest is scored) or the CK+48 folder
+    for a CK+ fold model (its held-out fold is scored). ``ckplus`` holds `evaluate --json` outputs
+    of whole 10-fold runs, keyed by protocol, reported on the card as they are.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    public = load_fer2013(fer_data, "PublicTest")
+    test = held_out_set(load_model(weights), data)
     dst = out_dir / f"{name}.pt"
     fp32_path = _save_variant(weights, out_dir / f".{name}.fp32.tmp", name=name, version=version,
                               half=False)  # fmt: skip
-    fp32 = evaluate_faces(load_model(fp32_path), public, dataset="fer2013", split="PublicTest")
+
+    def score(path: Path, tencrop: bool = True) -> EvalResult:
+        return evaluate_faces(load_model(path), test.faces, dataset=test.dataset,
+                              split=test.split, tencrop=tencrop)  # fmt: skip
+
+    fp32 = score(fp32_path)
     _save_variant(weights, dst, name=name, version=version, half=True)
-    shipped = evaluate_faces(load_model(dst), public, dataset="fer2013", split="PublicTest")
+    shipped = score(dst)
     precision = "fp16"
     if abs(shipped.accuracy - fp32.accuracy) > fp16_tolerance:
         log.info("fp16 changes accuracy by %.3f points: shipping fp32",
@@ -85,16 +133,14 @@ def ship_model(
         "params": count_params(model.net),
         "macs_per_crop": count_macs(model.net, (1, model.crop_size, model.crop_size)),
         "classes": list(model.classes),
-        "publictest": shipped.to_json(),
-        "publictest_centre_crop_accuracy": evaluate_faces(
-            model, public, dataset="fer2013", split="PublicTest", tencrop=False
-        ).accuracy,
-        "fp32_publictest_accuracy": fp32.accuracy,
+        "test_set": f"{test.dataset} {test.split}",
+        test.card_key: shipped.to_json(),
+        "centre_crop_accuracy": score(dst, tencrop=False).accuracy,
+        "fp32_accuracy": fp32.accuracy,
         "training": model.meta,
         "train_command": train_command,
         "evaluate_command": (
-            f"python -m fer_core evaluate --weights models/{dst.name} --dataset fer2013 "
-            f"--data ../shared/data/fer2013 --split PublicTest"
+            f"python -m fer_core evaluate --weights models/{dst.name} {test.evaluate_args}"
         ),
         "run_history": _run_history(weights),
         "notes": notes,
@@ -107,10 +153,47 @@ def ship_model(
     return card
 
 
-def render_card(card: dict[str, Any], result: EvalResult) -> str:
-    """Markdown model card from the measured data."""
+def _training_rows(card: dict[str, Any]) -> list[str]:
     t = card["training"]
     cfg = t.get("train_config", {})
+    if t.get("dataset") == "ckplus":
+        data = (f"CK+48, {t.get('protocol')} protocol, every fold but fold {t.get('fold')} "
+                f"({t.get('train_images', '?')} images)")  # fmt: skip
+        selection = "none: the last epoch is shipped (the held-out fold is the test set)"
+        epochs = f"{cfg.get('epochs', '?')}"
+    else:
+        data = f"FER2013 Training ({t.get('train_images', '?')} images)"
+        selection = f"{t.get('selection', '?')} (centre-crop accuracy per epoch)"
+        epochs = f"best epoch {t.get('epoch', '?')} of {cfg.get('epochs', '?')}"
+    init = f", initialised from `{cfg['init_from']}`" if cfg.get("init_from") else ""
+    return [
+        f"| training data | {data} |",
+        f"| model selection | {selection} |",
+        f"| epochs | {epochs} |",
+        f"| recipe | SGD lr {cfg.get('lr')} momentum {cfg.get('momentum')} "
+        f"{'nesterov ' if cfg.get('nesterov') else ''}wd {cfg.get('weight_decay')}, "
+        f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} schedule, "
+        f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`, "
+        f"label smoothing {cfg.get('label_smoothing')}, mixup {cfg.get('mixup_alpha')}, "
+        f"input blur {cfg.get('input_blur', 0.0)}, seed {cfg.get('seed')}{init} |",
+        f"| hardware | {t.get('device', '?')} |",
+        f"| epochs run / wall time | {card['run_history'].get('epochs_run', '?')} epochs, "
+        f"{card['run_history'].get('wall_time_s', 0) / 3600:.2f} h |",
+    ]
+
+
+def _fold_lines(folds: dict[str, Any]) -> list[str]:
+    """One row per 10-fold protocol: every fold's accuracy, then mean and sd."""
+    lines = ["| protocol | " + " | ".join(f"fold {k}" for k in range(1, 11)) + " | mean +- sd |",
+             "|---" * 12 + "|"]  # fmt: skip
+    for protocol, summary in folds.items():
+        accs = " | ".join(f"{a:.2f}" for a in summary["fold_accuracies"])
+        lines.append(f"| {protocol} | {accs} | {summary['mean']:.2f} +- {summary['sd']:.2f} |")
+    return lines
+
+
+def render_card(card: dict[str, Any], result: EvalResult) -> str:
+    """Markdown model card from the measured data."""
     lines = [
         f"# Model card: `{card['name']}` (version {card['version']})",
         "",
@@ -125,31 +208,29 @@ def render_card(card: dict[str, Any], result: EvalResult) -> str:
         f"| file | `models/{card['file']}`, {card['precision']}, "
         f"{card['file_size_bytes'] / 1e6:.2f} MB |",
         f"| classes | {', '.join(card['classes'])} |",
-        f"| training data | FER2013 Training ({t.get('train_images', '?')} images) |",
-        f"| model selection | {t.get('selection', '?')} (centre-crop accuracy per epoch) |",
-        f"| epochs | best epoch {t.get('epoch', '?')} of {cfg.get('epochs', '?')} |",
-        f"| recipe | SGD lr {cfg.get('lr')} momentum {cfg.get('momentum')} "
-        f"{'nesterov ' if cfg.get('nesterov') else ''}wd {cfg.get('weight_decay')}, "
-        f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} schedule, "
-        f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`, "
-        f"label smoothing {cfg.get('label_smoothing')}, mixup {cfg.get('mixup_alpha')}, "
-        f"seed {cfg.get('seed')} |",
-        f"| hardware | {t.get('device', '?')} |",
-        f"| epochs run / wall time | {card['run_history'].get('epochs_run', '?')} epochs, "
-        f"{card['run_history'].get('wall_time_s', 0) / 3600:.2f} h |",
+        *_training_rows(card),
         "",
-        "## FER2013 PublicTest (ten-crop, mean softmax)",
+        f"## {result.dataset} {result.split} (ten-crop, mean softmax, the shipped file)",
         "",
         "```",
         format_table(result.table(), result.accuracy, ""),
         "```",
         "",
-        f"Centre crop only: {card['publictest_centre_crop_accuracy']:.3f}%. "
-        f"fp32 weights: {card['fp32_publictest_accuracy']:.3f}%.",
+        f"Centre crop only: {card['centre_crop_accuracy']:.3f}%. "
+        f"fp32 weights: {card['fp32_accuracy']:.3f}%.",
         "",
     ]
     if "ckplus" in card:
-        lines += ["## CK+", "", "```", json.dumps(card["ckplus"], indent=2), "```", ""]
+        lines += [
+            "## CK+ 10-fold cross-validation (ten-crop; each fold's own model, last epoch)",
+            "",
+            *_fold_lines(card["ckplus"]),
+            "",
+            "`seed`: the seed paper's contiguous per-class blocks (frames of one subject on both "
+            "sides, so it flatters); `subject`: no subject in both the training and the test "
+            "side of a fold (see `fer_core/data/ckplus.py`).",
+            "",
+        ]
     lines += [
         "## Reproduce",
         "",

@@ -8,13 +8,14 @@ from math import comb
 import numpy as np
 import pytest
 
-from fer_core.data import load_fer2013
+from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds
 from fer_core.inference import predict_faces
+from fer_core.model_card import held_out_set
 from fer_core.model_zoo import DEFAULT_MODEL, resolve_model_path, shipped_models
-from fer_core.modelfile import load_model
+from fer_core.modelfile import LoadedModel, load_model
 from fer_core.nets import count_macs, count_params
 from fer_core.training.evaluate import evaluate_faces
-from tests.core_data import FER_EVAL_FIXTURE, full_fer2013
+from tests.core_data import CK_FIXTURE, FER_EVAL_FIXTURE, full_ckplus, full_fer2013
 
 SHIPPED = shipped_models()
 
@@ -36,13 +37,22 @@ def chance_tail(correct: int, n: int, p: float) -> float:
     return sum(comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(correct, n + 1))
 
 
+def _fixture_faces(model: LoadedModel) -> FaceSet:
+    """Real faces the model never trained on, in its own class coding."""
+    if model.meta.get("dataset") == "ckplus":
+        # the first 3 frames per class by file name; all lie in seed fold 1's test blocks
+        # (checked against the full CK+ below), the fold a shipped CK+ model holds out
+        assert (model.meta["protocol"], model.meta["fold"]) == ("seed", 1)
+        return load_ckplus(CK_FIXTURE)
+    # 140 PublicTest faces, the first 20 per class by file name (balanced, not hand-picked)
+    return load_fer2013(FER_EVAL_FIXTURE, "PublicTest")
+
+
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_model_beats_chance_on_the_real_face_fixtures(name: str) -> None:
     model = load_model(SHIPPED[name])
-    # 140 PublicTest faces, the first 20 per class by file name (balanced, not hand-picked)
-    faces = load_fer2013(FER_EVAL_FIXTURE, "PublicTest")
-    if model.classes != faces.classes:
-        pytest.skip(f"{name} predicts {model.classes}, not FER2013's classes")
+    faces = _fixture_faces(model)
+    assert model.classes == faces.classes
     probs = predict_faces(model, faces.images)
     correct = int((probs.argmax(1) == faces.labels).sum())
     # "well above chance": a 1-in-7 guesser gets this many right with probability < 1e-6
@@ -62,12 +72,33 @@ def test_card_counts_are_recounted_from_the_network(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(SHIPPED))
-def test_evaluate_reproduces_the_cards_publictest_accuracy(name: str) -> None:
+def test_evaluate_reproduces_the_cards_held_out_accuracy(name: str) -> None:
     card = json.loads(SHIPPED[name].with_suffix(".json").read_text())
-    if "publictest" not in card:
-        pytest.skip(f"{name} has no FER2013 PublicTest result")
-    faces = load_fer2013(full_fer2013(), "PublicTest")
-    result = evaluate_faces(load_model(SHIPPED[name]), faces, dataset="fer2013",
-                            split="PublicTest")  # fmt: skip
-    assert result.accuracy == pytest.approx(card["publictest"]["accuracy"], abs=1e-9)
-    assert result.confusion.tolist() == card["publictest"]["confusion"]
+    model = load_model(SHIPPED[name])
+    is_ck = model.meta.get("dataset") == "ckplus"
+    test = held_out_set(model, full_ckplus() if is_ck else full_fer2013())
+    expected = card[test.card_key]
+    result = evaluate_faces(model, test.faces, dataset=test.dataset, split=test.split)
+    assert result.split == expected["split"]
+    assert result.accuracy == pytest.approx(expected["accuracy"], abs=1e-9)
+    assert result.confusion.tolist() == expected["confusion"]
+
+
+@pytest.mark.data
+def test_the_ckplus_fixture_lies_in_seed_fold_1s_test_set() -> None:
+    full = load_ckplus(full_ckplus())
+    _train, test = seed_folds(full)[0]
+    held_out = {full.names[i] for i in test}
+    fixture = load_ckplus(CK_FIXTURE)
+    assert len(fixture) == 21 and set(fixture.names) <= held_out
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_ckplus_card_lists_every_fold_of_both_protocols(name: str) -> None:
+    card = json.loads(SHIPPED[name].with_suffix(".json").read_text())
+    if "ckplus_test" not in card:
+        pytest.skip(f"{name} is not a CK+ model")
+    assert set(card["ckplus"]) == {"seed", "subject"}
+    for summary in card["ckplus"].values():
+        assert len(summary["fold_accuracies"]) == 10
+        assert sum(f["images"] for f in summary["folds"]) == 981  # every CK+48 image once

@@ -1,0 +1,125 @@
+"""`ship`: a run's model becomes models/<name>.pt with a card that `evaluate` reproduces."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fer_core.cli import main
+from fer_core.model_card import held_out_set
+from fer_core.modelfile import load_model, save_model
+from fer_core.nets import create_model
+from tests.core_data import CK_FIXTURE, FER_FIXTURE
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _ck_with_21_subjects(tmp_path: Path) -> Path:
+    """The CK+ fixture with every image renamed to its own subject, so 10 subject folds exist."""
+    ck = tmp_path / "ck"
+    for i, src in enumerate(sorted(CK_FIXTURE.glob("*/*.png"))):
+        (ck / src.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, ck / src.parent.name / f"S{i:03d}_001_00000001.png")
+    return ck
+
+
+def _evaluate_json(tmp_path: Path, args: list[str]) -> dict:
+    out = tmp_path / f"eval{len(list(tmp_path.glob('eval*.json')))}.json"
+    assert main(["evaluate", *args, "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_ship_a_fer2013_model_scores_publictest_with_the_evaluate_code(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main([
+        "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
+        "--data", str(FER_FIXTURE), "--epochs", "1", "--batch-size", "8", "--out", str(run),
+        "--threads", "1",
+    ]) == 0  # fmt: skip
+    models = tmp_path / "models"
+    assert main([
+        "ship", "--weights", str(run / "model.pt"), "--name", "tiny", "--data", str(FER_FIXTURE),
+        "--out-dir", str(models), "--train-command", "python -m fer_core train ...",
+    ]) == 0  # fmt: skip
+    card = json.loads((models / "tiny.json").read_text())
+    assert card["test_set"] == "fer2013 PublicTest" and "ckplus_test" not in card
+    assert card["file_size_bytes"] == (models / "tiny.pt").stat().st_size
+    assert card["evaluate_command"].endswith(f"--data {FER_FIXTURE} --split PublicTest")
+    again = _evaluate_json(tmp_path, [
+        "--weights", str(models / "tiny.pt"), "--dataset", "fer2013", "--data", str(FER_FIXTURE),
+    ])  # fmt: skip
+    assert again["confusion"] == card["publictest"]["confusion"]
+    assert again["accuracy"] == card["publictest"]["accuracy"]
+    md = (models / "tiny.md").read_text()
+    assert "## fer2013 PublicTest" in md and f"{card['publictest']['accuracy']:.3f}" in md
+    assert not list(models.glob(".*tmp")), "the fp32 scratch file must not be left behind"
+
+
+def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(tmp_path: Path) -> None:
+    ck = _ck_with_21_subjects(tmp_path)
+    run = tmp_path / "run"
+    assert main([
+        "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "ckplus",
+        "--data", str(ck), "--protocol", "subject", "--fold", "3", "--epochs", "1",
+        "--batch-size", "8", "--out", str(run), "--threads", "1",
+    ]) == 0  # fmt: skip
+    # a 10-fold summary to report beside it (ten untrained fold models: the numbers do not matter)
+    classes = load_model(run / "model.pt").classes
+    for k in range(1, 11):
+        save_model(
+            tmp_path / "folds" / f"fold{k:02d}" / "model.pt", create_model("fast", width=8),
+            arch="fast", arch_config={"width": 8}, classes=classes, mean=0.5, std=0.25,
+        )  # fmt: skip
+    folds_json = tmp_path / "folds.json"
+    assert main([
+        "evaluate", "--weights", str(tmp_path / "folds"), "--dataset", "ckplus", "--data",
+        str(ck), "--protocol", "subject", "--json", str(folds_json),
+    ]) == 0  # fmt: skip
+    models = tmp_path / "models"
+    assert main([
+        "ship", "--weights", str(run / "model.pt"), "--name", "ck", "--data", str(ck),
+        "--out-dir", str(models), "--train-command", "python -m fer_core train ...",
+        "--ckplus-json", str(folds_json),
+    ]) == 0  # fmt: skip
+    card = json.loads((models / "ck.json").read_text())
+    assert card["test_set"] == "ckplus subject fold 3" and "publictest" not in card
+    held_out = held_out_set(load_model(run / "model.pt"), ck)
+    assert card["ckplus_test"]["images"] == len(held_out.faces) < 21
+    again = _evaluate_json(tmp_path, [
+        "--weights", str(models / "ck.pt"), "--dataset", "ckplus", "--data", str(ck),
+        "--protocol", "subject", "--fold", "3",
+    ])  # fmt: skip
+    assert again["confusion"] == card["ckplus_test"]["confusion"]
+    assert card["evaluate_command"].endswith("--protocol subject --fold 3")
+    summary = json.loads(folds_json.read_text())
+    assert card["ckplus"]["subject"]["fold_accuracies"] == summary["fold_accuracies"]
+    md = (models / "ck.md").read_text()
+    assert "## ckplus subject fold 3" in md and "| subject | " in md
+    assert "every fold but fold 3" in md
+
+
+def test_ship_refuses_a_ckplus_model_without_its_fold_and_a_bad_folds_file(
+    tmp_path: Path,
+) -> None:
+    ck = _ck_with_21_subjects(tmp_path)
+    classes = ("anger", "disgust", "fear", "happy", "sadness", "surprise", "contempt")
+    weights = tmp_path / "m.pt"
+    save_model(weights, create_model("fast", width=8), arch="fast", arch_config={"width": 8},
+               classes=classes, mean=0.5, std=0.25, meta={"dataset": "ckplus"})  # fmt: skip
+    with pytest.raises(ValueError, match="protocol and fold"):
+        held_out_set(load_model(weights), ck)
+    not_folds = tmp_path / "one.json"
+    not_folds.write_text(json.dumps({"accuracy": 50.0}))
+    with pytest.raises(SystemExit, match="not a 10-fold"):
+        main([
+            "ship", "--weights", str(weights), "--name", "x", "--data", str(ck),
+            "--out-dir", str(tmp_path / "models"), "--train-command", "-",
+            "--ckplus-json", str(not_folds),
+        ])  # fmt: skip
+    assert not (tmp_path / "models" / "x.pt").exists()

@@ -61,7 +61,9 @@ def test_ship_a_fer2013_model_scores_publictest_with_the_evaluate_code(tmp_path:
     assert not list(models.glob(".*tmp")), "the fp32 scratch file must not be left behind"
 
 
-def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(tmp_path: Path) -> None:
+def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ck = _ck_with_21_subjects(tmp_path)
     run = tmp_path / "run"
     assert main([
@@ -102,6 +104,12 @@ def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(tmp_path: Path) 
     md = (models / "ck.md").read_text()
     assert "## ckplus subject fold 3" in md and "| subject | " in md
     assert "every fold but fold 3" in md
+    # listed, but marked as a CK+ model the live pipeline cannot use
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    capsys.readouterr()
+    assert main(["list-models", "--no-count"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("ck "))
+    assert "CK+ classes" in line and "not the live pipeline" in line
 
 
 def test_ship_refuses_a_ckplus_model_without_its_fold_and_a_bad_folds_file(

@@ -41,10 +41,18 @@ def registry_model(arch: str, seed: int = 0) -> LoadedModel:
 
 
 def bench_models(extra_archs: tuple[str, ...] = ()) -> list[BenchModel]:
-    """Every shipped model, plus registry stand-ins for expected or requested ones not shipped."""
+    """Every shipped live model, plus registry stand-ins for expected or requested ones not shipped.
+
+    Only models with FER2013's classes can run the live pipeline (its log rows hold FER2013's seven
+    probabilities); a CK+ research model is left out of the speed benchmarks.
+    """
     found: list[BenchModel] = []
     for name, path in shipped_models().items():
         loaded = load_model(path)
+        if tuple(loaded.classes) != FER2013_CLASSES:
+            log.info("skipping %s: it predicts %s, not the live pipeline's classes", name,
+                     ", ".join(loaded.classes))  # fmt: skip
+            continue
         found.append(BenchModel(name, loaded, str(path)))
     have = {m.name for m in found} | {m.model.arch for m in found}
     for arch in (*EXPECTED_MODELS, *extra_archs):

@@ -13,7 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fer_core.labels import FER2013_CLASSES
     from fer_core.model_zoo import default_model_name, shipped_models
+    from fer_core.modelfile import load_model
     from fer_core.nets import arch_info, count_macs, count_params, create_model, list_models
 
     print("Architectures:")
@@ -34,5 +36,7 @@ def run(args: argparse.Namespace) -> int:
         print("  (none)")
     for name, path in models.items():
         mark = " (default)" if name == default else ""
+        if tuple(load_model(path).classes) != FER2013_CLASSES:
+            mark += " (CK+ classes: for evaluation on CK+, not the live pipeline)"
         print(f"  {name:<14} {path}{mark}")
     return 0

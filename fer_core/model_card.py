@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds, subject_folds
+from fer_core.data import FaceSet, load_ckplus, load_fer2013, protocol_folds
 from fer_core.modelfile import LoadedModel, load_model, save_model
 from fer_core.nets import count_macs, count_params
 from fer_core.training.evaluate import EvalResult, evaluate_faces
@@ -70,7 +70,7 @@ def held_out_set(model: LoadedModel, data: Path) -> HeldOut:
                 "held-out test set to report; train it with `train --dataset ckplus --fold K`"
             )
         faces = load_ckplus(data)
-        folds = seed_folds(faces) if protocol == "seed" else subject_folds(faces)
+        folds = protocol_folds(faces, protocol)
         split = f"{protocol} fold {fold}"
         return HeldOut(
             faces.subset(folds[fold - 1][1]), "ckplus", split,

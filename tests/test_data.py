@@ -13,6 +13,7 @@ from fer_core.data import (
     DatasetError,
     load_ckplus,
     load_fer2013,
+    protocol_folds,
     seed_folds,
     subject_folds,
     subject_of,
@@ -193,6 +194,15 @@ def test_full_ckplus_counts_and_seed_folds() -> None:
     anger = np.flatnonzero(faces.labels == 0)
     assert np.array_equal(np.sort(folds[0][1])[:12], anger[:12])
     assert set(anger[-12:]) <= set(folds[9][1].tolist())
+    # the name -> folds mapping that train, evaluate and ship use gives these very folds
+    for name, fn in (("seed", seed_folds), ("subject", subject_folds)):
+        for (a_tr, a_te), (b_tr, b_te) in zip(protocol_folds(faces, name), fn(faces), strict=True):
+            assert np.array_equal(a_tr, b_tr) and np.array_equal(a_te, b_te)
+
+
+def test_an_unknown_ckplus_protocol_is_named_in_the_error() -> None:
+    with pytest.raises(ValueError, match="unknown CK\\+ protocol 'leave-one-out'"):
+        protocol_folds(load_ckplus(CK_FIXTURE), "leave-one-out")
 
 
 @pytest.mark.data

@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_core.data import load_ckplus, load_fer2013, seed_folds, subject_folds
+    from fer_core.data import load_ckplus, load_fer2013, protocol_folds
     from fer_core.model_zoo import resolve_model_path
     from fer_core.modelfile import load_model
     from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         payload = result.to_json()
     else:
         faces = load_ckplus(args.data)
-        folds = seed_folds(faces) if args.protocol == "seed" else subject_folds(faces)
+        folds = protocol_folds(faces, args.protocol)
         if weights.is_dir():
             paths = fold_model_paths(weights, len(folds))
             results = []

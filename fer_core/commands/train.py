@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from fer_core.data import load_ckplus, load_fer2013, seed_folds, subject_folds
+    from fer_core.data import load_ckplus, load_fer2013, protocol_folds
     from fer_core.training.trainer import TrainConfig, fit
 
     if args.threads:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             extra["selection"] = args.val_split
     else:
         faces = load_ckplus(args.data)
-        folds = seed_folds(faces) if args.protocol == "seed" else subject_folds(faces)
+        folds = protocol_folds(faces, args.protocol)
         if not 0 <= args.fold <= len(folds):
             raise SystemExit(f"--fold must be 0 (all) or 1..{len(folds)}")
         if args.fold == 0:

@@ -1,6 +1,12 @@
 """Datasets: FER2013 (image folders or the original CSV) and CK+48, decoded once into arrays."""
 
-from fer_core.data.ckplus import load_ckplus, seed_folds, subject_folds, subject_of
+from fer_core.data.ckplus import (
+    load_ckplus,
+    protocol_folds,
+    seed_folds,
+    subject_folds,
+    subject_of,
+)
 from fer_core.data.faceset import DatasetError, FaceSet
 from fer_core.data.fer2013 import FER2013_SPLITS, load_fer2013
 
@@ -10,6 +16,7 @@ __all__ = [
     "FaceSet",
     "load_ckplus",
     "load_fer2013",
+    "protocol_folds",
     "seed_folds",
     "subject_folds",
     "subject_of",

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,18 @@ def subject_folds(faces: FaceSet, n_folds: int = N_FOLDS) -> list[tuple[np.ndarr
     return [
         (np.flatnonzero(assignment != k), np.flatnonzero(assignment == k)) for k in range(n_folds)
     ]
+
+
+PROTOCOLS: dict[str, Callable[[FaceSet], list[tuple[np.ndarray, np.ndarray]]]] = {
+    "seed": seed_folds,
+    "subject": subject_folds,
+}
+
+
+def protocol_folds(faces: FaceSet, protocol: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The 10 folds of ``protocol`` (``seed`` or ``subject``): one name -> folds mapping for
+    training, evaluation and model cards alike."""
+    try:
+        return PROTOCOLS[protocol](faces)
+    except KeyError:
+        raise ValueError(f"unknown CK+ protocol {protocol!r}; expected seed or subject") from None

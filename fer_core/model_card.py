@@ -26,9 +26,8 @@ log = logging.getLogger(__name__)
 def _save_variant(src: Path, dst: Path, *, name: str, version: str, half: bool) -> Path:
     m = load_model(src)
     return save_model(
-        dst, m.net, arch=m.arch, arch_config=m.arch_config, classes=m.classes, mean=m.mean,
-        std=m.std, name=name, version=version, meta=m.meta, half=half,
-        input_size=m.input_size, crop_size=m.crop_size, input_blur=m.input_blur,
+        dst, m.net, arch=m.arch, arch_config=m.arch_config, classes=m.classes,
+        preprocess=m.preprocess, name=name, version=version, meta=m.meta, half=half,
     )  # fmt: skip
 
 
@@ -131,7 +130,7 @@ def ship_model(
         "arch": model.arch,
         "arch_config": model.arch_config,
         "params": count_params(model.net),
-        "macs_per_crop": count_macs(model.net, (1, model.crop_size, model.crop_size)),
+        "macs_per_crop": count_macs(model.net, (1, *(model.preprocess.crop_size,) * 2)),
         "classes": list(model.classes),
         "test_set": f"{test.dataset} {test.split}",
         test.card_key: shipped.to_json(),
@@ -175,7 +174,8 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
         f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} schedule, "
         f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`, "
         f"label smoothing {cfg.get('label_smoothing')}, mixup {cfg.get('mixup_alpha')}, "
-        f"input blur {cfg.get('input_blur', 0.0)}, seed {cfg.get('seed')}{init} |",
+        f"EMA {cfg.get('ema_decay', 0.0)}, class-weight power "
+        f"{cfg.get('class_weight_power', 0.0)}, seed {cfg.get('seed')}{init} |",
         f"| hardware | {t.get('device', '?')} |",
         f"| epochs run / wall time | {card['run_history'].get('epochs_run', '?')} epochs, "
         f"{card['run_history'].get('wall_time_s', 0) / 3600:.2f} h |",

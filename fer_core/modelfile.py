@@ -2,7 +2,12 @@
 
 A model file is a plain ``torch.save`` dict of tensors and primitives, so it loads with
 ``weights_only=True`` (no arbitrary code runs when a user opens a file someone sent them) and needs
-no training arguments: the architecture is rebuilt from the registry by name and config.
+no training arguments: the architecture is rebuilt from the registry by name and config, and the
+input preprocessing (:class:`fer_core.preprocess.Preprocess`) is read from the file, never retyped.
+
+Format 2 stores the preprocessing spec as one ``preprocess`` dict. Format-1 files are refused with
+a message: every one of them was trained on an earlier, blurred copy of the FER2013 Training split
+and expects inputs prepared in a way no inference path supports any more; retrain them.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from torch import nn
 
 from fer_core.errors import FerError
 from fer_core.nets import create_model
+from fer_core.preprocess import Preprocess, PreprocessError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -33,11 +39,7 @@ class LoadedModel:
     arch: str
     arch_config: dict[str, Any]
     classes: tuple[str, ...]
-    input_size: int = 48
-    crop_size: int = 44
-    mean: float = 0.0
-    std: float = 1.0
-    input_blur: float = 0.0  # Gaussian sigma applied to every input face (see data/shift.py)
+    preprocess: Preprocess = field(default_factory=Preprocess)
     name: str = ""
     version: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -50,15 +52,11 @@ def save_model(
     arch: str,
     arch_config: dict[str, Any],
     classes: tuple[str, ...] | list[str],
-    mean: float,
-    std: float,
+    preprocess: Preprocess,
     name: str = "",
     version: str = "",
     meta: dict[str, Any] | None = None,
     half: bool = False,
-    input_size: int = 48,
-    crop_size: int = 44,
-    input_blur: float = 0.0,
 ) -> Path:
     """Write a model file atomically; ``half=True`` stores float weights as fp16 (half the size)."""
     state = {}
@@ -70,11 +68,7 @@ def save_model(
         "arch": arch,
         "arch_config": _plain(arch_config),
         "classes": list(classes),
-        "input_size": input_size,
-        "crop_size": crop_size,
-        "mean": float(mean),
-        "std": float(std),
-        "input_blur": float(input_blur),
+        "preprocess": preprocess.to_dict(),
         "name": name or arch,
         "version": version,
         "meta": _plain(meta or {}),
@@ -118,6 +112,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             f"{path} has model format {payload['format_version']}; this fer_core reads up to "
             f"{FORMAT_VERSION}: upgrade fer_core"
         )
+    pre = _preprocess_of(path, payload)
     classes = tuple(payload["classes"])
     net = create_model(payload["arch"], num_classes=len(classes), **payload["arch_config"])
     state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
@@ -128,12 +123,23 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         arch=payload["arch"],
         arch_config=payload["arch_config"],
         classes=classes,
-        input_size=int(payload.get("input_size", 48)),
-        crop_size=int(payload.get("crop_size", 44)),
-        mean=float(payload["mean"]),
-        std=float(payload["std"]),
-        input_blur=float(payload.get("input_blur", 0.0)),
+        preprocess=pre,
         name=str(payload.get("name", payload["arch"])),
         version=str(payload.get("version", "")),
         meta=dict(payload.get("meta", {})),
     )
+
+
+def _preprocess_of(path: Path, payload: dict[str, Any]) -> Preprocess:
+    """The file's preprocessing spec; files from before the spec existed are refused."""
+    if "preprocess" not in payload:
+        raise ModelFileError(
+            f"{path} is a format-{payload.get('format_version', 1)} model file from before "
+            "preprocessing specs: it was trained on the old, blurred FER2013 Training split and "
+            "fer_core no longer prepares inputs the way it expects. Retrain it on the current "
+            "data (docs/reproduction.md) or use a shipped model."
+        )
+    try:
+        return Preprocess.from_dict(payload["preprocess"])
+    except PreprocessError as exc:
+        raise ModelFileError(f"{path} has an invalid preprocessing spec: {exc}") from exc

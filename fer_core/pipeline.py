@@ -9,11 +9,13 @@ Speed (a 2-core laptop must keep up with a webcam):
 * optionally a full-frame scan only every ``detect_every`` frames, with re-detection restricted to
   the neighbourhood of the last faces in between;
 * all faces of a frame go through the network as one batch (ten crops each), under
-  ``inference_mode``, from a reused input buffer.
+  ``inference_mode``, prepared by the model's own :class:`~fer_core.preprocess.Preprocess`
+  (the same function as training and ``evaluate``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +29,8 @@ from fer_core.detection import Box, FaceDetector
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore.schema import PROB_COLUMNS
 from fer_core.modelfile import LoadedModel
+from fer_core.preprocess import predict_proba
 from fer_core.runtime import DEFAULT_BACKEND, optimize_or_eager
-from fer_core.transforms import center_crop, ten_crop
 
 # the log schema owns the column names; importing it keeps pipeline rows and files in step
 
@@ -97,8 +99,9 @@ class FramePipeline:
         self._last_boxes: list[Box] = []
         self._since_full = 0
         self._device = next(model.net.parameters()).device
-        size = model.input_size
-        self._buffer = torch.empty((max_faces, 1, size, size), dtype=torch.float32)
+        self._pre = dataclasses.replace(
+            model.preprocess, test_crops="ten" if tencrop else "center"
+        )
 
     def reset(self) -> None:
         """Forget tracked faces (call at the start of a new stream)."""
@@ -125,22 +128,12 @@ class FramePipeline:
         n = len(boxes)
         if n == 0:
             return np.zeros((0, len(FER2013_CLASSES)), dtype=np.float32)
-        size = self.model.input_size
-        buf = self._buffer[:n]
+        size = self._pre.input_size
+        faces = np.empty((n, size, size), dtype=np.uint8)
         for i, b in enumerate(boxes):
-            face = gray[b.y : b.y + b.h, b.x : b.x + b.w]
-            face = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
-            if self.model.input_blur > 0:  # match the training faces' blur (data/shift.py)
-                face = cv2.GaussianBlur(face, (0, 0), self.model.input_blur)
-            buf[i, 0] = torch.from_numpy(face)
-        x = buf.div(255.0).sub_(self.model.mean).div_(self.model.std).to(self._device)
-        crop = self.model.crop_size
-        if self.tencrop:
-            logits = self.net(ten_crop(x, crop).reshape(n * 10, 1, crop, crop)).float()
-            probs = torch.softmax(logits, dim=1).reshape(n, 10, -1).mean(dim=1)
-        else:
-            probs = torch.softmax(self.net(center_crop(x, crop)).float(), dim=1)
-        return probs.cpu().numpy()
+            crop = gray[b.y : b.y + b.h, b.x : b.x + b.w]
+            faces[i] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        return predict_proba(self.net, faces, self._pre, device=self._device)
 
     def process(
         self, frame: np.ndarray, timestamp: datetime | None = None, frame_index: int = 0

@@ -71,7 +71,7 @@ def optimize(model: LoadedModel | nn.Module, backend: str = DEFAULT_BACKEND) -> 
     use :func:`optimize_or_eager`.
     """
     net = model.net if isinstance(model, LoadedModel) else model
-    crop = model.crop_size if isinstance(model, LoadedModel) else 44
+    crop = model.preprocess.crop_size if isinstance(model, LoadedModel) else 44
     if backend not in BACKENDS:
         known = ", ".join(BACKENDS)
         raise ValueError(f"unknown inference backend {backend!r}; choose from {known}")

@@ -20,6 +20,7 @@ from fer_core.bench.models import bench_models, registry_model
 from fer_core.bench.seed_tables import SEED_TIMES, fer2013_workload, run_seed_tables
 from fer_core.bench.timing import Stats, peak_rss_bytes, reset_peak_rss, rotate
 from fer_core.detection import Box
+from fer_core.preprocess import Preprocess
 from tests.core_data import FER_FIXTURE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,11 +102,11 @@ def test_registry_stand_ins_until_a_model_file_is_shipped(tmp_path: Path, monkey
     m = registry_model("fast")
     models = tmp_path / "models"
     save_model(models / "fast.pt", m.net, arch="fast", arch_config={}, classes=m.classes,
-               mean=0.5, std=0.25)  # fmt: skip
+               preprocess=Preprocess())  # fmt: skip
     monkeypatch.setenv("FER_MODELS_DIR", str(models))
     # a CK+ model cannot run the live pipeline, so the speed benchmarks leave it out
     ck = registry_model("fast")
-    save_model(models / "ck.pt", ck.net, arch="fast", arch_config={}, mean=0.5, std=0.25,
+    save_model(models / "ck.pt", ck.net, arch="fast", arch_config={}, preprocess=Preprocess(),
                classes=("anger", "disgust", "fear", "happy", "sadness", "surprise", "contempt"))
     found = {b.name: b.source for b in bench_models()}
     assert found["fast"].endswith("fast.pt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -11,12 +12,12 @@ import torch
 
 from fer_core.data import load_fer2013
 from fer_core.detection import Box
-from fer_core.inference import predict_proba
 from fer_core.labels import FER2013_CLASSES
 from fer_core.model_zoo import shipped_models
 from fer_core.modelfile import LoadedModel, load_model
 from fer_core.nets import create_model, list_models
 from fer_core.pipeline import FramePipeline
+from fer_core.preprocess import Preprocess, predict_proba
 from fer_core.runtime import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -68,7 +69,7 @@ def _model(arch: str, seed: int = 0) -> LoadedModel:
             m.bias.data.uniform_(-0.2, 0.2)
     net.eval()
     return LoadedModel(net=net, arch=arch, arch_config={}, classes=FER2013_CLASSES,
-                       mean=0.5, std=0.25, name=arch)  # fmt: skip
+                       preprocess=Preprocess(), name=arch)  # fmt: skip
 
 
 def _models() -> list[tuple[str, LoadedModel]]:
@@ -83,10 +84,11 @@ def test_optimised_probabilities_match_eager_on_real_faces(
 ) -> None:
     _, model = label_model
     net = optimize(model, backend)
-    for tencrop in (True, False):
-        ref = predict_proba(model.net, faces, model.mean, model.std, tencrop=tencrop)
+    for crops in ("ten", "center"):
+        pre = dataclasses.replace(model.preprocess, test_crops=crops)
+        ref = predict_proba(model.net, faces, pre)
         with torch.inference_mode():
-            got = predict_proba(net, faces, model.mean, model.std, tencrop=tencrop, batch_size=7)
+            got = predict_proba(net, faces, pre, batch_size=7)
         assert got.shape == ref.shape == (len(faces), 7)
         assert np.abs(got - ref).max() <= TOLERANCE
         assert (got.argmax(1) == ref.argmax(1)).all()

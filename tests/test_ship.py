@@ -12,6 +12,7 @@ from fer_core.cli import main
 from fer_core.model_card import held_out_set
 from fer_core.modelfile import load_model, save_model
 from fer_core.nets import create_model
+from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 
 
@@ -76,7 +77,7 @@ def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(
     for k in range(1, 11):
         save_model(
             tmp_path / "folds" / f"fold{k:02d}" / "model.pt", create_model("fast", width=8),
-            arch="fast", arch_config={"width": 8}, classes=classes, mean=0.5, std=0.25,
+            arch="fast", arch_config={"width": 8}, classes=classes, preprocess=Preprocess(),
         )  # fmt: skip
     folds_json = tmp_path / "folds.json"
     assert main([
@@ -119,7 +120,7 @@ def test_ship_refuses_a_ckplus_model_without_its_fold_and_a_bad_folds_file(
     classes = ("anger", "disgust", "fear", "happy", "sadness", "surprise", "contempt")
     weights = tmp_path / "m.pt"
     save_model(weights, create_model("fast", width=8), arch="fast", arch_config={"width": 8},
-               classes=classes, mean=0.5, std=0.25, meta={"dataset": "ckplus"})  # fmt: skip
+               classes=classes, preprocess=Preprocess(), meta={"dataset": "ckplus"})  # fmt: skip
     with pytest.raises(ValueError, match="protocol and fold"):
         held_out_set(load_model(weights), ck)
     not_folds = tmp_path / "one.json"

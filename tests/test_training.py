@@ -10,6 +10,7 @@ import pytest
 from fer_core.cli import main
 from fer_core.modelfile import ModelFileError, load_model, save_model
 from fer_core.nets import create_model
+from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE, full_ckplus
 
 
@@ -49,14 +50,25 @@ def test_train_writes_a_model_file_that_evaluate_loads(tmp_path: Path, capsys) -
     assert out_json.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_input_blur_is_stored_in_the_model_file(tmp_path: Path) -> None:
+def test_the_preprocessing_spec_is_stored_in_the_model_file(tmp_path: Path) -> None:
     rc = main([
         "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
         "--data", str(FER_FIXTURE), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path),
-        "--threads", "1", "--input-blur", "2.5",
+        "--threads", "1",
     ])  # fmt: skip
     assert rc == 0
-    assert load_model(tmp_path / "model.pt").input_blur == 2.5
+    pre = load_model(tmp_path / "model.pt").preprocess
+    assert pre.equalize and pre.input_size == 48 and pre.crop_size == 44
+    assert pre.test_crops == "ten"
+    # mean/std are measured on the equalised training faces (about 0.5 and 0.29), not typed
+    assert 0.4 < pre.mean < 0.6 and 0.2 < pre.std < 0.35
+    rc = main([
+        "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
+        "--data", str(FER_FIXTURE), "--epochs", "1", "--batch-size", "8",
+        "--out", str(tmp_path / "raw"), "--threads", "1", "--no-equalize",
+    ])  # fmt: skip
+    assert rc == 0
+    assert not load_model(tmp_path / "raw" / "model.pt").preprocess.equalize
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
@@ -108,7 +120,7 @@ def test_ckplus_evaluate_over_a_folder_of_fold_models(tmp_path: Path, capsys) ->
     for k in range(1, 11):
         save_model(
             tmp_path / "folds" / f"fold{k:02d}" / "model.pt", create_model("fast", width=8),
-            arch="fast", arch_config={"width": 8}, classes=faces.classes, mean=0.5, std=0.25,
+            arch="fast", arch_config={"width": 8}, classes=faces.classes, preprocess=Preprocess(),
         )  # fmt: skip
     # the fixture has too few images for the seed protocol's blocks: use the subject protocol
     rc = main([
@@ -127,7 +139,7 @@ def test_model_file_round_trip_in_fp16_and_bad_files(tmp_path: Path) -> None:
     net = create_model("fast", width=8).eval()
     p = save_model(
         tmp_path / "m.pt", net, arch="fast", arch_config={"width": 8},
-        classes=("a", "b", "c", "d", "e", "f", "g"), mean=0.5, std=0.25, half=True,
+        classes=("a", "b", "c", "d", "e", "f", "g"), preprocess=Preprocess(), half=True,
         meta={"note": "x"},
     )  # fmt: skip
     loaded = load_model(p)

@@ -1,6 +1,6 @@
 """Per-face latency, batch-64 throughput and peak memory, eager vs optimised backends.
 
-One "face" is a 48x48 uint8 crop; the measured call is :func:`fer_core.inference.predict_proba`
+One "face" is a 48x48 uint8 crop; the measured call is :func:`fer_core.preprocess.predict_proba`
 (normalise, ten-crop or centre crop, forward, softmax), i.e. the classification half of a frame.
 Real fixture faces are used as input (content does not change speed, but it keeps the inputs
 honest). For each repeat every backend of a model runs back to back in rotated order, and each
@@ -9,6 +9,7 @@ backend's time is divided by eager's from the same repeat.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -20,7 +21,8 @@ from tqdm import tqdm
 
 from fer_core.bench.models import BenchModel
 from fer_core.bench.timing import Stats, median_time, peak_rss_bytes, reset_peak_rss, rotate
-from fer_core.inference import predict_proba
+from fer_core.modelfile import LoadedModel
+from fer_core.preprocess import Preprocess, predict_proba
 from fer_core.runtime import optimize
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def inference_bench(
                     x = _faces(faces, batch)
 
                     def call(net=net, m=m, x=x, tencrop=tencrop) -> None:
-                        predict_proba(net, x, m.mean, m.std, tencrop=tencrop, batch_size=256)
+                        predict_proba(net, x, _crops(m, tencrop), batch_size=256)
 
                     # first-call cost (oneDNN primitive creation, JIT profiling) is excluded
                     t = median_time(call, max(int(calls * scale_calls), 1), warmup=2)
@@ -130,11 +132,11 @@ def _peak_memory(
     for bm in models:
         for b in backends:
             net, m = nets[(bm.name, b)], bm.model
-            predict_proba(net, x, m.mean, m.std, tencrop=True)
+            predict_proba(net, x, _crops(m, True))
             exact = reset_peak_rss()
             before = peak_rss_bytes()
             with torch.inference_mode():
-                predict_proba(net, x, m.mean, m.std, tencrop=True, batch_size=256)
+                predict_proba(net, x, _crops(m, True), batch_size=256)
             peak = peak_rss_bytes()
             out[(bm.name, b)] = {
                 "peak_rise_mib": round((peak - before) / 2**20, 1),
@@ -142,3 +144,8 @@ def _peak_memory(
                 "peak_exact": exact,
             }
     return out
+
+
+def _crops(model: LoadedModel, tencrop: bool) -> Preprocess:
+    """The model's own preprocessing with ten-crop or centre crop, as the case being timed."""
+    return dataclasses.replace(model.preprocess, test_crops="ten" if tencrop else "center")

@@ -36,7 +36,7 @@ def registry_model(arch: str, seed: int = 0) -> LoadedModel:
     torch.manual_seed(seed)
     net = create_model(arch, num_classes=len(FER2013_CLASSES)).eval()
     return LoadedModel(
-        net=net, arch=arch, arch_config={}, classes=FER2013_CLASSES, mean=0.5, std=0.25, name=arch
+        net=net, arch=arch, arch_config={}, classes=FER2013_CLASSES, name=arch
     )
 
 

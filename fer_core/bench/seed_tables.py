@@ -28,8 +28,8 @@ from tqdm import tqdm
 
 from fer_core.bench.timing import Stats, rotate
 from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds
-from fer_core.inference import predict_proba
 from fer_core.nets import count_macs, count_params, create_model
+from fer_core.preprocess import Preprocess, predict_proba, prepare_faces
 from fer_core.transforms import random_crop_flip
 
 log = logging.getLogger(__name__)
@@ -139,14 +139,12 @@ def time_arch(
     gen = torch.Generator().manual_seed(seed)
     net = create_model(arch, num_classes=len(work.train.classes)).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    images = torch.from_numpy(work.train.images)
+    pre = Preprocess().with_stats(work.train.images)
+    images = prepare_faces(work.train.images, pre)
     labels = torch.from_numpy(work.train.labels).to(dev)
-    mean = float(work.train.images.mean() / 255.0)
-    std = float(work.train.images.std() / 255.0)
 
     def train_step(idx: torch.Tensor) -> None:
-        x = ((images[idx].float() / 255.0 - mean) / std).unsqueeze(1)
-        x = random_crop_flip(x, generator=gen).to(dev)
+        x = random_crop_flip(images[idx], generator=gen).to(dev)
         loss = F.cross_entropy(net(x), labels[idx.to(dev)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,9 +166,7 @@ def time_arch(
         _sync(dev)
         t1 = time.perf_counter()
         for test in work.tests.values():
-            predict_proba(
-                net, test.images, mean, std, tencrop=True, batch_size=batch_size, device=dev
-            )
+            predict_proba(net, test.images, pre, batch_size=batch_size, device=dev)
         _sync(dev)
         t2 = time.perf_counter()
         train_s += t1 - t0

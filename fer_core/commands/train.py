@@ -49,9 +49,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
     p.add_argument(
-        "--input-blur", type=float, default=0.0,
-        help="Gaussian sigma (px at 48x48) the training faces already carry; every other input "
-        "(validation, evaluation, live frames) is blurred by it. Estimate it with `data-check`.",
+        "--no-equalize", action="store_true",
+        help="do not histogram-equalise faces (default: equalise every face, as the FER2013 "
+        "Training split already is)",
+    )  # fmt: skip
+    p.add_argument("--no-amp", action="store_true", help="float32 even where bf16/fp16 works")
+    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights (0 = off)")
+    p.add_argument(
+        "--class-weight-power", type=float, default=0.0,
+        help="loss weight of a class ~ (1/count)**POWER (0 = plain; 0.5 lifts rare classes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--select", choices=["best", "last"], default=None,
+        help="keep the best validation epoch or the last (default: best; CK+ folds: last)",
     )  # fmt: skip
     p.add_argument("--init-from", default="", help="initial weights: a model file or last.ckpt")
     p.add_argument("--val-tencrop", action="store_true", help="select on ten-crop accuracy")
@@ -120,11 +130,14 @@ def run(args: argparse.Namespace) -> int:
         mixup_alpha=args.mixup,
         seed=args.seed,
         val_tencrop=args.val_tencrop,
-        input_blur=args.input_blur,
+        equalize=not args.no_equalize,
+        amp=not args.no_amp,
+        ema_decay=args.ema,
+        class_weight_power=args.class_weight_power,
         init_from=args.init_from,
         name=args.name,
         # a CK+ fold's held-out images are its test set: never select an epoch on them
-        select="last" if args.dataset == "ckplus" else "best",
+        select="last" if args.dataset == "ckplus" else (args.select or "best"),
     )
     summary = fit(
         train, val, cfg, args.out, resume=args.resume, device=args.device, extra_meta=extra

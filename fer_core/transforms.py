@@ -2,6 +2,8 @@
 
 Everything works on whole batches (N, 1, 48, 48) with tensor ops, so test-time ten-crop of a batch
 is one indexing operation and training augmentation never becomes the bottleneck on a 2-core CPU.
+Random parameters come from a CPU generator (runs repeat on any device) and the pixel work runs on
+the batch's own device, so a GPU run never copies its batches back to the CPU.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ def random_crop_flip(
     xs = torch.randint(0, nx, (n,), generator=generator)
     # windows: (n, c, ny, nx, crop, crop) view of every crop of every image
     windows = x.unfold(2, crop, 1).unfold(3, crop, 1)
-    out = windows[torch.arange(n), :, ys, xs]
-    flip = torch.rand(n, generator=generator) < 0.5
+    dev = x.device
+    out = windows[torch.arange(n, device=dev), :, ys.to(dev), xs.to(dev)]
+    flip = (torch.rand(n, generator=generator) < 0.5).to(dev)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
@@ -91,7 +94,7 @@ def random_affine_crop_flip(
     theta[:, 1, 0] = sin * flip
     theta[:, 1, 1] = cos
     theta[:, :, 2] = t
-    grid = F.affine_grid(theta, [n, x.shape[1], crop, crop], align_corners=False)
+    grid = F.affine_grid(theta.to(x.device), [n, x.shape[1], crop, crop], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -119,4 +122,4 @@ def random_erasing(
     )
     mask &= (torch.rand(n, generator=generator) < p)[:, None, None]
     noise = torch.randn(x.shape, generator=generator)
-    return torch.where(mask[:, None], noise, x)
+    return torch.where(mask[:, None].to(x.device), noise.to(x.device), x)

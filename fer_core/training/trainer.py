@@ -200,7 +200,7 @@ def fit(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
             y = labels[idx]
             # augmentation parameters come from the CPU generator so runs repeat on any device
-            x = _augment(images[idx].cpu(), cfg, gen).to(dev)
+            x = _augment(images[idx], cfg, gen)
             x = x.contiguous(memory_format=torch.channels_last)
             lam = 1.0
             if cfg.mixup_alpha > 0:

@@ -1,0 +1,91 @@
+"""Benchmark: classifying one face (ten-crop) with the shipped default vs the previous default.
+
+Why: issue 12 requires the new default to classify a face no slower than `fast` v0.2 did. Weights
+do not change speed, so v0.2 is rebuilt from the registry with its architecture (`fast`,
+width 32, blocks (1, 1, 1)) and timed in the same process as the shipped file, interleaved, through
+the live pipeline's own call (:meth:`FramePipeline.classify`: resize, equalise, ten crops, one
+TorchScript forward pass, mean softmax). Reports medians and the per-repeat ratio.
+
+    .venv/bin/python benchmarks/bench_classify_default.py --threads 2 --repeats 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import cv2
+import numpy as np
+import torch
+
+from fer_core.detection import Box
+from fer_core.labels import FER2013_CLASSES
+from fer_core.model_zoo import resolve_model_path
+from fer_core.modelfile import LoadedModel, load_model
+from fer_core.nets import count_macs, create_model
+from fer_core.pipeline import FramePipeline
+
+FACE = Path(__file__).resolve().parent.parent / "tests/fixtures/fer2013/test/happy"
+
+
+def _previous_default(shipped: LoadedModel) -> LoadedModel:
+    net = create_model("fast", num_classes=7, width=32, blocks=(1, 1, 1)).eval()
+    return LoadedModel(net=net, arch="fast", arch_config={"width": 32}, classes=FER2013_CLASSES,
+                       preprocess=shipped.preprocess, name="fast v0.2 architecture")  # fmt: skip
+
+
+def _time_calls(pipeline: FramePipeline, gray: np.ndarray, boxes: list[Box], calls: int) -> float:
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        pipeline.classify(gray, boxes)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--calls", type=int, default=50, help="timed calls per repeat")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    shipped = load_model(resolve_model_path(None))
+    previous = _previous_default(shipped)
+    face = cv2.imread(str(sorted(FACE.iterdir())[0]), cv2.IMREAD_GRAYSCALE)
+    gray = cv2.resize(face, (160, 160))  # a face crop as the detector hands it over
+    boxes = [Box(0, 0, 160, 160)]
+    pipes = {"shipped": FramePipeline(shipped), "v0.2": FramePipeline(previous)}
+    for pipe in pipes.values():  # warm-up: TorchScript's first calls optimise the graph
+        _time_calls(pipe, gray, boxes, 10)
+    runs: dict[str, list[float]] = {k: [] for k in pipes}
+    for _ in range(args.repeats):
+        for name, pipe in pipes.items():
+            runs[name].append(_time_calls(pipe, gray, boxes, args.calls))
+    ratios = [a / b for a, b in zip(runs["shipped"], runs["v0.2"], strict=True)]
+    result = {
+        "command": " ".join(sys.argv),
+        "threads": args.threads,
+        "shipped": {"arch_config": shipped.arch_config, "macs_per_crop": count_macs(shipped.net),
+                    "median_ms": statistics.median(runs["shipped"]), "runs_ms": runs["shipped"]},
+        "v0.2": {"arch_config": previous.arch_config, "macs_per_crop": count_macs(previous.net),
+                 "median_ms": statistics.median(runs["v0.2"]), "runs_ms": runs["v0.2"]},
+        "ratio_shipped_over_v02": {"min": min(ratios), "median": statistics.median(ratios),
+                                   "max": max(ratios)},
+    }  # fmt: skip
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

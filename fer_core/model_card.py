@@ -160,6 +160,12 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
                 f"({t.get('train_images', '?')} images)")  # fmt: skip
         selection = "none: the last epoch is shipped (the held-out fold is the test set)"
         epochs = f"{cfg.get('epochs', '?')}"
+    elif cfg.get("select") == "last":
+        data = f"FER2013 Training ({t.get('train_images', '?')} images)"
+        monitored = t.get("selection", "?")
+        selection = (f"none: the last epoch of a fixed schedule is shipped ({monitored} was "
+                     "only monitored, centre crop)")  # fmt: skip
+        epochs = f"{cfg.get('epochs', '?')}"
     else:
         data = f"FER2013 Training ({t.get('train_images', '?')} images)"
         selection = f"{t.get('selection', '?')} (centre-crop accuracy per epoch)"

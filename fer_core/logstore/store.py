@@ -44,6 +44,7 @@ from fer_core.logstore.root import resolve_root
 from fer_core.logstore.rows import timestamp_ms
 from fer_core.logstore.schema import PARTITION_SCHEMA, ROW_COLUMNS, SORT_KEYS, SOURCES
 from fer_core.logstore.writer import SessionWriter
+from fer_core.logstore.zipcheck import ImportLimits
 
 log = logging.getLogger(__name__)
 
@@ -379,16 +380,17 @@ class LogStore:
 
         return export_bytes(self, fmt, subject, session)
 
-    def import_zip(self, data: bytes | Path, *, skip_existing: bool = False
-                   ) -> list[tuple[str, str]]:
+    def import_zip(self, data: bytes | Path, *, skip_existing: bool = False,
+                   limits: ImportLimits | None = None) -> list[tuple[str, str]]:
         """Restore sessions from a ZIP made by :meth:`export`; returns (subject, session)s.
 
         A session already in the store is an error (nothing is imported) unless
-        ``skip_existing``, which imports only the new ones.
+        ``skip_existing``, which imports only the new ones. Bad input (too large, wrong
+        types, rows the writer would refuse) is a ``ValueError`` and nothing is written.
         """
         from fer_core.logstore.export import import_zip
 
-        return import_zip(self, data, skip_existing=skip_existing)
+        return import_zip(self, data, skip_existing=skip_existing, limits=limits)
 
     # ------------------------------------------------------------------ deletion
     def delete_session(self, subject: str, session: str) -> None:

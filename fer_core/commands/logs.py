@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
                 return 1
         elif args.action == "export":
             data = store.export(args.format, args.subject, args.session)
-            args.output.write_bytes(data)
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:  # identified people's data: owner-only, like the store
+                fh.write(data)
             log.info("wrote %s (%d bytes)", args.output, len(data))
         elif args.action == "import":
             done = store.import_zip(args.zip, skip_existing=args.skip_existing)

@@ -31,7 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fer_core import __version__
-from fer_core.logstore.fsutil import fsync_dir
+from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir, make_dir, make_dirs
 from fer_core.logstore.ids import validate_id
 from fer_core.logstore.layout import compact_name, manifest_name, session_dir
 from fer_core.logstore.meta import SessionMeta, write_meta
@@ -246,15 +246,16 @@ def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
 
 def _install(store: LogStore, meta: SessionMeta, rows: pa.Table | None) -> None:
     final = session_dir(store.root, meta.subject, meta.session)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
-    staging.mkdir()
+    make_dir(staging)
     try:
         if rows is not None and rows.num_rows:
             write_parquet(with_summary(rows), staging / compact_name(1), fsync=store.fsync)
-            (staging / manifest_name(1)).write_text(json.dumps(
+            atomic_write_bytes(staging / manifest_name(1), json.dumps(
                 {"generation": 1, "compacted": compact_name(1), "superseded": [],
-                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}))
+                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}).encode(),
+                fsync=store.fsync)
         write_meta(staging, meta, fsync=store.fsync)
         if store.fsync:
             fsync_dir(staging)

@@ -26,7 +26,7 @@ import pyarrow.dataset as ds
 
 from fer_core import __version__
 from fer_core.logstore import reader
-from fer_core.logstore.fsutil import FileLock, is_locked
+from fer_core.logstore.fsutil import FileLock, is_locked, make_dir, make_dirs
 from fer_core.logstore.ids import new_session_id, validate_id
 from fer_core.logstore.layout import (
     SESSION_META,
@@ -119,9 +119,9 @@ class LogStore:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         directory = session_dir(self.root, subject, session)
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(directory.parent)
         try:
-            directory.mkdir()
+            make_dir(directory)
         except FileExistsError:
             raise SessionExistsError(
                 f"session {session!r} of subject {subject!r} already exists in {self.root}"

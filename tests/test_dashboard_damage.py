@@ -8,12 +8,14 @@ one with an unreadable file (p01/broken) and one with an image-markdown label (p
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.logstore import LogStore
 from tests.auth_fixtures import log_in, use_auth_dir
-from tests.dashboard_fixtures import T0, session_a_rows, session_b_rows, write_session
+from tests.dashboard_fixtures import session_a_rows, session_b_rows, write_session
 
 APP = "../dashboard/app.py"
 EVIL_LABEL = "![x](http://attacker.invalid/t.png) [click](http://attacker.invalid) :red[big]"
@@ -24,6 +26,8 @@ def app(tmp_path, monkeypatch):
     root = tmp_path / "logs"
     write_session(root, "p01", "s-a", session_a_rows(), source="video", label="intake")
     write_session(root, "p01", "s-b", session_b_rows(), source="video", label=EVIL_LABEL)
+    LogStore(root).add_marker("p01", "s-b", EVIL_LABEL + " <a href='http://attacker.invalid'>x</a>",
+                              session_b_rows()[1]["timestamp"])
     for name in ("lost", "broken"):
         write_session(root, "p01", name, session_a_rows(), source="video")
     lost = root / "subject=p01" / "session=lost"
@@ -80,4 +84,9 @@ def test_session_label_is_plain_text_not_markdown(app):
     assert "![x](http" not in caption and "\\!\\[x\\]\\(http" in caption
     assert ":red[" not in caption
     assert LogStore().session_meta("p01", "s-b").label == EVIL_LABEL  # stored unchanged
-    assert T0  # fixtures' time base is the one the rows use
+    cell = at.table[0].value["label"].iloc[0]  # st.table renders Markdown in cells
+    assert "![x](http" not in cell and "\\!\\[x\\]" in cell
+    annotations = [a["text"] for el in at.get("plotly_chart")
+                   for a in json.loads(el.proto.spec)["layout"].get("annotations", [])]
+    assert annotations and all("<a href" not in t for t in annotations)
+    assert any("&lt;a href=" in t for t in annotations)

@@ -105,7 +105,8 @@ if meta.markers:
     offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]
     st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],
                            "s from start": [f"{o:.1f}" for o in offsets],
-                           "label": [m.label for m in meta.markers]}))
+                           "label": [ui.plain(m.label) for m in meta.markers]}))  # st.table
+    # renders Markdown in cells: a typed label stays plain text
 
 st.subheader("Downloads")
 auth_ui.download_button(

@@ -184,6 +184,7 @@ def gate() -> Principal:
     if st.session_state.get(TOKEN_KEY):  # had a login that is no longer valid
         st.session_state.clear()
         st.session_state[NOTICE_KEY] = "Your session expired; please log in again."
+        purge_downloads()
     # A navigation with only the login page: whatever URL was asked for, nothing else runs
     # (without it Streamlit would fall back to the pages/ folder beside app.py).
     st.navigation([st.Page(_login_page, title="Log in", url_path="login", default=True)],
@@ -204,6 +205,26 @@ def _logout() -> None:
     get_auth().logout(st.session_state.get(TOKEN_KEY))
     st.session_state.clear()
     st.session_state[NOTICE_KEY] = "You are logged out."
+    purge_downloads()
+
+
+def purge_downloads() -> None:
+    """Drop generated download files now, so their ``/media/...`` URLs stop working.
+
+    Why: Streamlit keeps a file made by a download button in memory, served without any login
+    to whoever has its URL, until two later script runs (of any session) have passed -- on a
+    quiet server that is indefinitely, so a CSV stayed downloadable after logout. These files
+    are referenced by no session by design (a repeated click makes a new one), so two
+    orphan collections remove exactly them and what Streamlit itself would remove next; files
+    still shown by an open session (images, charts) stay. Another user whose file was produced
+    in the same millisecond and not yet fetched would have to click again.
+    """
+    from streamlit import runtime
+
+    if runtime.exists():
+        manager = runtime.get_instance().media_file_mgr
+        manager.remove_orphaned_files()  # marks unreferenced downloads for deletion
+        manager.remove_orphaned_files()  # deletes them
 
 
 def account_box() -> None:

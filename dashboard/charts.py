@@ -8,6 +8,7 @@ offline), so the PNG shows exactly the data of the on-screen chart.
 
 from __future__ import annotations
 
+import html
 import io
 
 import matplotlib
@@ -107,8 +108,9 @@ def _add_markers(fig: go.Figure, markers: list | None) -> None:
     for m in markers or []:
         ts = pd.Timestamp(m.timestamp)
         fig.add_vline(x=ts, line_dash="dash", line_color="#444444")
-        fig.add_annotation(x=ts, y=1.02, yref="paper", text=m.label, showarrow=False,
-                           font={"size": 10})
+        # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
+        fig.add_annotation(x=ts, y=1.02, yref="paper", text=html.escape(m.label),
+                           showarrow=False, font={"size": 10})
 
 
 def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression") -> go.Figure:

@@ -128,27 +128,57 @@ def test_role_change_applies_on_the_next_request(auth):
 
 
 # ---------------------------------------------------------------- throttling
-def test_throttling_after_five_failures_with_growing_lock(auth, clock):
-    for _ in range(4):
+def test_throttling_after_five_free_failures_with_growing_lock(auth, clock):
+    for _ in range(5):  # docs/security.md: "the first 5 wrong passwords are free"
         assert auth.login("admin", "nope nope nope").retry_after_s == 0
-    fifth = auth.login("admin", "nope nope nope")
-    assert fifth.retry_after_s == 30 and "locked" in fifth.error
+    sixth = auth.login("admin", "nope nope nope")
+    assert sixth.retry_after_s == 30 and "locked" in sixth.error
     # locked: even the right password is refused without being checked
     locked = auth.login("admin", PW)
     assert locked.token is None and "Too many" in locked.error
     clock.advance(31)
-    sixth = auth.login("admin", "nope nope nope")
-    assert sixth.retry_after_s == 60
+    seventh = auth.login("admin", "nope nope nope")
+    assert seventh.retry_after_s == 60
     clock.advance(61)
     ok = auth.login("admin", PW)
     assert ok.token is not None
     assert auth.throttle.failures("admin") == 0
 
 
+def test_parallel_guesses_get_no_more_checks_than_the_documented_free_ones(auth, monkeypatch):
+    """40 simultaneous logins: the lock is reserved before the password check, so at most the
+    5 free attempts plus the one that starts the lock reach argon2; the rest are refused
+    unchecked, and a correct password during the lock fails too."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    checked, gate = [], threading.Barrier(40)
+    real_verify = auth.accounts.verify
+
+    def counting_verify(name, password):
+        checked.append(name)
+        return real_verify(name, password)
+
+    monkeypatch.setattr(auth.accounts, "verify", counting_verify)
+
+    def attempt(i):
+        gate.wait()  # release all 40 at the same moment
+        return auth.login("admin", f"wrong guess {i:02d}")
+
+    with ThreadPoolExecutor(40) as pool:
+        results = list(pool.map(attempt, range(40)))
+    assert len(checked) <= 6, f"{len(checked)} passwords were checked"
+    throttled = [r for r in results if "Too many wrong passwords" in r.error]
+    assert len(throttled) == 40 - len(checked)
+    assert auth.throttle.locked_for("admin") > 0
+    during_lock = auth.login("admin", PW)
+    assert during_lock.token is None and "Too many wrong passwords" in during_lock.error
+
+
 def test_throttling_survives_a_restart(tmp_path, clock):
     a = Auth(tmp_path / "auth", clock=clock)
     a.setup_admin("admin", PW)
-    for _ in range(5):
+    for _ in range(6):
         a.login("admin", "wrong wrong wrong")
     restarted = Auth(tmp_path / "auth", clock=clock)
     assert restarted.login("admin", PW).token is None
@@ -156,7 +186,7 @@ def test_throttling_survives_a_restart(tmp_path, clock):
 
 
 def test_unknown_usernames_are_throttled_too(auth):
-    for _ in range(5):
+    for _ in range(6):
         auth.login("ghost", "x" * 12)
     assert auth.throttle.locked_for("ghost") > 0
     assert auth.throttle.locked_for("admin") == 0
@@ -267,6 +297,60 @@ def test_audit_tampering_is_detected(auth):
     del lines[2]
     path.write_text("".join(lines))
     assert auth.audit.verify()
+
+
+def _last_line_edit(path, change):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(change(lines)))
+
+
+def test_audit_tail_edit_delete_or_truncation_is_detected(auth):
+    """The last line (who erased a subject) is protected by the anchor outside audit/."""
+    auth.audit.write("admin", "view", "subject=p01")
+    auth.audit.write("admin", "delete", "subject=p01")
+    path = auth.audit.files()[0]
+    original = path.read_bytes()
+    assert auth.audit.verify() == []
+
+    def edit(lines):
+        entry = json.loads(lines[-1])
+        entry["user"] = "somebody-else"
+        return [*lines[:-1], json.dumps(entry, sort_keys=True) + "\n"]
+
+    for change in (edit, lambda lines: lines[:-1], lambda lines: [*lines[:-1], lines[-1][:40]]):
+        _last_line_edit(path, change)
+        problems = auth.audit.verify()
+        assert problems and "end of log" in problems[-1], change
+        path.write_bytes(original)
+        assert auth.audit.verify() == []
+
+
+def test_audit_tampering_stays_visible_after_the_app_writes_again(auth):
+    auth.audit.write("admin", "delete", "subject=p01")
+    path = auth.audit.files()[0]
+    _last_line_edit(path, lambda lines: lines[:-1])  # delete the erasure entry
+    auth.audit.write("admin", "view", "subject=p02")
+    assert auth.audit.verify(), "a deleted last line was healed by the next entry"
+    auth.audit.write("admin", "delete", "subject=p03")
+    path2 = auth.audit.files()[0]
+    _last_line_edit(path2, lambda lines: [*lines[:-1], lines[-1].replace("p03", "p04")])
+    auth.audit.write("admin", "view", "subject=p05")
+    assert any("chain broken" in p for p in auth.audit.verify())
+
+
+def test_audit_lines_longer_than_64_kib_verify(auth):
+    auth.audit.write("admin", "import", "subject=p01", note="x" * 200_000)
+    auth.audit.write("admin", "view", "subject=p01")
+    assert auth.audit.verify() == []
+
+
+def test_audit_crash_between_append_and_anchor_update_is_not_tampering(auth):
+    anchor = auth.audit.anchor_path.read_bytes()
+    auth.audit.write("admin", "view", "subject=p01")
+    auth.audit.anchor_path.write_bytes(anchor)  # as if killed before the anchor was replaced
+    assert auth.audit.verify() == []
+    auth.audit.write("admin", "view", "subject=p02")
+    assert auth.audit.verify() == []
 
 
 def test_audit_of_denied_admin_action(auth):
@@ -385,7 +469,7 @@ def test_cli_resets_a_password_unlocks_and_verifies(tmp_path):
     directory = tmp_path / "auth"
     a = Auth(directory)
     a.setup_admin("admin", PW)
-    for _ in range(5):
+    for _ in range(6):
         a.login("admin", "wrong wrong wrong")
     assert "admin\tadmin\tactive" in _cli("--dir", str(directory), "list").stdout
     bad = _cli("--dir", str(directory), "reset-password", "admin", stdin="short\n")

@@ -45,4 +45,4 @@ def test_cli_roundtrip(tmp_path) -> None:
     assert bad.returncode == 2 and "not allowed" in bad.stderr, bad.stderr
     assert not (tmp_path / "y.csv").exists()
     res = cli("--root", str(tmp_path / "a"), "repair")
-    assert res.returncode == 0 and "repaired 0 session" in res.stderr, res.stderr
+    assert res.returncode == 0 and "repaired 0 session" in res.stdout, res.stderr

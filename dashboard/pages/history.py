@@ -15,6 +15,7 @@ auth_ui.log_view("Subject history", subject)
 synthetic = bool(subjects.set_index("subject").at[subject, "synthetic"])
 st.title(f"Subject history — {subject}")
 ui.synthetic_badge(synthetic)
+ui.damage_notice(loaders.sessions(subject))
 
 hist = loaders.history(subject)
 tz = ui.display_tz()

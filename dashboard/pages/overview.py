@@ -50,6 +50,7 @@ if event.selection.rows:
 
 sessions = loaders.sessions()
 sessions = sessions.loc[sessions["subject"].isin(shown["subject"])]
+ui.damage_notice(sessions)
 ui.chart(charts.sessions_scatter(sessions, loaders.negative_shares()), "sessions over time",
          "overview.sessions")
 

@@ -12,10 +12,17 @@ ui.require_data()
 subject, session = st.session_state[ui.SUBJECT_KEY], st.session_state[ui.SESSION_KEY]
 auth_ui.require(Perm.VIEW, subject)
 auth_ui.log_view("Session summary", subject, session)
-meta = loaders.session_meta(subject, session)
 st.title(f"Session — {subject}")
+this = loaders.sessions(subject)
+ui.damage_notice(this.loc[this["session"] == session])
+try:
+    meta = loaders.session_meta(subject, session)
+except LookupError:  # metadata missing or unreadable: named above, nothing else to show
+    st.info("This session's metadata cannot be read, so it is not shown.")
+    st.stop()
+# the label is typed by a user: plain text, never markdown (no images, links or colours)
 st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
-           + (f" · {meta.label}" if meta.label else ""))
+           + (f" · {ui.plain(meta.label)}" if meta.label else ""))
 ui.synthetic_badge(meta.synthetic)
 rows = loaders.session_rows(subject, session)
 if rows.empty:
@@ -98,7 +105,8 @@ if meta.markers:
     offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]
     st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],
                            "s from start": [f"{o:.1f}" for o in offsets],
-                           "label": [m.label for m in meta.markers]}))
+                           "label": [ui.plain(m.label) for m in meta.markers]}))  # st.table
+    # renders Markdown in cells: a typed label stays plain text
 
 st.subheader("Downloads")
 auth_ui.download_button(

@@ -3,13 +3,19 @@
 The overview needs a little about every session of every subject (the negative-affect share per
 session for a sparkline). Loading all rows through pandas would scale with the whole store; DuckDB
 reads only the two or three columns involved, in parallel, and returns one row per
-(subject, session, label). It relies on the documented Hive layout
-``<root>/subject=<id>/session=<id>/part-*.parquet``.
+(subject, session, label).
+
+Which files: exactly those :meth:`fer_core.logstore.LogStore.data_files` names -- the reading
+rule of every reader (the compaction snapshot, damaged files and sessions skipped with a
+warning) -- never a ``**/*.parquet`` glob, which would count the leftovers of an interrupted
+compaction twice and fail on a corrupt file. A file that vanishes between the listing and the
+query (a compaction finishing) makes the query run again on a new listing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import duckdb
@@ -17,10 +23,14 @@ import pandas as pd
 
 from fer_core.analytics.frames import NO_FACE
 from fer_core.labels import NEGATIVE_AFFECT
+from fer_core.logstore import LogStore
+from fer_core.logstore.layout import SnapshotRace
+from fer_core.logstore.reader import FileInfo, report_bad
 
 log = logging.getLogger(__name__)
 
 LABEL_COUNT_COLUMNS = ["subject", "session", "label", "n"]
+_RETRIES = 20
 
 
 def session_label_counts(root: str | Path, subject: str | None = None) -> pd.DataFrame:
@@ -29,11 +39,31 @@ def session_label_counts(root: str | Path, subject: str | None = None) -> pd.Dat
     One row per frame is counted (the primary face or the no-face row). An empty store gives an
     empty table with the same columns.
     """
-    root = Path(root)
-    base = root / f"subject={subject}" if subject else root
-    if not any(base.glob("**/*.parquet")):
-        return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
-    pattern = str(base / "**" / "*.parquet")
+    store = LogStore(root)
+    for attempt in range(_RETRIES):
+        if attempt:
+            time.sleep(0.005 * attempt)  # let the compaction that raced us finish
+        files = store.data_files(subject)
+        if not files:
+            return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
+        try:
+            out = _label_counts(files)
+            break
+        except duckdb.Error as exc:
+            if all(f.exists() for f in files):  # not a race: a file with damaged data pages
+                log.warning("label count query failed (%s); counting file by file", exc)
+                out = _label_counts_per_file(files)
+                break
+            log.info("a file vanished during the label count query; listing again")
+    else:
+        raise SnapshotRace("the store kept changing while its labels were counted")
+    out["subject"] = out["subject"].astype(str)
+    out["session"] = out["session"].astype(str)
+    out["n"] = out["n"].astype("int64")
+    return out[LABEL_COUNT_COLUMNS]
+
+
+def _label_counts(files: list[Path]) -> pd.DataFrame:
     sql = f"""
         SELECT subject, session,
                CASE WHEN face_detected AND label IS NOT NULL THEN label ELSE '{NO_FACE}' END
@@ -46,11 +76,22 @@ def session_label_counts(root: str | Path, subject: str | None = None) -> pd.Dat
         ORDER BY subject, session, label
     """
     with duckdb.connect() as con:
-        out = con.execute(sql, [pattern]).df()
-    out["subject"] = out["subject"].astype(str)
-    out["session"] = out["session"].astype(str)
-    out["n"] = out["n"].astype("int64")
-    return out[LABEL_COUNT_COLUMNS]
+        return con.execute(sql, [[str(f) for f in files]]).df()
+
+
+def _label_counts_per_file(files: list[Path]) -> pd.DataFrame:
+    """Slow path: one query per file, skipping (and reporting) the ones that fail."""
+    parts = []
+    for f in files:
+        try:
+            parts.append(_label_counts([f]))
+        except duckdb.Error as exc:
+            report_bad(FileInfo(f, error=f"{type(exc).__name__}: {exc}"))
+    if not parts:
+        return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
+    keys = ["subject", "session", "label"]
+    both = pd.concat(parts, ignore_index=True)
+    return both.groupby(keys, as_index=False)["n"].sum().sort_values(keys, ignore_index=True)
 
 
 def negative_share_by_session(label_counts: pd.DataFrame) -> pd.DataFrame:

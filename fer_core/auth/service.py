@@ -64,19 +64,20 @@ class Auth:
     def login(self, username: str, password: str) -> LoginResult:
         # capped: a guessed name is written to throttle.json and the audit log
         name = (username or "").strip().lower()[:100]
-        wait = self.throttle.locked_for(name)
-        if wait > 0:  # checked before the password, so guessing during a lock learns nothing
+        # reserved atomically *before* the ~150 ms password check, so parallel requests cannot
+        # each read "not locked" and make a guess (see fer_core.auth.throttle)
+        slot = self.throttle.reserve(name)
+        if not slot.allowed:  # locked: the password is not even checked
             self.audit.write(name, "login_throttled", f"user={name}")
-            return LoginResult(None, f"Too many wrong passwords. Try again in {wait:.0f} s.",
-                               wait)
+            return LoginResult(None, f"Too many wrong passwords. Try again in "
+                               f"{slot.wait_s:.0f} s.", slot.wait_s)
         account = self.accounts.verify(name, password)
         if account is None:
-            lock = self.throttle.record_failure(name)
             self.audit.write(name, "login_failed", f"user={name}")
             message = "Wrong username or password."
-            if lock:
-                message += f" Too many attempts: locked for {lock:.0f} s."
-            return LoginResult(None, message, lock)
+            if slot.lock_if_wrong_s:
+                message += f" Too many attempts: locked for {slot.lock_if_wrong_s:.0f} s."
+            return LoginResult(None, message, slot.lock_if_wrong_s)
         self.throttle.record_success(name)
         return LoginResult(self._start(account.username))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,15 +39,30 @@ def run(args: argparse.Namespace) -> int:
     store = LogStore(args.root)
     try:
         if args.action == "list":
-            df = store.list_sessions(args.subject) if args.subject else store.list_subjects()
-            sys.stdout.write(df.to_string(index=False) + "\n")
+            sessions = store.list_sessions(args.subject)
+            df = sessions if args.subject else store.list_subjects()
+            sys.stdout.write(df.drop(columns=["damage"], errors="ignore").to_string(index=False)
+                             + "\n")
+            damaged = sessions.loc[sessions["damage"] != ""]
+            if not damaged.empty:  # said plainly, not hidden in a wide column
+                sys.stdout.write(f"\n{len(damaged)} damaged session(s) (run `logs repair`):\n")
+                for row in damaged.itertuples():
+                    sys.stdout.write(f"  {row.subject}/{row.session}: {row.damage}\n")
         elif args.action == "repair":
-            done = store.repair()
-            log.info("repaired %d session(s): %s", len(done),
-                     ", ".join(f"{s}/{x}" for s, x in done) or "-")
+            results = store.repair_report()
+            for r in results:
+                sys.stdout.write(r.summary() + "\n")
+            sys.stdout.write(f"repaired {len(results)} session(s)\n")
+            lost = [r for r in results if r.unreadable]
+            if lost:
+                log.error("%d session(s) had data that could not be read (set aside as "
+                          "_damaged-* files, listed above)", len(lost))
+                return 1
         elif args.action == "export":
             data = store.export(args.format, args.subject, args.session)
-            args.output.write_bytes(data)
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:  # identified people's data: owner-only, like the store
+                fh.write(data)
             log.info("wrote %s (%d bytes)", args.output, len(data))
         elif args.action == "import":
             done = store.import_zip(args.zip, skip_existing=args.skip_existing)

@@ -20,6 +20,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,6 +28,7 @@ from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir
 from fer_core.logstore.layout import (
     COMPACT_RE,
     MANIFEST_RE,
+    PART_RE,
     compact_name,
     list_names,
     manifest_name,
@@ -69,16 +71,52 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
             used.append(path.name)
     if not tables:
         return None
-    table = pa.concat_tables(tables).sort_by(SORT_KEYS)
-    table = with_summary(table)
-
-    matches = [COMPACT_RE.fullmatch(n) or MANIFEST_RE.fullmatch(n) for n in names]
-    gen = max((int(m.group(1)) for m in matches if m), default=0) + 1
+    table = with_summary(pa.concat_tables(tables).sort_by(SORT_KEYS))
     previous = None
     if snap.generation:
         previous = read_manifest(directory / manifest_name(snap.generation))
     superseded = sorted({*(previous or {}).get("superseded", []), *used,
                          *(p.name for p in snap.superseded)})
+    return _publish(directory, table, superseded, names, fsync=fsync)
+
+
+def rebuild_session(directory: Path, *, fsync: bool = True) -> Path | None:
+    """Rebuild a session whose compaction manifest is lost, from every readable data file.
+
+    Without the manifest nobody knows which parts the newest compacted file already holds, so
+    all readable files (compacted and parts) are merged and rows are de-duplicated on
+    ``(frame_index, face_index)`` -- unique within a session -- preferring the newest
+    compacted file. The caller holds the writer lock and has moved unreadable files aside.
+    """
+    names = list_names(directory)
+    compacts = sorted((n for n in names if COMPACT_RE.fullmatch(n)), reverse=True)
+    parts = sorted(n for n in names if PART_RE.fullmatch(n))
+    tables, used = [], []
+    for rank, name in enumerate([*compacts, *parts]):
+        table = _read_one(directory / name)
+        if table is not None:
+            tables.append(table.append_column("_rank", pa.array([rank] * table.num_rows,
+                                                                pa.int32())))
+            used.append(name)
+    if not tables:
+        return None
+    table = pa.concat_tables(tables).sort_by([("frame_index", "ascending"),
+                                              ("face_index", "ascending"),
+                                              ("_rank", "ascending")])
+    frame = table.column("frame_index").to_numpy()
+    face = table.column("face_index").to_numpy()
+    first = np.ones(len(frame), dtype=bool)
+    first[1:] = (frame[1:] != frame[:-1]) | (face[1:] != face[:-1])
+    table = table.filter(pa.array(first)).drop_columns(["_rank"]).sort_by(SORT_KEYS)
+    log.info("rebuilt %s from %d file(s): %d row(s)", directory, len(used), table.num_rows)
+    return _publish(directory, with_summary(table), sorted(used), names, fsync=fsync)
+
+
+def _publish(directory: Path, table: pa.Table, superseded: list[str], names: list[str], *,
+             fsync: bool) -> Path:
+    """Steps 2-4 of the protocol: manifest, compacted file (commit point), clean-up."""
+    matches = [COMPACT_RE.fullmatch(n) or MANIFEST_RE.fullmatch(n) for n in names]
+    gen = max((int(m.group(1)) for m in matches if m), default=0) + 1
     manifest = {"generation": gen, "compacted": compact_name(gen), "superseded": superseded,
                 "rows": table.num_rows, "schema_version": SCHEMA_VERSION}
     atomic_write_bytes(directory / manifest_name(gen), json.dumps(manifest, indent=1).encode(),
@@ -88,7 +126,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
     _cleanup(directory, gen, list_names(directory))
     if fsync:
         fsync_dir(directory)
-    log.debug("compacted %d file(s) of %s into %s", len(used), directory, final.name)
+    log.debug("compacted %d file(s) of %s into %s", len(superseded), directory, final.name)
     return final
 
 

@@ -31,11 +31,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fer_core import __version__
-from fer_core.logstore.fsutil import fsync_dir
+from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir, make_dir, make_dirs
 from fer_core.logstore.ids import validate_id
 from fer_core.logstore.layout import compact_name, manifest_name, session_dir
 from fer_core.logstore.meta import SessionMeta, write_meta
-from fer_core.logstore.rows import with_summary
+from fer_core.logstore.rows import RowError, validate_table, with_summary
 from fer_core.logstore.schema import (
     PARTITION_SCHEMA,
     ROW_SCHEMA,
@@ -44,6 +44,7 @@ from fer_core.logstore.schema import (
     conform,
 )
 from fer_core.logstore.writer import PARQUET_OPTIONS, write_parquet
+from fer_core.logstore.zipcheck import ImportLimits, ZipReader, check_manifest, check_meta
 
 if TYPE_CHECKING:
     from fer_core.logstore.store import LogStore
@@ -143,13 +144,15 @@ def _zip(table: pa.Table, metas: list[SessionMeta], subject: str | None,
     return buf.getvalue()
 
 
-def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = False
-               ) -> list[tuple[str, str]]:
+def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = False,
+               limits: ImportLimits | None = None) -> list[tuple[str, str]]:
     """Restore the sessions of an export ZIP into ``store``.
 
-    Everything is validated before anything is written; a session that already exists is an
-    error (:class:`SessionExistsError`, nothing imported) unless ``skip_existing``. Each session
-    appears to readers in one directory rename, complete with data and metadata.
+    Everything is validated before anything is written (sizes within ``limits``, the manifest
+    and every session's metadata against their typed layout, every row against the writer's
+    rules); a bad input is a one-line ``ValueError``. A session that already exists is an
+    error (:class:`SessionExistsError`, nothing imported) unless ``skip_existing``. Each
+    session appears to readers in one directory rename, complete with data and metadata.
     """
     from fer_core.logstore.store import SessionExistsError
 
@@ -159,34 +162,39 @@ def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = Fal
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValueError(f"not a readable export ZIP: {exc}") from exc
     with zf:
-        manifest = _json_member(zf, "export.json")
-        version = manifest.get("export_format")
-        if not isinstance(version, int) or version > EXPORT_FORMAT_VERSION:
-            raise ValueError(f"unsupported export format {version!r}")
-        if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-            raise ValueError(f"export has schema version {manifest['schema_version']}, newer "
-                             f"than {SCHEMA_VERSION}; upgrade fer_core to import it")
+        members = ZipReader(zf, limits)
+        entries = check_manifest(_json_member(members, "export.json"), EXPORT_FORMAT_VERSION)
         metas: dict[tuple[str, str], SessionMeta] = {}
-        for entry in manifest.get("sessions", []):
-            subj = validate_id(entry["subject"], "subject")
-            sess = validate_id(entry["session"], "session")
-            meta = SessionMeta.from_dict(_json_member(zf, f"sessions/{subj}/{sess}.json"))
+        expected_rows: dict[tuple[str, str], int | None] = {}
+        for subj, sess, n_rows in entries:
+            name = f"sessions/{subj}/{sess}.json"
+            raw = _json_member(members, name)
+            check_meta(raw, name)
+            try:
+                meta = SessionMeta.from_dict(raw)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise ValueError(f"{name}: not valid session metadata: {exc}") from exc
             if (meta.subject, meta.session) != (subj, sess):
                 raise ValueError(f"metadata of {subj}/{sess} names {meta.subject}/{meta.session}")
             metas[(subj, sess)] = meta
-        try:
-            table = pq.read_table(pa.BufferReader(zf.read("data.parquet")))
-        except KeyError:
-            raise ValueError("export ZIP has no data.parquet") from None
+            expected_rows[(subj, sess)] = n_rows
+        table = members.parquet("data.parquet")
     for name in ("subject", "session"):
         if name not in table.column_names:
             raise ValueError(f"data.parquet has no {name!r} column")
+        if not pa.types.is_string(table.schema.field(name).type):
+            raise ValueError(f"data.parquet column {name!r} must be strings")
     groups = _split(table)
     for subj, sess in groups:
         validate_id(subj, "subject")
         validate_id(sess, "session")
         if (subj, sess) not in metas:
             raise ValueError(f"rows of {subj}/{sess} have no metadata in the ZIP")
+    for pair, expected in expected_rows.items():
+        got = groups[pair].num_rows if pair in groups else 0
+        if expected is not None and expected != got:
+            raise ValueError(f"export.json says {expected} row(s) for {pair[0]}/{pair[1]}, "
+                             f"data.parquet holds {got}")
     wanted = list(metas)
     existing = [p for p in wanted if session_dir(store.root, *p).exists()]
     if existing and not skip_existing:
@@ -203,11 +211,10 @@ def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = Fal
     return done
 
 
-def _json_member(zf: zipfile.ZipFile, name: str) -> dict[str, Any]:
+def _json_member(members: ZipReader, name: str) -> dict[str, Any]:
+    raw = members.read(name, members.limits.max_json_bytes)
     try:
-        data = json.loads(zf.read(name))
-    except KeyError:
-        raise ValueError(f"export ZIP has no {name}") from None
+        data = json.loads(raw)
     except ValueError as exc:
         raise ValueError(f"{name} in the export ZIP is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -224,22 +231,31 @@ def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
     for key in keys.to_pylist():
         mask = pc.and_(pc.equal(table["subject"], key["subject"]),
                        pc.equal(table["session"], key["session"]))
-        part = conform(table.filter(mask).drop_columns(["subject", "session"]))
+        where = f"data.parquet rows of {key['subject']}/{key['session']}"
+        try:
+            part = conform(table.filter(mask).drop_columns(["subject", "session"]))
+        except (ValueError, pa.ArrowException) as exc:  # a missing column, a wrong type
+            raise ValueError(f"{where}: {exc}") from exc
+        try:
+            validate_table(part)
+        except RowError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
         out[(key["subject"], key["session"])] = part.sort_by(SORT_KEYS)
     return out
 
 
 def _install(store: LogStore, meta: SessionMeta, rows: pa.Table | None) -> None:
     final = session_dir(store.root, meta.subject, meta.session)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
-    staging.mkdir()
+    make_dir(staging)
     try:
         if rows is not None and rows.num_rows:
             write_parquet(with_summary(rows), staging / compact_name(1), fsync=store.fsync)
-            (staging / manifest_name(1)).write_text(json.dumps(
+            atomic_write_bytes(staging / manifest_name(1), json.dumps(
                 {"generation": 1, "compacted": compact_name(1), "superseded": [],
-                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}))
+                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}).encode(),
+                fsync=store.fsync)
         write_meta(staging, meta, fsync=store.fsync)
         if store.fsync:
             fsync_dir(staging)

@@ -20,6 +20,39 @@ except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
 
+#: Modes of everything the store creates: expression logs of identified people are readable by
+#: their owner only, like the auth folder (docs/security.md, "Files and permissions").
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def make_dirs(path: Path) -> None:
+    """Create ``path`` and any missing parents with :data:`DIR_MODE` (existing ones untouched).
+
+    Why not ``mkdir(parents=True, mode=...)``: Python applies ``mode`` to the last folder only,
+    and the umask could widen nothing but might narrow it, so each created level is chmod-ed.
+    """
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        make_dir(folder, exist_ok=True)
+
+
+def make_dir(path: Path, *, exist_ok: bool = False) -> None:
+    """Create one folder with :data:`DIR_MODE` (raises FileExistsError unless ``exist_ok``)."""
+    try:
+        path.mkdir(mode=DIR_MODE)
+    except FileExistsError:
+        if not exist_ok:
+            raise
+        return
+    os.chmod(path, DIR_MODE)
+
+
 def tmp_name(final: Path) -> Path:
     """Hidden, unique temporary sibling of ``final`` (ignored by dataset readers)."""
     return final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
@@ -44,6 +77,7 @@ def publish(write: Callable[[Path], None], final: Path, *, fsync: bool = True) -
     tmp = tmp_name(final)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)  # before it is visible under its final name
         if fsync:
             fd = os.open(tmp, os.O_RDONLY)
             try:
@@ -77,7 +111,7 @@ class FileLock:
 
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with ``blocking=False`` return False instead of waiting."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             if fcntl is not None:
                 flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)

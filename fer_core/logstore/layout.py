@@ -15,6 +15,13 @@ compaction generation ``g`` whose ``part-c<g>.parquet`` is in the listing; its m
 published *before* that file appears) names the superseded files, which are dropped. A manifest
 whose compacted file is not (yet) there is ignored. Therefore a reader sees either all the
 small parts or the compacted file, never both and never neither.
+
+Damage: a manifest that stays missing or unreadable over repeated listings is not a race but a
+damaged session (a deleted or garbled ``_compaction-*.json``). ``snapshot(..., final=True)``
+then never raises: if the compacted file is the only data file, it is the whole session and is
+read; otherwise which parts it supersedes is unknowable, and the session is skipped (no rows,
+``problem`` set) until ``LogStore.repair()`` rebuilds it. One damaged session never stops the
+rest of the store from being read.
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ class Snapshot:
     files: tuple[Path, ...]
     generation: int  # highest visible compaction generation, 0 if none
     superseded: tuple[Path, ...]  # files present but replaced by a compaction (garbage)
+    problem: str = ""  # why this session is damaged ("" when it is not)
 
 
 def list_names(directory: Path) -> list[str]:
@@ -89,15 +97,26 @@ def list_names(directory: Path) -> list[str]:
 
 
 def read_manifest(path: Path) -> dict | None:
+    """A compaction manifest, or None when missing or not of the documented shape."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    superseded = data.get("superseded", [])
+    if not isinstance(superseded, list) or not all(isinstance(n, str) for n in superseded):
+        return None
+    return data
 
 
-def snapshot(directory: Path) -> Snapshot:
-    """Live data files of a session directory; raises :class:`SnapshotRace` on a race."""
+def snapshot(directory: Path, *, final: bool = False) -> Snapshot:
+    """Live data files of a session directory.
+
+    Raises :class:`SnapshotRace` when the newest compacted file's manifest is missing (a newer
+    compaction or a delete is running), unless ``final``: the caller has retried and the
+    manifest is still missing, so the session is damaged (see the module docstring).
+    """
     names = list_names(directory)
     parts = sorted(n for n in names if PART_RE.fullmatch(n))
     compacts = sorted(n for n in names if COMPACT_RE.fullmatch(n))
@@ -108,8 +127,15 @@ def snapshot(directory: Path) -> Snapshot:
     manifest = read_manifest(directory / manifest_name(gen))
     if manifest is None:
         # Published before the compacted file and deleted only after it: its absence means a
-        # newer compaction or a delete is running right now.
-        raise SnapshotRace(str(directory))
+        # newer compaction or a delete is running right now -- or, if it persists, damage.
+        if not final:
+            raise SnapshotRace(str(directory))
+        how = "missing" if manifest_name(gen) not in names else "unreadable"
+        problem = f"compaction manifest {manifest_name(gen)} {how}"
+        if len(parts) + len(compacts) == 1:  # nothing it could supersede: the file is the data
+            return Snapshot((directory / top,), gen, (), problem)
+        return Snapshot((), gen, (), f"{problem}; which of its {len(parts) + len(compacts)} "
+                        "data files are current is unknown, session skipped until repair")
     gone = set(manifest.get("superseded", []))
     live = [n for n in [*parts, *compacts] if n == top or n not in gone]
     dead = [n for n in [*parts, *compacts] if n != top and n in gone]

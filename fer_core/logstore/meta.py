@@ -114,7 +114,7 @@ def read_meta(session_dir: Path) -> SessionMeta | None:
         return SessionMeta.from_dict(json.loads((session_dir / SESSION_META).read_bytes()))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

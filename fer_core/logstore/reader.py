@@ -58,6 +58,14 @@ class FileInfo:
     error: str | None = None
 
 
+NEWER_SCHEMA = "schema version"  # how a newer-version file's error starts (not damage)
+
+
+def is_newer_schema(info: FileInfo) -> bool:
+    """True when ``info`` was skipped only because a newer fer_core wrote it."""
+    return bool(info.error and info.error.startswith(NEWER_SCHEMA))
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _cache: dict[tuple[str, int, int], FileInfo] = {}
 _cache_lock = threading.Lock()
@@ -93,7 +101,7 @@ def _inspect(path: Path) -> FileInfo:
         schema = pf.schema_arrow
         version = file_schema_version(schema)
         if version is not None and version > SCHEMA_VERSION:
-            return FileInfo(path, error=f"schema version {version} is newer than "
+            return FileInfo(path, error=f"{NEWER_SCHEMA} {version} is newer than "
                             f"{SCHEMA_VERSION}; upgrade fer_core to read it")
         missing = [f.name for f in ROW_SCHEMA if not f.nullable and f.name not in schema.names
                    and f.name != "schema_version"]
@@ -149,6 +157,17 @@ def report_bad(info: FileInfo) -> None:
         return
     _reported.add(key)
     message = f"skipped unreadable log file {info.path}: {info.error}"
+    log.warning(message)
+    warnings.warn(message, CorruptFileWarning, stacklevel=3)
+
+
+def report_damaged_session(directory: Path, problem: str) -> None:
+    """Warn once per (session, problem) that a damaged session was skipped or read in part."""
+    key = (str(directory), problem, 0)
+    if key in _reported:
+        return
+    _reported.add(key)
+    message = f"damaged session {directory}: {problem}; run `python -m fer_core logs repair`"
     log.warning(message)
     warnings.warn(message, CorruptFileWarning, stacklevel=3)
 

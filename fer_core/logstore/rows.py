@@ -217,6 +217,26 @@ class RowBuffer:
         return with_summary(table)
 
 
+def validate_table(table: pa.Table) -> None:
+    """The writer's rules, checked on a whole conformed table (an import): raises RowError.
+
+    Why: an imported file must not carry what :meth:`SessionWriter.append` would refuse (a label
+    outside FER2013, an unknown source, nulls in required columns); the types are already those
+    of ``ROW_SCHEMA`` (``conform`` cast them or failed).
+    """
+    for field in ROW_SCHEMA:
+        nulls = table.column(field.name).null_count
+        if not field.nullable and nulls:
+            raise RowError(f"column {field.name} has {nulls} null value(s); it may not be null")
+    for name, allowed in (("label", _LABELS), ("source", SOURCES)):
+        column = table.column(name)
+        outside = pc.invert(pc.is_in(column, value_set=pa.array(sorted(allowed))))
+        bad = pc.filter(column, pc.and_(pc.is_valid(column), outside))  # null: no face
+        if len(bad):
+            raise RowError(f"{len(bad)} row(s) have {name} {bad[0].as_py()!r}, not one of "
+                           f"{sorted(allowed)}")
+
+
 def with_summary(table: pa.Table) -> pa.Table:
     """Attach schema version and frame/face counts to the table's metadata (read from footers).
 

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ import pyarrow.dataset as ds
 
 from fer_core import __version__
 from fer_core.logstore import reader
-from fer_core.logstore.fsutil import FileLock, is_locked
+from fer_core.logstore.fsutil import FileLock, is_locked, make_dir, make_dirs
 from fer_core.logstore.ids import new_session_id, validate_id
 from fer_core.logstore.layout import (
+    SESSION_META,
     WRITER_LOCK,
     Snapshot,
     SnapshotRace,
@@ -37,10 +39,12 @@ from fer_core.logstore.layout import (
     subject_dir,
 )
 from fer_core.logstore.meta import Marker, SessionMeta, read_meta, to_utc, update_meta, write_meta
+from fer_core.logstore.repair import RepairResult, repair_session
 from fer_core.logstore.root import resolve_root
 from fer_core.logstore.rows import timestamp_ms
 from fer_core.logstore.schema import PARTITION_SCHEMA, ROW_COLUMNS, SORT_KEYS, SOURCES
 from fer_core.logstore.writer import SessionWriter
+from fer_core.logstore.zipcheck import ImportLimits
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ SESSION_COLUMNS = [
     "subject", "session", "started_at", "ended_at", "duration_s", "n_rows", "n_frames",
     "n_face_rows", "label", "operator", "model_name", "synthetic",
     # beyond the contract:
-    "model_version", "source", "status", "n_markers", "n_bad_files",
+    "model_version", "source", "status", "n_markers", "n_bad_files", "damage",
 ]
 SUBJECT_COLUMNS = [
     "subject", "n_sessions", "n_rows", "first_started_at", "last_started_at",
@@ -115,9 +119,9 @@ class LogStore:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         directory = session_dir(self.root, subject, session)
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(directory.parent)
         try:
-            directory.mkdir()
+            make_dir(directory)
         except FileExistsError:
             raise SessionExistsError(
                 f"session {session!r} of subject {subject!r} already exists in {self.root}"
@@ -171,22 +175,55 @@ class LogStore:
         return pairs
 
     def _snapshot(self, subject: str, session: str) -> Snapshot:
+        """The session's live files; a manifest missing on every try is damage, not a race."""
         directory = session_dir(self.root, subject, session)
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
             try:
                 return snapshot(directory)
             except SnapshotRace:
-                continue
-        raise SnapshotRace(f"{directory} kept changing while being read")
+                if attempt >= 2:
+                    time.sleep(0.001 * attempt)  # let a running compaction finish its step
+        return snapshot(directory, final=True)
 
-    def _infos(self, subject: str, session: str) -> list[reader.FileInfo]:
+    def _infos(self, subject: str, session: str) -> tuple[list[reader.FileInfo], str]:
+        """Footer facts of the session's live files, and its damage ("" if none)."""
         for _ in range(_RETRIES):
             try:
                 snap = self._snapshot(subject, session)
-                return [reader.file_info(p) for p in snap.files]
+                return [reader.file_info(p) for p in snap.files], snap.problem
             except reader.FileVanished:
                 continue
         raise SnapshotRace(f"session {subject}/{session} kept changing while being read")
+
+    def _readable(self, subject: str, session: str) -> list[reader.FileInfo]:
+        """The files every reader uses: committed snapshot, damaged files and sessions skipped
+        with a warning (one reading rule for LogStore and the DuckDB queries)."""
+        infos, problem = self._infos(subject, session)
+        if problem:
+            reader.report_damaged_session(session_dir(self.root, subject, session), problem)
+        good = []
+        for info in infos:
+            if info.error:
+                reader.report_bad(info)
+            elif info.num_rows:
+                good.append(info)
+        return good
+
+    def data_files(self, subject: str | None = None, session: str | None = None) -> list[Path]:
+        """Committed, readable, non-empty Parquet files of the scope, for external engines.
+
+        The same rule :meth:`read` applies (compaction snapshot, damaged files and sessions
+        skipped with a warning), so a query over exactly these files never counts a row twice
+        and never sees a half-compacted session. A file can still vanish after this returns
+        (a compaction or delete running); callers retry.
+        """
+        for _ in range(_RETRIES):
+            try:
+                return [i.path for subj, sess in self._pairs(subject, session)
+                        for i in self._readable(subj, sess)]
+            except reader.FileVanished:
+                continue
+        raise SnapshotRace("the store kept changing while being listed")
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -220,13 +257,8 @@ class LogStore:
         flt = _time_filter(start, end)
         for _ in range(_RETRIES):
             try:
-                infos = []
-                for subj, sess in self._pairs(subject, session):
-                    for info in self._infos(subj, sess):
-                        if info.error:
-                            reader.report_bad(info)
-                        elif info.num_rows:
-                            infos.append(info)
+                infos = [info for subj, sess in self._pairs(subject, session)
+                         for info in self._readable(subj, sess)]
                 # time order of files, so that the scan usually comes out sorted already
                 infos.sort(key=lambda i: (i.ts_min if i.ts_min is not None else 0, str(i.path)))
                 table = reader.scan(self.root, [i.path for i in infos], flt, scan_cols)
@@ -254,19 +286,27 @@ class LogStore:
 
     def _session_summary(self, subject: str, session: str) -> dict[str, Any] | None:
         directory = session_dir(self.root, subject, session)
-        infos = self._infos(subject, session)
+        infos, problem = self._infos(subject, session)
         meta = read_meta(directory)
         good = [i for i in infos if not i.error]
+        bad = [i for i in infos if i.error and not reader.is_newer_schema(i)]
         ts_max = max((i.ts_max for i in good if i.ts_max is not None), default=None)
         ts_min = min((i.ts_min for i in good if i.ts_min is not None), default=None)
+        damage = [problem] if problem else []
+        if bad:
+            damage.append(f"{len(bad)} unreadable file(s): "
+                          + ", ".join(f"{i.path.name} ({i.error})" for i in bad))
         if meta is None:
             if not directory.is_dir():
                 return None
-            if not good:
+            if not good and not damage:
                 return None  # being created right now, or an empty foreign directory
-            log.warning("session %s/%s has data but no readable metadata", subject, session)
+            how = "unreadable" if (directory / SESSION_META).exists() else "missing"
+            damage.append(f"metadata {SESSION_META} {how}")
             meta = SessionMeta(subject, session,
                                started_at=datetime.fromtimestamp((ts_min or 0) / 1000, UTC))
+        if damage:
+            log.warning("damaged session %s/%s: %s", subject, session, "; ".join(damage))
         if meta.ended_at is not None:
             status = "closed"
             duration = meta.duration_s
@@ -274,6 +314,8 @@ class LogStore:
             status = "recording" if is_locked(directory / WRITER_LOCK) else "interrupted"
             last = datetime.fromtimestamp(ts_max / 1000, UTC) if ts_max is not None else None
             duration = (last - meta.started_at).total_seconds() if last else 0.0
+        if damage and status != "recording":
+            status = "damaged"
         return {
             "subject": subject, "session": session, "started_at": meta.started_at,
             "ended_at": meta.ended_at, "duration_s": duration,
@@ -282,7 +324,7 @@ class LogStore:
             "operator": meta.operator, "model_name": meta.model_name,
             "synthetic": meta.synthetic, "model_version": meta.model_version,
             "source": meta.source, "status": status, "n_markers": len(meta.markers),
-            "n_bad_files": len(infos) - len(good),
+            "n_bad_files": len(infos) - len(good), "damage": "; ".join(damage),
         }
 
     def list_subjects(self) -> pd.DataFrame:
@@ -338,16 +380,17 @@ class LogStore:
 
         return export_bytes(self, fmt, subject, session)
 
-    def import_zip(self, data: bytes | Path, *, skip_existing: bool = False
-                   ) -> list[tuple[str, str]]:
+    def import_zip(self, data: bytes | Path, *, skip_existing: bool = False,
+                   limits: ImportLimits | None = None) -> list[tuple[str, str]]:
         """Restore sessions from a ZIP made by :meth:`export`; returns (subject, session)s.
 
         A session already in the store is an error (nothing is imported) unless
-        ``skip_existing``, which imports only the new ones.
+        ``skip_existing``, which imports only the new ones. Bad input (too large, wrong
+        types, rows the writer would refuse) is a ``ValueError`` and nothing is written.
         """
         from fer_core.logstore.export import import_zip
 
-        return import_zip(self, data, skip_existing=skip_existing)
+        return import_zip(self, data, skip_existing=skip_existing, limits=limits)
 
     # ------------------------------------------------------------------ deletion
     def delete_session(self, subject: str, session: str) -> None:
@@ -397,43 +440,36 @@ class LogStore:
         return h.hexdigest()[:20]
 
     def repair(self) -> list[tuple[str, str]]:
-        """Finish sessions whose writer died (SIGKILL, power loss): compact and close them.
+        """Close sessions whose writer died and rebuild damaged ones; see :meth:`repair_report`.
 
-        ``ended_at`` becomes the last logged timestamp and ``extra["recovered"]`` is set.
-        Sessions with a live writer are left alone. Returns the repaired (subject, session)s.
+        Returns the repaired (subject, session)s.
         """
-        from fer_core.logstore.compaction import compact_session
+        return [(r.subject, r.session) for r in self.repair_report()]
 
-        repaired = []
+    def repair_report(self) -> list[RepairResult]:
+        """Finish interrupted sessions (SIGKILL, power loss) and rebuild damaged ones.
+
+        Interrupted: compacted, ``ended_at`` = last logged timestamp, ``extra["recovered"]``.
+        Damaged (unreadable part, lost manifest, lost metadata): rebuilt from what can be read,
+        unreadable files kept aside as ``_damaged-<name>`` (see :mod:`fer_core.logstore.repair`).
+        Sessions with a live writer are left alone. One result per session changed, saying
+        what was done and what could not be read.
+        """
+        results = []
         for subject, session in self._pairs(None, None):
             directory = session_dir(self.root, subject, session)
-            meta = read_meta(directory)
-            if meta is None or meta.ended_at is not None:
-                continue
             lock = FileLock(directory / WRITER_LOCK)
             if not lock.acquire(blocking=False):
                 continue
             try:
-                meta = read_meta(directory)
-                if meta is None or meta.ended_at is not None:
-                    continue
-                compact_session(directory, fsync=self.fsync)
-                infos = self._infos(subject, session)
-                last = max((i.ts_max for i in infos if i.ts_max is not None), default=None)
-                end = datetime.fromtimestamp(last / 1000, UTC) if last else meta.started_at
-
-                def finish(m: SessionMeta, end: datetime = end) -> None:
-                    m.ended_at = end
-                    m.extra["recovered"] = True
-
-                update_meta(directory, finish, fsync=self.fsync)
-                repaired.append((subject, session))
-                log.info("repaired interrupted session %s/%s", subject, session)
+                result = repair_session(directory, subject, session, fsync=self.fsync)
             finally:
                 with contextlib.suppress(OSError):
                     (directory / WRITER_LOCK).unlink()
                 lock.release()
-        return repaired
+            if result is not None:
+                results.append(result)
+        return results
 
 
 def _time_filter(start: datetime | int | None, end: datetime | int | None) -> ds.Expression | None:

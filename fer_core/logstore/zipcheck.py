@@ -1,0 +1,156 @@
+"""Checks of an export ZIP before anything of it is trusted: size limits and typed JSON.
+
+Why: an import reads a file that came from elsewhere. A 1 MB ZIP can hold a member that
+decompresses to 1 GiB (a "ZIP bomb"), a manifest can hold a string where a number belongs, and
+metadata can be any JSON at all. Each of these must end in a one-line ``ValueError`` naming the
+member and the field, never in a traceback or in gigabytes of memory. Sizes are enforced while
+decompressing (a member's declared size can lie), and a Parquet member's own uncompressed size is
+checked from its footer before its columns are decoded.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fer_core.logstore.ids import validate_id
+from fer_core.logstore.schema import SCHEMA_VERSION, SOURCES
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much an import may decompress (defaults fit ~10 million rows of logs)."""
+
+    max_members: int = 20_000
+    max_member_bytes: int = 1024 * MIB  # any one member, decompressed
+    max_total_bytes: int = 2048 * MIB  # all members read, decompressed, plus Parquet decoding
+    max_json_bytes: int = 4 * MIB  # export.json and each session's metadata
+
+
+class _Budget:
+    def __init__(self, limits: ImportLimits) -> None:
+        self.limits, self.used = limits, 0
+
+    def take(self, n: int, what: str) -> None:
+        self.used += n
+        if self.used > self.limits.max_total_bytes:
+            raise ValueError(f"export ZIP too large: reading {what} exceeds the limit of "
+                             f"{self.limits.max_total_bytes // MIB} MiB decompressed in total")
+
+
+class ZipReader:
+    """Reads members of an export ZIP within :class:`ImportLimits`."""
+
+    def __init__(self, zf: zipfile.ZipFile, limits: ImportLimits | None = None) -> None:
+        self.zf, self.limits = zf, limits or ImportLimits()
+        self.budget = _Budget(self.limits)
+        infos = zf.infolist()
+        if len(infos) > self.limits.max_members:
+            raise ValueError(f"export ZIP has {len(infos)} members, more than the limit of "
+                             f"{self.limits.max_members}")
+
+    def read(self, name: str, limit: int | None = None) -> bytes:
+        limit = min(limit or self.limits.max_member_bytes, self.limits.max_member_bytes)
+        try:
+            info = self.zf.getinfo(name)
+        except KeyError:
+            raise ValueError(f"export ZIP has no {name}") from None
+        if info.file_size > limit:
+            raise ValueError(f"{name} in the export ZIP is {info.file_size // MIB} MiB "
+                             f"decompressed, over the limit of {limit // MIB} MiB")
+        chunks, size = [], 0
+        try:
+            with self.zf.open(info) as fh:
+                while chunk := fh.read(MIB):
+                    size += len(chunk)
+                    if size > limit:  # the declared size lied
+                        raise ValueError(f"{name} in the export ZIP decompresses to more than "
+                                         f"{limit // MIB} MiB")
+                    self.budget.take(len(chunk), name)
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+            raise ValueError(f"{name} in the export ZIP cannot be read: {exc}") from exc
+        return b"".join(chunks)
+
+    def parquet(self, name: str) -> pa.Table:
+        data = self.read(name)
+        try:
+            pf = pq.ParquetFile(pa.BufferReader(data))
+            md = pf.metadata
+            decoded = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+            self.budget.take(decoded, f"{name}'s columns")
+            return pf.read()
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{name} in the export ZIP is not a readable Parquet file: "
+                             f"{exc}") from exc
+
+
+def _need(ok: bool, where: str, what: str) -> None:
+    if not ok:
+        raise ValueError(f"{where}: {what}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_manifest(data: dict[str, Any], max_format: int) -> list[tuple[str, str, int | None]]:
+    """Validate ``export.json``; returns its (subject, session, n_rows) entries."""
+    where = "export.json"
+    version = data.get("export_format")
+    _need(_is_int(version) and 1 <= version <= max_format, where,
+          f"unsupported export_format {version!r} (this version reads 1..{max_format})")
+    schema = data.get("schema_version", SCHEMA_VERSION)
+    _need(_is_int(schema) and schema >= 1, where, f"schema_version {schema!r} is not a number")
+    _need(schema <= SCHEMA_VERSION, where, f"export has schema version {schema}, newer than "
+          f"{SCHEMA_VERSION}; upgrade fer_core to import it")
+    sessions = data.get("sessions", [])
+    _need(isinstance(sessions, list), where, "sessions must be a list")
+    out, seen = [], set()
+    for i, entry in enumerate(sessions):
+        at = f"{where} sessions[{i}]"
+        _need(isinstance(entry, dict), at, "must be an object")
+        subject, session = entry.get("subject"), entry.get("session")
+        _need(isinstance(subject, str) and isinstance(session, str), at,
+              "subject and session must be strings")
+        validate_id(subject, "subject")
+        validate_id(session, "session")
+        _need((subject, session) not in seen, at, f"{subject}/{session} is listed twice")
+        seen.add((subject, session))
+        n_rows = entry.get("n_rows")
+        _need(n_rows is None or (_is_int(n_rows) and n_rows >= 0), at,
+              f"n_rows must be a non-negative integer, got {n_rows!r}")
+        out.append((subject, session, n_rows))
+    return out
+
+
+_META_STRINGS = ("operator", "label", "notes", "model_name", "model_version", "app_version")
+
+
+def check_meta(data: dict[str, Any], where: str) -> None:
+    """Validate a session's metadata JSON field by field (types, vocabulary)."""
+    for key in ("subject", "session", "started_at"):
+        _need(isinstance(data.get(key), str), where, f"{key} must be a string")
+    _need(data.get("ended_at") is None or isinstance(data["ended_at"], str), where,
+          "ended_at must be a string or null")
+    for key in _META_STRINGS:
+        _need(isinstance(data.get(key, ""), str), where, f"{key} must be a string")
+    _need(data.get("source", "webcam") in SOURCES, where,
+          f"source {data.get('source')!r} is not one of {sorted(SOURCES)}")
+    _need(isinstance(data.get("synthetic", False), bool), where, "synthetic must be true/false")
+    _need(data.get("consent") is None or isinstance(data["consent"], dict), where,
+          "consent must be an object or null")
+    _need(isinstance(data.get("extra", {}), dict), where, "extra must be an object")
+    markers = data.get("markers", [])
+    _need(isinstance(markers, list), where, "markers must be a list")
+    for m in markers:
+        _need(isinstance(m, dict) and isinstance(m.get("timestamp"), str)
+              and isinstance(m.get("label"), str), where,
+              "each marker must be {\"timestamp\": string, \"label\": string}")
+    _need(_is_int(data.get("format_version", 1)), where, "format_version must be an integer")

@@ -68,6 +68,7 @@ def sidebar(page) -> None:
     if page.title not in SESSION_PAGES:
         st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
         return
+    sessions = loaders.sessions_recorded(subject)  # durations as the session page shows them
     st.session_state["sidebar.session"] = st.session_state[ui.SESSION_KEY]
     st.sidebar.selectbox("Session", session_ids, key="sidebar.session",
                          format_func=ui.session_label(sessions),

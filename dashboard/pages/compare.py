@@ -23,7 +23,7 @@ def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:
                            format_func=subject_fmt)
     auth_ui.require(Perm.VIEW, subject)
     shown_subjects.append(subject)
-    sessions = loaders.sessions(subject)
+    sessions = loaders.sessions_recorded(subject)
     ids = sessions["session"].tolist()
     key = f"compare.{side}.session"
     if st.session_state.get(key) not in ids:

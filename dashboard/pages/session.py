@@ -33,8 +33,8 @@ c3.metric("Dominant expression", s["dominant"] or "—")
 c4.metric("Negative-affect share", ui.pct(s["negative_share"]))
 c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 
-fps = s["n_frames"] / s["duration_s"] if s["duration_s"] else 1.0
-flicker = max(1, round(0.1 * fps))  # runs shorter than 0.1 s are model flicker, not a change
+FLICKER_S = 0.1  # runs shorter than this are model flicker, not a change of expression
+span_s = (s["end"] - s["start"]).total_seconds()  # wall clock, for placing markers
 tl_raw = an.timeline(rows, 0.0, max_points=3000)
 tl = an.timeline(rows, window_s)
 raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
@@ -48,12 +48,12 @@ figs = {
         "bin_s"]))),
     "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
     "share of time per expression": charts.shares_bar(an.class_shares(rows)),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_frames=flicker)),
+    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S)),
 }
 for name, fig in figs.items():
     ui.chart(fig, name, f"session.{ui.slug(name)}")
 st.caption("Transitions count changes of the predicted expression between frames with a face, "
-           f"ignoring flickers shorter than 0.1 s ({flicker} frame(s)). Valence is a derived "
+           f"ignoring flickers shorter than {FLICKER_S:g} s. Valence is a derived "
            "estimate from the class probabilities (see docs/dashboard.md).")
 
 st.subheader("Per expression")
@@ -83,7 +83,7 @@ if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
     st.toast("Notes saved")
     st.rerun()
 left, right = st.columns([1, 2])
-offset = left.number_input("Marker at (s from start)", 0.0, max(s["duration_s"], 0.0),
+offset = left.number_input("Marker at (s from start)", 0.0, max(span_s, 0.0),
                            key="session.marker_offset", step=1.0, disabled=not can_annotate)
 label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
                          disabled=not can_annotate)

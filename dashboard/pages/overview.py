@@ -51,7 +51,8 @@ if event.selection.rows:
 sessions = loaders.sessions()
 sessions = sessions.loc[sessions["subject"].isin(shown["subject"])]
 ui.chart(charts.sessions_scatter(sessions, loaders.negative_shares()), "sessions over time",
-         "overview.sessions")
+         "overview.sessions", shown["subject"].tolist())
 
-st.subheader("Downloads")
-ui.export_buttons("overview")
+# the overview's export is the whole store: only for accounts that see every subject
+if auth_ui.current().sees_all_subjects and ui.downloads_heading():
+    ui.export_buttons("overview")

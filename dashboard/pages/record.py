@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, loaders, ui  # auth_ui: access control (auth engineer)
+from dashboard import auth_ui, charts, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
 from fer_core.analyze import (
     IMAGE_EXTENSIONS,
@@ -188,12 +188,15 @@ def live_panel(box, chart_box) -> None:
             st.bar_chart(bars, horizontal=True, height=220, y_label="", x_label="probability")
         if len(history) >= 2:
             t_end = history[-1].timestamp
-            rows = [dict(zip(FER2013_CLASSES, u.probs, strict=True),
-                         seconds=(u.timestamp - t_end).total_seconds())
-                    for u in history if u.probs is not None]
-            if rows:  # full width below the video: room for the seven-class legend
-                chart_box.line_chart(pd.DataFrame(rows).set_index("seconds"), height=220,
-                                     x_label="seconds (0 = now)", y_label="probability")
+            nan = [float("nan")] * len(FER2013_CLASSES)  # no face: a gap, not a bridge
+            rows = [dict(zip(FER2013_CLASSES, u.probs if u.probs is not None else nan,
+                             strict=True), seconds=(u.timestamp - t_end).total_seconds())
+                    for u in history]
+            if any(u.probs is not None for u in history):  # full width: room for the legend
+                n = st.session_state["record.live_n"] = st.session_state.get("record.live_n",
+                                                                             0) + 1
+                chart_box.plotly_chart(charts.live_probabilities(pd.DataFrame(rows)),
+                                       config=ui.PLOTLY_CONFIG, key=f"record.live.{n}")
         if recorder.error:
             st.warning(recorder.error)
 

@@ -44,6 +44,7 @@ CONSENT_KEY, CONSENT_AT_KEY = "record.consent", "record.consent_at"
 CONSENT_RESET_KEY = "record.consent_reset"
 #: (subject, session) pairs whose start / end this browser session already audited
 STARTS_KEY, STOPPED_KEY = "record.audited_starts", "record.audited_stop"
+ANALYSED_KEY = "record.analysed"  # the last session made from an uploaded file
 REFRESH_S = 0.5
 
 
@@ -201,17 +202,21 @@ def live_panel(box, chart_box) -> None:
             st.warning(recorder.error)
 
 
-def finished_panel() -> None:
+def finished_panel(where: str = "camera") -> None:
+    """The last finished session, on the tab that made it (camera or upload)."""
     fin = recorder.finished
     if fin is None:
+        return
+    from_upload = st.session_state.get(ANALYSED_KEY) == (fin.subject, fin.session)
+    if from_upload != (where == "upload"):
         return
     if fin.error:
         st.warning(fin.error)
     st.success(f"Session `{fin.session}` of subject `{fin.subject}` saved: {fin.frames} frames "
                f"processed, {fin.rows} rows logged."
                + (f" Video: `{fin.video_path}`." if fin.video_path else ""))
-    st.button("Open the session summary", key="record.open_summary", icon=":material/movie:",
-              on_click=_goto_summary, args=(fin.subject, fin.session))
+    st.button("Open the session summary", key=f"record.open_summary.{where}",
+              icon=":material/movie:", on_click=_goto_summary, args=(fin.subject, fin.session))
 
 
 camera_tab, upload_tab = st.tabs(["Camera", "Analyse a file"])
@@ -281,5 +286,7 @@ with upload_tab:
         recorder.finished = glue.FinishedSession(result.subject, result.session, result.frames,
                                                  result.rows, error=skipped)
         _ended(recorder.finished, action="analyse")
-        st.rerun()  # untick consent; the result is shown on the Camera tab
+        st.session_state[ANALYSED_KEY] = (result.subject, result.session)
+        st.rerun()  # untick consent (the next analysis asks again); the result shows below
+    finished_panel("upload")
 

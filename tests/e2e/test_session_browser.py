@@ -48,8 +48,9 @@ def _open(page, name: str) -> None:
 
 
 def _caption_session(page) -> str:
-    text = page.locator('[data-testid="stCaptionContainer"]').first.inner_text()
-    return re.search(r"session (\S+)", text).group(1)
+    """The session id the Session summary shows under its title ("... · session s-b")."""
+    text = page.locator('[data-testid="stMain"]').inner_text()
+    return re.search(r"· session (\S+)", text).group(1)
 
 
 def test_reload_keeps_login_page_and_picks(app, page):
@@ -76,6 +77,8 @@ def test_reload_keeps_login_page_and_picks(app, page):
 
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("heading", name="Log in").wait_for(timeout=30_000)
+    page.wait_for_function(f"() => !document.cookie.includes('{COOKIE_NAME}=')",
+                           timeout=30_000)  # logout deletes the cookie in the browser too
     page.reload()
     wait_for_streamlit(page)
     assert page.get_by_role("heading", name="Log in").count() == 1

@@ -28,6 +28,8 @@ view = shown.assign(
     subject=[f"{s} (synthetic)" if syn else s for s, syn in zip(shown["subject"],
                                                                  shown["synthetic"], strict=True)],
     last_session=[ui.fmt_time(t) for t in shown["last_session"]],
+    # a duration, not decimal hours: one short session would read "0.00 h"
+    total_hours=[ui.fmt_duration(3600 * h) for h in shown["total_hours"]],
     mean_negative_share=100 * shown["mean_negative_share"],
     negative_trend=[[100 * v for v in trend] for trend in shown["negative_trend"]],
 ).drop(columns=["synthetic"])
@@ -36,7 +38,7 @@ event = st.dataframe(
     column_config={
         "subject": "Subject",
         "n_sessions": st.column_config.NumberColumn("Sessions"),
-        "total_hours": st.column_config.NumberColumn("Recorded (h)", format="%.2f"),
+        "total_hours": st.column_config.TextColumn("Recorded"),
         "last_session": "Last session",
         "mean_negative_share": st.column_config.NumberColumn("Neg. affect (mean %)",
                                                              format="%.0f%%"),

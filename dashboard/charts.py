@@ -318,6 +318,13 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
             elif tr.type == "scatter":
                 x = _xvalues(tr.x, categorical=fig.layout.xaxis.type == "category")
                 y = np.asarray(tr.y if tr.y is not None else [], dtype=object)
+                if len(y) and all(isinstance(v, str) for v in y):  # a category axis (subjects)
+                    ax.scatter(x, y.astype(str), s=30, label=name,
+                               c=np.asarray(tr.marker.color, dtype=float)
+                               if tr.marker.color is not None and not isinstance(
+                                   tr.marker.color, str) else None,
+                               cmap="Reds", vmin=0, vmax=100)
+                    continue
                 y = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=float)
                 color = tr.line.color if tr.line and tr.line.color else None
                 if tr.stackgroup:

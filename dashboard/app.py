@@ -42,6 +42,21 @@ def _copy(source: str, target: str) -> None:
 SESSION_PAGES = {"Session summary"}
 
 
+def _restore_from_url() -> None:
+    """A fresh browser session (a reload, a bookmark) takes its picks from the URL.
+
+    The picks live in ``st.session_state``, which a reload empties; the sidebar mirrors them
+    into the query string (``?subject=...&session=...``), and they are validated below like any
+    other pick (only subjects this account may see are options).
+    """
+    if ui.SUBJECT_KEY in st.session_state:
+        return
+    if st.query_params.get("subject"):
+        st.session_state[ui.PENDING_SUBJECT_KEY] = st.query_params["subject"]
+    if st.query_params.get("session"):
+        st.session_state[ui.SESSION_KEY] = st.query_params["session"]
+
+
 def sidebar(page) -> None:
     """Log store location and the subject/session picks every review page shares."""
     st.sidebar.caption(f"Log store: `{loaders.root()}`")
@@ -49,6 +64,7 @@ def sidebar(page) -> None:
     if subjects.empty:
         st.sidebar.caption("No subjects yet.")
         return
+    _restore_from_url()
     options = subjects.sort_values("subject")["subject"].tolist()
     pending = st.session_state.pop(ui.PENDING_SUBJECT_KEY, None)
     if pending in options:
@@ -66,16 +82,20 @@ def sidebar(page) -> None:
     if st.session_state.get(ui.SESSION_KEY) not in session_ids:
         st.session_state[ui.SESSION_KEY] = session_ids[0] if session_ids else None
     if page.title not in SESSION_PAGES:
+        st.query_params.update(subject=subject)
+        st.query_params.pop("session", None)
         st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
         return
+    sessions = loaders.sessions_recorded(subject)  # durations as the session page shows them
     st.session_state["sidebar.session"] = st.session_state[ui.SESSION_KEY]
-    st.sidebar.selectbox("Session", session_ids, key="sidebar.session",
-                         format_func=ui.session_label(sessions),
-                         on_change=_copy, args=("sidebar.session", ui.SESSION_KEY))
+    session = st.sidebar.selectbox("Session", session_ids, key="sidebar.session",
+                                   format_func=ui.session_label(sessions),
+                                   on_change=_copy, args=("sidebar.session", ui.SESSION_KEY))
+    st.query_params.update(subject=subject, **({"session": session} if session else {}))
     st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
 
 
-auth_ui.gate()  # login / first-run form until someone is logged in
+auth_ui.gate([p.url_path for p in PAGES])  # login / first-run form until someone logs in
 page = st.navigation([p for p in PAGES if auth_ui.may(PAGE_PERMISSION.get(p.title, Perm.VIEW))])
 auth_ui.account_box()
 sidebar(page)

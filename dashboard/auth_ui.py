@@ -9,6 +9,7 @@ check. All decisions are made by :class:`fer_core.auth.Auth`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -18,12 +19,17 @@ from typing import Any
 import streamlit as st
 
 from fer_core.auth import Auth, Perm, Principal, auth_dir
+from fer_core.auth.cookies import COOKIE_NAME
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY = "auth.token"
 LAST_VIEW_KEY = "auth.last_view"
 NOTICE_KEY = "auth.notice"
+#: the login cookie value this browser session already tried (tried once, audited once)
+COOKIE_SEEN_KEY = "auth.cookie_seen"
+#: a cookie to write (value) or delete ("") with the next page run
+COOKIE_WRITE_KEY = "auth.cookie_write"
 
 _instances: dict[str, Auth] = {}
 _instances_lock = threading.Lock()
@@ -85,24 +91,35 @@ def log_view(page: str, subject: str | None = None, session: str | None = None) 
         audit("view", target, page=page)
 
 
+def may_download() -> bool:
+    """Whether this account may take any file out at all (viewers may not)."""
+    return may(Perm.DOWNLOAD)
+
+
 def download_button(container, label: str, data: Callable[[], Any], *, file_name: str,
                     mime: str, key: str, subjects: Iterable[str | None] = (),
-                    whole_store: bool = False, action: str = "download",
-                    icon: str | None = None) -> bool:
+                    session: str | None = None, whole_store: bool = False,
+                    action: str = "download", icon: str | None = None) -> bool:
     """A download whose data function exists only if permitted; audited when produced.
 
-    ``subjects``: every subject whose data is in the file. ``whole_store``: the file holds
-    every subject (only users who see all subjects may have it). Returns whether it is shown.
+    ``subjects``: every subject whose data is in the file (at least one unless
+    ``whole_store``: a file must say whose data it holds, so its audit entry names them).
+    ``session``: the one session it holds, if so. ``whole_store``: the file holds every subject
+    (only users who see all subjects may have it). Returns whether it is shown.
     """
     who = current()
-    subjects = [s for s in subjects if s]
+    subjects = list(dict.fromkeys(s for s in subjects if s))
+    if not subjects and not whole_store:
+        raise ValueError(f"download {file_name!r} names no subject: its audit entry would be "
+                         "empty")
     if who is None or not may(Perm.DOWNLOAD) or (whole_store and not who.sees_all_subjects):
         return False
     if not all(may(Perm.DOWNLOAD, s) for s in subjects):
         return False
     auth, user = get_auth(), who.username
-    target = " ".join(f"subject={s}" for s in subjects) or ("all subjects" if whole_store
-                                                            else "")
+    target = " ".join(f"subject={s}" for s in subjects) or "all subjects"
+    if session:
+        target += f" session={session}"
 
     def produce():
         payload = data()  # runs on the server when the button is clicked
@@ -124,8 +141,57 @@ def _oidc_configured() -> bool:
 
 def _finish_login(token: str) -> None:
     st.session_state.clear()  # nothing from before the login (or a previous user) survives
+    st.session_state[COOKIE_SEEN_KEY] = _initial_cookie()  # replaced below, never retried
     st.session_state[TOKEN_KEY] = token
+    st.session_state[COOKIE_WRITE_KEY] = get_auth().session_cookie(token)
     st.rerun()
+
+
+# ---------------------------------------------------------------------- the login cookie
+def _cookie_script(value: str, max_age_s: int) -> str:
+    """JavaScript that writes (or, with an empty value, deletes) the login cookie.
+
+    Streamlit 1.67 can read cookies (``st.context.cookies``) but a script cannot set one on the
+    HTTP response, so the browser sets it: not HttpOnly (see docs/security.md for the
+    trade-off), but SameSite=Strict, Secure on https, path /, and expiring.
+    """
+    age = max_age_s if value else 0
+    return ("<script>(function(){var c=" + json.dumps(f"{COOKIE_NAME}={value}")
+            + f"+'; Path=/; Max-Age={age}; SameSite=Strict'"
+            + "+(location.protocol==='https:'?'; Secure':'');document.cookie=c;})();</script>")
+
+
+def _write_cookie() -> None:
+    """Apply a pending cookie write/delete (one hidden element, its script runs once)."""
+    value = st.session_state.pop(COOKIE_WRITE_KEY, None)
+    if value is not None:
+        st.html(_cookie_script(value, int(get_auth().sessions.max_age_s)),
+                unsafe_allow_javascript=True)
+
+
+def _initial_cookie() -> str | None:
+    """The login cookie the browser sent when this Streamlit session opened (fixed after)."""
+    try:
+        return st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # no browser context (bare script run, AppTest)
+        return None
+
+
+def _resume_from_cookie() -> str | None:
+    """A login this browser already had (after a reload or in a new tab), or None.
+
+    Each cookie value is tried once per browser session, so a refused one is audited once
+    and a logged-out one is not tried again.
+    """
+    value = _initial_cookie()
+    if not value or st.session_state.get(COOKIE_SEEN_KEY) == value:
+        return None
+    st.session_state[COOKIE_SEEN_KEY] = value
+    token = get_auth().resume(value)
+    if token is None:
+        st.session_state[NOTICE_KEY] = "Your session expired; please log in again."
+        st.session_state[COOKIE_WRITE_KEY] = ""  # delete the useless cookie
+    return token
 
 
 def _setup_form(auth: Auth) -> None:
@@ -176,24 +242,51 @@ def _login_form(auth: Auth) -> None:
             st.button("Log in with single sign-on", on_click=st.login, key="auth.oidc")
 
 
-def gate() -> Principal:
-    """The logged-in user; otherwise show the login (or first-run) form and stop the script."""
+def gate(url_paths: Iterable[str] = ()) -> Principal:
+    """The logged-in user; otherwise show the login (or first-run) form and stop the script.
+
+    A reload keeps the login: the browser's signed login cookie is exchanged for the
+    server-side session it names (:meth:`fer_core.auth.Auth.resume`). ``url_paths``: the app's
+    page paths; logged out, each of them shows the login form, so a reload or a bookmark of
+    ``/session`` logs in *there* instead of "Page not found".
+    """
     who = current()
     if who is not None:
+        _write_cookie()
         return who
     if st.session_state.get(TOKEN_KEY):  # had a login that is no longer valid
         st.session_state.clear()
+        st.session_state[COOKIE_SEEN_KEY] = _initial_cookie()
+        st.session_state[COOKIE_WRITE_KEY] = ""
         st.session_state[NOTICE_KEY] = "Your session expired; please log in again."
         purge_downloads()
-    # A navigation with only the login page: whatever URL was asked for, nothing else runs
-    # (without it Streamlit would fall back to the pages/ folder beside app.py).
-    st.navigation([st.Page(_login_page, title="Log in", url_path="login", default=True)],
-                  position="hidden").run()
+    token = _resume_from_cookie()
+    if token is not None:
+        st.session_state[TOKEN_KEY] = token
+        who = current()
+        if who is not None:
+            return who
+    # Only the login form runs, whatever URL was asked for (without this navigation Streamlit
+    # would fall back to the pages/ folder beside app.py).
+    pages = [st.Page(_login_page, title="Log in", url_path="login", default=True)]
+    pages += [st.Page(_login_page_for(path), title="Log in", url_path=path)
+              for path in dict.fromkeys(url_paths) if path and path != "login"]
+    st.navigation(pages, position="hidden").run()
     st.stop()
     raise AssertionError("unreachable")  # st.stop raises
 
 
+def _login_page_for(path: str) -> Callable[[], None]:
+    """The login form under another page's URL (each st.Page needs its own function)."""
+    def page() -> None:
+        _login_page()
+
+    page.__name__ = page.__qualname__ = f"login_{path}"
+    return page
+
+
 def _login_page() -> None:
+    _write_cookie()  # e.g. delete the cookie after a logout
     auth = get_auth()
     if auth.needs_setup():
         _setup_form(auth)
@@ -202,8 +295,10 @@ def _login_page() -> None:
 
 
 def _logout() -> None:
-    get_auth().logout(st.session_state.get(TOKEN_KEY))
+    get_auth().logout(st.session_state.get(TOKEN_KEY))  # revoked on the server first
     st.session_state.clear()
+    st.session_state[COOKIE_SEEN_KEY] = _initial_cookie()  # this session's cookie is dead
+    st.session_state[COOKIE_WRITE_KEY] = ""  # and the browser forgets it
     st.session_state[NOTICE_KEY] = "You are logged out."
     purge_downloads()
 

@@ -21,6 +21,10 @@ import plotly.graph_objects as go
 
 from fer_core.analytics import CLASSES, NO_FACE, PROB_COLUMNS, VALENCE_LABEL
 
+#: Up to this many sessions (or days), per-session charts are bars on a categorical axis: a
+#: stacked area needs two points to show anything, and a time axis around one point zooms into
+#: milliseconds.
+FEW_POINTS = 20
 COLORS: dict[str, str] = {
     "angry": "#d62728", "disgust": "#8c6d31", "fear": "#9467bd", "happy": "#e6b800",
     "sad": "#1f77b4", "surprise": "#ff7f0e", "neutral": "#7f7f7f", NO_FACE: "#d9d9d9",
@@ -29,12 +33,43 @@ HEIGHT = 340
 
 
 def _layout(fig: go.Figure, title: str, y_title: str = "", x_title: str = "") -> go.Figure:
+    # legend to the right of the plot: below it, it collided with the x-axis title
     fig.update_layout(
         title=title, height=HEIGHT, margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.2}, yaxis_title=y_title, xaxis_title=x_title,
-        template="plotly_white",
+        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
+        yaxis_title=y_title, xaxis_title=x_title, template="plotly_white",
     )
     return fig
+
+
+def point_labels(values) -> list[str]:
+    """Readable, unique category labels for sessions or days (times to the minute)."""
+    out: list[str] = []
+    for v in values:
+        ts = pd.Timestamp(v) if not isinstance(v, str) else None
+        text = str(v) if ts is None or pd.isna(ts) else (
+            ts.strftime("%Y-%m-%d %H:%M") if (ts.hour, ts.minute, ts.second) != (0, 0, 0)
+            or isinstance(v, pd.Timestamp) else ts.strftime("%Y-%m-%d"))
+        while text in out:  # two sessions in the same minute stay two bars
+            text += " "
+        out.append(text)
+    return out
+
+
+def min_time_span(fig: go.Figure, values, span: pd.Timedelta) -> None:
+    """Widen a time x axis to at least ``span`` around its data, so one point (or a very short
+    recording) gets sensible ticks instead of milliseconds; the PNG uses the same range."""
+    times = pd.Series(list(values))
+    if not pd.api.types.is_datetime64_any_dtype(times):
+        times = pd.to_datetime(times, errors="coerce")
+    times = times.dropna()
+    if times.empty:
+        return
+    lo, hi = times.min(), times.max()
+    if hi - lo >= span:
+        return
+    mid = lo + (hi - lo) / 2
+    fig.update_xaxes(range=[mid - span / 2, mid + span / 2])
 
 
 def shares_bar(shares: pd.Series, title: str = "Share of time per expression") -> go.Figure:
@@ -47,42 +82,66 @@ def shares_bar(shares: pd.Series, title: str = "Share of time per expression") -
     return _layout(fig, title, "% of time with a face in view")
 
 
+def _points(values) -> tuple[list, bool]:
+    """x values of a per-session/per-day chart: category labels when there are few."""
+    values = list(values)
+    if len(values) <= FEW_POINTS:
+        return point_labels(values), True
+    return values, False
+
+
 def stacked_shares(table: pd.DataFrame, x: str, title: str, x_title: str) -> go.Figure:
-    """Stacked area of class shares (each x sums to 100%)."""
+    """Class shares per session or day (each sums to 100%): stacked bars for a few, stacked
+    area for many."""
+    xs, few = _points(table[x])
     fig = go.Figure()
     for c in CLASSES:
-        fig.add_trace(go.Scatter(x=table[x], y=100 * table[c], name=c, mode="lines",
-                                 stackgroup="shares", line={"color": COLORS[c], "width": 0.5}))
+        if few:
+            fig.add_trace(go.Bar(x=xs, y=100 * table[c], name=c, marker_color=COLORS[c]))
+        else:
+            fig.add_trace(go.Scatter(x=xs, y=100 * table[c], name=c, mode="lines",
+                                     stackgroup="shares",
+                                     line={"color": COLORS[c], "width": 0.5}))
+    if few:
+        fig.update_layout(barmode="stack")
+        fig.update_xaxes(type="category")
     return _layout(fig, title, "% of time with a face in view", x_title)
 
 
 def class_lines(table: pd.DataFrame, x: str, title: str, x_title: str) -> go.Figure:
     """One line per class of its share across sessions or days."""
+    xs, few = _points(table[x])
     fig = go.Figure()
     for c in CLASSES:
-        fig.add_trace(go.Scatter(x=table[x], y=100 * table[c], name=c, mode="lines+markers",
+        fig.add_trace(go.Scatter(x=xs, y=100 * table[c], name=c, mode="lines+markers",
                                  line={"color": COLORS[c]}))
+    if few:
+        fig.update_xaxes(type="category")
     return _layout(fig, title, "% of time with a face in view", x_title)
 
 
 def valence_line(x, y, title: str = VALENCE_LABEL, x_title: str = "") -> go.Figure:
-    """Derived valence over time, on a fixed -1..1 axis so sessions compare honestly."""
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", name="valence (derived)",
+    """Derived valence per session or day, on a fixed -1..1 axis so sessions compare honestly."""
+    xs, few = _points(x)
+    fig = go.Figure(go.Scatter(x=xs, y=list(y), mode="lines+markers", name="valence (derived)",
                                line={"color": "#2ca02c"}))
     fig.add_hline(y=0, line_dash="dot", line_color="#999999")
     fig.update_yaxes(range=[-1, 1])
+    if few:
+        fig.update_xaxes(type="category")
     return _layout(fig, title, "derived valence (-1 .. +1)", x_title)
 
 
-def heatmap(table: pd.DataFrame, title: str = "Time of day x expression") -> go.Figure:
-    """Hour-of-day (rows) by class (columns) shares, in percent."""
+def heatmap(table: pd.DataFrame, title: str = "Time of day x expression",
+            tz: str = "UTC") -> go.Figure:
+    """Hour-of-day (rows, in ``tz``, named on the axis) by class (columns) shares, in percent."""
     fig = go.Figure(go.Heatmap(
         z=100 * table[list(CLASSES)].to_numpy(), x=list(CLASSES),
         y=[f"{int(h):02d}:00" for h in table.index], colorscale="Blues",
         colorbar={"title": "%"}, zmin=0, zmax=100, name="share",
     ))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "hour of day (local)")
+    return _layout(fig, title, f"hour of day ({tz})")
 
 
 def probability_timeline(tl: pd.DataFrame, markers: list | None = None,
@@ -92,21 +151,44 @@ def probability_timeline(tl: pd.DataFrame, markers: list | None = None,
     for c, col in zip(CLASSES, PROB_COLUMNS, strict=True):
         fig.add_trace(go.Scatter(x=tl["timestamp"], y=tl[col], name=c, mode="lines",
                                  line={"color": COLORS[c], "width": 1.4}, connectgaps=False))
-    _add_markers(fig, markers)
+    _add_markers(fig, markers, tl["timestamp"])
     fig.update_yaxes(range=[0, 1])
+    min_time_span(fig, tl["timestamp"], pd.Timedelta(seconds=10))
     return _layout(fig, title, "probability")
 
 
-def valence_timeline(tl: pd.DataFrame, markers: list | None = None) -> go.Figure:
-    fig = valence_line(tl["timestamp"], tl["valence"])
-    fig.update_traces(mode="lines")
-    _add_markers(fig, markers)
+def live_probabilities(table: pd.DataFrame) -> go.Figure:
+    """The Record page's rolling chart: ``seconds`` (0 = now) and one column per class, NaN
+    where no face was in view, so the lines break there instead of bridging the gap."""
+    fig = go.Figure()
+    for c in CLASSES:
+        fig.add_trace(go.Scatter(x=table["seconds"], y=table[c], name=c, mode="lines",
+                                 line={"color": COLORS[c], "width": 1.4}, connectgaps=False))
+    fig.update_yaxes(range=[0, 1])
+    fig = _layout(fig, "", "probability", "seconds (0 = now)")
+    fig.update_layout(height=240, margin={"t": 10})
     return fig
 
 
-def _add_markers(fig: go.Figure, markers: list | None) -> None:
+def valence_timeline(tl: pd.DataFrame, markers: list | None = None) -> go.Figure:
+    """Derived valence within one session (a time axis, gaps where no face was in view)."""
+    fig = go.Figure(go.Scatter(x=tl["timestamp"], y=tl["valence"], mode="lines",
+                               name="valence (derived)", line={"color": "#2ca02c"},
+                               connectgaps=False))
+    fig.add_hline(y=0, line_dash="dot", line_color="#999999")
+    fig.update_yaxes(range=[-1, 1])
+    _add_markers(fig, markers, tl["timestamp"])
+    min_time_span(fig, tl["timestamp"], pd.Timedelta(seconds=10))
+    return _layout(fig, VALENCE_LABEL, "derived valence (-1 .. +1)")
+
+
+def _add_markers(fig: go.Figure, markers: list | None, times: pd.Series | None = None) -> None:
+    """Dashed lines at the markers, in the zone of ``times`` (the chart's own x values)."""
+    tz = times.dt.tz if times is not None and hasattr(times, "dt") else None
     for m in markers or []:
         ts = pd.Timestamp(m.timestamp)
+        if tz is not None:
+            ts = ts.tz_convert(tz)
         fig.add_vline(x=ts, line_dash="dash", line_color="#444444")
         # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
         fig.add_annotation(x=ts, y=1.02, yref="paper", text=html.escape(m.label),
@@ -168,19 +250,33 @@ def sessions_scatter(sessions: pd.DataFrame, shares: pd.DataFrame) -> go.Figure:
         hovertext=[f"{s}: {100 * (v if v == v else 0):.0f}% negative affect"
                    for s, v in zip(data["session"], data["negative_share"], strict=True)],
     ))
+    min_time_span(fig, data["started_at"], pd.Timedelta(days=2))
     return _layout(fig, "Sessions over time (colour: negative-affect share; size: length)")
 
 
 # ---- PNG --------------------------------------------------------------------------------------
 
-def _xvalues(values) -> np.ndarray:
-    arr = np.asarray(values if values is not None else [])
-    if arr.dtype.kind in "OUSM" and len(arr):
-        try:
-            return pd.to_datetime(arr).to_numpy()
+def _wall_time(values) -> np.ndarray:
+    """Datetimes as plotly draws them: the wall-clock time of their own zone, zone dropped."""
+    index = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(values))))
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index.to_numpy()
+
+
+def _xvalues(values, categorical: bool = False) -> np.ndarray:
+    arr = np.asarray(values if values is not None else [], dtype=object)
+    if categorical:
+        return arr.astype(str)
+    if len(arr) and all(isinstance(v, str) for v in arr):
+        try:  # ISO strings from a figure that went through JSON
+            return _wall_time(arr)
         except (ValueError, TypeError):
             return arr.astype(str)
-    return arr
+    if len(arr) and any(isinstance(v, pd.Timestamp | np.datetime64) or hasattr(v, "tzinfo")
+                        for v in arr):
+        return _wall_time(arr)
+    return np.asarray(values if values is not None else [])
 
 
 def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) -> bytes:
@@ -200,7 +296,7 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
                     for (i, j), v in np.ndenumerate(np.asarray(tr.text)):
                         ax.text(j, i, str(v), ha="center", va="center", fontsize=7)
             elif tr.type == "bar" and tr.orientation == "h":
-                starts = pd.to_datetime(np.asarray(tr.base))
+                starts = pd.to_datetime(_wall_time(tr.base))
                 widths = pd.to_timedelta(np.asarray(tr.x, dtype=float), unit="ms")
                 ax.broken_barh(list(zip(matplotlib.dates.date2num(starts),
                                         widths / pd.Timedelta(days=1), strict=True)),
@@ -209,14 +305,28 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
                 ax.set_yticks([])
             elif tr.type == "bar":
                 x = [str(v) for v in tr.x]
-                offset = {"A": -0.2, "B": 0.2}.get(name, 0) if len(fig.data) > 1 else 0
-                pos = np.arange(len(x)) + offset
-                ax.bar(pos, np.asarray(tr.y, dtype=float), width=0.4 if offset else 0.8,
-                       label=name, color=tr.marker.color)
-                ax.set_xticks(np.arange(len(x)), x)
+                y = np.nan_to_num(np.asarray(tr.y, dtype=float))
+                if fig.layout.barmode == "stack":
+                    base = stacks.get("bars", np.zeros(len(y)))
+                    ax.bar(np.arange(len(x)), y, width=0.8, bottom=base, label=name,
+                           color=tr.marker.color)
+                    stacks["bars"] = base + y
+                else:
+                    offset = {"A": -0.2, "B": 0.2}.get(name, 0) if len(fig.data) > 1 else 0
+                    ax.bar(np.arange(len(x)) + offset, y, width=0.4 if offset else 0.8,
+                           label=name, color=tr.marker.color)
+                ax.set_xticks(np.arange(len(x)), x, rotation=30 if len(x) > 3 else 0,
+                              ha="right" if len(x) > 3 else "center")
             elif tr.type == "scatter":
-                x = _xvalues(tr.x)
+                x = _xvalues(tr.x, categorical=fig.layout.xaxis.type == "category")
                 y = np.asarray(tr.y if tr.y is not None else [], dtype=object)
+                if len(y) and all(isinstance(v, str) for v in y):  # a category axis (subjects)
+                    ax.scatter(x, y.astype(str), s=30, label=name,
+                               c=np.asarray(tr.marker.color, dtype=float)
+                               if tr.marker.color is not None and not isinstance(
+                                   tr.marker.color, str) else None,
+                               cmap="Reds", vmin=0, vmax=100)
+                    continue
                 y = pd.to_numeric(pd.Series(y), errors="coerce").to_numpy(dtype=float)
                 color = tr.line.color if tr.line and tr.line.color else None
                 if tr.stackgroup:
@@ -234,6 +344,9 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
             ax.set_xlabel(str(fig.layout.xaxis.title.text), fontsize=8)
         if len(fig.data) > 1 and any(t.type != "heatmap" for t in fig.data):
             ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        if fig.layout.xaxis.range and fig.layout.xaxis.type != "category":
+            lo, hi = _wall_time(fig.layout.xaxis.range)  # the range the screen shows
+            ax.set_xlim(lo, hi)
         if any(_xvalues(t.x).dtype.kind == "M" for t in fig.data if t.type == "scatter"):
             mfig.autofmt_xdate()
         buf = io.BytesIO()

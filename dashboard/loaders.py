@@ -124,6 +124,20 @@ def sessions(subject: str | None = None) -> pd.DataFrame:
     return table.sort_values("started_at", ascending=False, ignore_index=True)
 
 
+def sessions_recorded(subject: str) -> pd.DataFrame:
+    """:func:`sessions` of one subject with ``duration_s`` replaced by the recorded time.
+
+    Session pickers then show the same duration as the session's own page (the time its frames
+    cover, fer_core.analytics.weights), not the writer's open-to-close wall clock.
+    """
+    table = sessions(subject)
+    recorded = history(subject).sessions
+    if recorded.empty:
+        return table
+    durations = recorded.set_index("session")["duration_s"]
+    return table.assign(duration_s=table["session"].map(durations).fillna(table["duration_s"]))
+
+
 def overview() -> pd.DataFrame:
     return _visible(_overview(root(), token()))
 

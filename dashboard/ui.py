@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
@@ -20,22 +20,35 @@ PENDING_SUBJECT_KEY = "shared.pending_subject"
 SYNTHETIC_BADGE = ":orange-badge[:material/science: SYNTHETIC demo data]"
 
 
-def display_tz() -> str:
-    """Time zone for dates and hours shown: $FER_TIMEZONE, $TZ, the system zone, else UTC."""
-    for name in (os.environ.get("FER_TIMEZONE"), os.environ.get("TZ")):
-        if name:
-            return name
+def _browser_tz() -> str | None:
     try:
-        target = Path("/etc/localtime").resolve()
-        if "zoneinfo" in target.parts:
-            return "/".join(target.parts[target.parts.index("zoneinfo") + 1:])
-    except OSError:
-        pass
+        return st.context.timezone
+    except Exception:  # no browser behind this run (AppTest, a download produced later)
+        return None
+
+
+def display_tz() -> str:
+    """Time zone of every date and hour shown: ``$FER_TIMEZONE`` (set by whoever runs the app),
+    else the browser's own zone, else UTC. Every page states which one it used."""
+    for name in (os.environ.get("FER_TIMEZONE"), _browser_tz()):
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
     return "UTC"
 
 
 def local(ts) -> pd.Timestamp:
     return pd.Timestamp(ts).tz_convert(display_tz())
+
+
+def localise(table: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``table`` with its UTC time columns in the display zone (charts draw wall-clock time)."""
+    tz = display_tz()
+    return table.assign(**{c: pd.to_datetime(table[c], utc=True).dt.tz_convert(tz)
+                           for c in columns if c in table.columns})
 
 
 def fmt_time(ts) -> str:
@@ -150,32 +163,56 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
     return label
 
 
-def chart(fig, name: str, key: str) -> None:
-    """Show a plotly figure with a PNG download of the same figure under it."""
-    st.plotly_chart(fig, key=f"{key}.chart")
+#: Plotly's own modebar keeps zoom/pan/reset but loses "Download plot as a PNG": that download
+#: would bypass the permission check and the audit log. The PNG button under each chart replaces
+#: it (checked, audited, and drawn from the same figure).
+PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
+
+
+def chart(fig, name: str, key: str, subjects, session: str | None = None) -> None:
+    """Show a plotly figure with an audited PNG download of the same figure under it.
+
+    ``subjects``: whose data the figure shows (named in the download's audit entry).
+    """
+    st.plotly_chart(fig, key=f"{key}.chart", config=PLOTLY_CONFIG)
     # the figure only holds subjects this page already checked (loaders refuse the others)
     auth_ui.download_button(
         st, f"PNG: {name}", lambda: charts.figure_png(fig), file_name=f"{slug(name)}.png",
-        mime="image/png", key=f"{key}.png", icon=":material/image:",
+        mime="image/png", key=f"{key}.png", icon=":material/image:", subjects=subjects,
+        session=session,
     )
 
 
-def export_buttons(prefix: str, subject: str | None = None, session: str | None = None) -> None:
-    """The log store's CSV / Parquet / ZIP exports of the rows behind the page."""
+def downloads_heading() -> bool:
+    """The "Downloads" heading, only for accounts that may download (none for viewers)."""
+    if not auth_ui.may_download():
+        return False
+    st.subheader("Downloads")
+    return True
+
+
+def export_buttons(prefix: str, subject: str | None = None, session: str | None = None) -> bool:
+    """The log store's CSV / Parquet / ZIP exports of the rows behind the page.
+
+    Returns whether any is shown (none for a viewer, nor the whole-store export for an account
+    that sees only its assigned subjects).
+    """
     scope = "_".join(x for x in ("fer-logs", subject, session) if x)
     what = "This session's raw logs" if session else (
         f"Raw logs of {subject}" if subject else "All raw logs")
     cols = st.columns(3)
+    shown = False
     for col, (fmt, mime) in zip(cols, (("csv", "text/csv"),
                                        ("parquet", "application/octet-stream"),
                                        ("zip", "application/zip")), strict=True):
-        auth_ui.download_button(
+        shown |= auth_ui.download_button(
             col, f"{what} ({fmt.upper()})",
             lambda fmt=fmt: loaders.store().export(fmt, subject=subject, session=session),
             file_name=f"{scope}.{fmt}", mime=mime, key=f"{prefix}.export.{fmt}",
-            subjects=[subject], whole_store=subject is None, action="export",
+            subjects=[subject], session=session, whole_store=subject is None, action="export",
             icon=":material/download:",
         )
+    return shown
 
 
 def slug(text: str) -> str:

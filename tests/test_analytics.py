@@ -71,7 +71,8 @@ def test_session_summary_hand_computed(session_a):
     assert s["n_frames"] == 10
     assert s["n_face_frames"] == 8
     assert s["face_in_view"] == pytest.approx(0.8)
-    assert s["duration_s"] == pytest.approx(9.0)
+    # every frame covers 1 s (the last one the interval before it): 10 s recorded, not 9
+    assert s["duration_s"] == pytest.approx(10.0)
     assert s["dominant"] == "happy"
     assert s["negative_share"] == pytest.approx(0.375)  # angry 1 + sad 2 of 8
     # (.8 + .6 + .7 + .9 + .6 + .6 + 1.0 + .7) / 8
@@ -142,7 +143,7 @@ def test_transitions(session_a):
     assert set(map(tuple, tr[["from", "to", "count"]].to_numpy().tolist())) == {
         ("happy", "sad", 1), ("sad", "neutral", 1), ("neutral", "angry", 1), ("angry", "happy", 1)
     }
-    tr2 = an.transition_counts(session_a, min_run_frames=2)
+    tr2 = an.transition_counts(session_a, min_run_s=2.0)
     # runs happy(2) sad(2) neutral(1) angry(1) happy(2): the one-frame runs are flicker
     assert tr2[["from", "to", "count"]].to_numpy().tolist() == [
         ["happy", "sad", 1], ["sad", "happy", 1]]
@@ -174,7 +175,7 @@ def test_bucket_counts_and_session_table(subject_rows):
     counts = an.bucket_counts(subject_rows)
     assert counts.groupby("session")["n"].sum().to_dict() == {"s-a": 10, "s-b": 4}
     b = counts.loc[counts["session"] == "s-b"].set_index("label")
-    assert b.at["angry", "n"] == 2
+    assert b.at["angry", "n"] == 2 and b.at["angry", "seconds"] == 2
     # valence of s-b's angry frames: .9*-.8 + .1*-.8 = -.8 ; .5*-.8 + .3*-.7 = -.61
     assert b.at["angry", "valence_sum"] == pytest.approx(-1.41, abs=1e-5)
     table = an.session_table(counts, an.session_bounds(subject_rows)).set_index("session")
@@ -186,7 +187,7 @@ def test_bucket_counts_and_session_table(subject_rows):
     # s-b: 3 face frames of 4; angry 2, neutral 1 -> negative 2/3
     assert table.at["s-b", "face_in_view"] == pytest.approx(0.75)
     assert table.at["s-b", "negative_share"] == pytest.approx(2 / 3)
-    assert table.at["s-b", "duration_s"] == 3
+    assert table.at["s-b", "duration_s"] == 4  # 4 frames at 1 frame/s cover 4 s
 
 
 def read_only(rows: pd.DataFrame, session: str) -> pd.DataFrame:
@@ -223,7 +224,7 @@ def test_filter_counts_and_period_summary(subject_rows):
     both = an.summarise_period(counts, bounds)
     # face frames 8 + 3 = 11; negative: 3 + 2 = 5
     assert both["negative_share"] == pytest.approx(5 / 11)
-    assert both["duration_s"] == 12 and both["n_frames"] == 14
+    assert both["duration_s"] == 14 and both["n_frames"] == 14  # 1 frame/s: 1 s per frame
 
 
 def test_baseline_flags_hand_computed():
@@ -266,6 +267,8 @@ def test_session_label_counts_duckdb(store_root):
     assert got == {("s-a", "angry"): 1, ("s-a", "happy"): 4, ("s-a", "neutral"): 1,
                    ("s-a", "no face"): 2, ("s-a", "sad"): 2, ("s-b", "angry"): 2,
                    ("s-b", "neutral"): 1, ("s-b", "no face"): 1}
+    seconds = {(r.session, r.label): r.seconds for r in counts.itertuples()}
+    assert seconds == pytest.approx({k: float(v) for k, v in got.items()})  # 1 frame/s
     shares = an.negative_share_by_session(counts).set_index("session")["negative_share"]
     assert shares.to_dict() == pytest.approx({"s-a": 0.375, "s-b": 2 / 3})
 
@@ -291,13 +294,16 @@ def test_overview_table_and_filters():
         "started_at": pd.to_datetime(["2026-11-03", "2026-11-02", "2026-11-05"], utc=True)})
     counts = pd.DataFrame({
         "subject": ["p01", "p01", "p01", "demo-a"], "session": ["s1", "s1", "s2", "x"],
-        "label": ["sad", "happy", "happy", "no face"], "n": [1, 3, 2, 5]})
+        "label": ["sad", "happy", "happy", "no face"], "n": [1, 3, 2, 5],
+        "seconds": [1800.0, 3600.0, 1800.0, 900.0]})
     table = an.overview_table(subjects, sessions, counts)
     assert table["subject"].tolist() == ["demo-a", "p01"]  # most recent first
     p = table.set_index("subject").loc["p01"]
-    assert p["negative_trend"] == [0.25, 0.0]  # oldest session first
-    assert p["mean_negative_share"] == pytest.approx(0.125)
-    assert p["total_hours"] == 2
+    # shares by time, not rows: s1 sad 1800 s of 5400 s (by rows it would be 1 of 4)
+    assert p["negative_trend"] == [0.3333, 0.0]  # oldest session first
+    assert p["mean_negative_share"] == pytest.approx(1 / 6)
+    assert p["total_hours"] == 2  # 7200 s covered by its frames
+    assert table.set_index("subject").loc["demo-a", "total_hours"] == 0.25
     assert table.set_index("subject").loc["demo-a", "negative_trend"] == []
     assert an.filter_overview(table, search="P0")["subject"].tolist() == ["p01"]
     assert an.filter_overview(table, synthetic="synthetic")["subject"].tolist() == ["demo-a"]

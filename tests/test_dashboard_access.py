@@ -238,10 +238,21 @@ def test_views_and_downloads_are_audited(env, deferred):
     html = deferred["report_p01_s-a.html"]()
     assert "<html" in (html if isinstance(html, str) else html.decode()).lower()
     export = auth.audit.read(user="psy", action="export")
-    assert export[-1]["target"] == "subject=p01" and \
+    assert export[-1]["target"] == "subject=p01 session=s-a" and \
         export[-1]["details"]["file"] == "fer-logs_p01_s-a.csv"
     report = auth.audit.read(user="psy", action="download")
     assert report[-1]["details"]["file"] == "report_p01_s-a.html"
+    # every other file of the page too (chart PNGs): each audited with whose data it holds
+    for name, produce in deferred.items():
+        if name not in ("fer-logs_p01_s-a.csv", "report_p01_s-a.html"):
+            assert produce()
+    entries = (auth.audit.read(user="psy", action="download")
+               + auth.audit.read(user="psy", action="export"))
+    assert {e["details"]["file"] for e in entries} == set(deferred)
+    # (the Overview, opened first, registered its own chart PNG: psy sees only p01 there)
+    targets = {e["details"]["file"]: e["target"] for e in entries}
+    assert targets.pop("sessions-over-time.png") == "subject=p01"
+    assert set(targets.values()) == {"subject=p01 session=s-a"}
     assert auth.audit.verify() == []
 
 

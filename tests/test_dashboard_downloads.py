@@ -113,3 +113,30 @@ def test_raw_log_exports_open(root, scope):
         assert z.testzip() is None
         names = z.namelist()
     assert any(n.endswith(".parquet") for n in names)
+
+
+def test_one_session_charts_are_bars_with_sane_axes(root):
+    """One session: bars on a category axis (an area of one point draws nothing), and a time
+    axis that spans days, not milliseconds (on screen and in the PNG)."""
+    rows = read_session(root, "p01", "s-a")
+    counts, bounds = an.bucket_counts(rows), an.session_bounds(rows)
+    table = an.session_table(counts, bounds).rename(
+        columns={f"share_{c}": c for c in an.CLASSES})
+    stacked = charts.stacked_shares(table, "start", "shares", "session start")
+    assert {t.type for t in stacked.data} == {"bar"} and stacked.layout.barmode == "stack"
+    assert stacked.layout.xaxis.type == "category"
+    assert list(stacked.data[0].x) == ["2026-11-02 09:00"]
+    assert stacked.layout.legend.orientation == "v"  # beside the plot, not over the x title
+    sessions = LogStore(root).list_sessions(subject="p01").head(1)
+    scatter = charts.sessions_scatter(sessions, an.negative_share_by_session(
+        an.session_label_counts(root)))
+    lo, hi = (pd.Timestamp(v) for v in scatter.layout.xaxis.range)
+    assert hi - lo == pd.Timedelta(days=2)
+    for fig in (stacked, scatter):
+        _open_png(charts.figure_png(fig))
+
+
+def test_heatmap_names_its_time_zone():
+    table = pd.DataFrame([[0.5, 0, 0, 0.5, 0, 0, 0]], columns=list(an.CLASSES), index=[9])
+    fig = charts.heatmap(table, tz="Asia/Jakarta")
+    assert fig.layout.yaxis.title.text == "hour of day (Asia/Jakarta)"

@@ -127,8 +127,9 @@ def test_overview_search_and_filters(app):
 def test_history_figures(app):
     at = app("pages/history.py")
     assert at.title[0].value == "Subject history — p01"
-    # 2 sessions; 9 s + 3 s; 11 of 14 frames with a face; negative 5 of 11
-    assert metrics(at) == {"Sessions": "2", "Recorded time": "0 min 12 s",
+    # 2 sessions at 1 frame/s, each frame covers 1 s: 10 s + 4 s; 11 of 14 s with a face;
+    # negative 5 of 11 s
+    assert metrics(at) == {"Sessions": "2", "Recorded time": "0 min 14 s",
                            "Face in view": "79%", "Negative-affect share": "45%"}
     shares, stacked, lines, valence, heat = figures(at)
     assert shares["data"][0]["y"] == pytest.approx(
@@ -194,7 +195,7 @@ def test_history_baseline_flag_is_an_observation(tmp_path, monkeypatch):
 def test_session_summary_figures(app):
     at = app("pages/session.py", session="s-a", session__window_s=0.0)
     assert at.title[0].value == "Session — p01"
-    assert metrics(at) == {"Duration": "0 min 09 s", "Face in view": "80%",
+    assert metrics(at) == {"Duration": "0 min 10 s", "Face in view": "80%",
                            "Dominant expression": "happy", "Negative-affect share": "38%",
                            "Mean confidence": "0.74"}
     raw, smooth, etho, valence, shares, transitions = figures(at)

@@ -19,6 +19,8 @@ accounts_tab, assign_tab, audit_tab, erase_tab = st.tabs(
     ["Accounts", "Assignments", "Audit log", "Erase data"])
 
 with accounts_tab:
+    if st.session_state.get("admin.created"):
+        st.success(st.session_state.pop("admin.created"))
     accounts = auth.accounts.all()
     st.dataframe(pd.DataFrame([{"username": a.username, "role": str(a.role), "active": a.active,
                                 "created": a.created_at, "created by": a.created_by}
@@ -32,7 +34,9 @@ with accounts_tab:
         if st.form_submit_button("Create account"):
             try:
                 auth.create_account(who, name, password, Role(role))
-                st.success(f"Account {name.strip().lower()} created.")
+                # rerun so the table above lists the new account at once
+                st.session_state["admin.created"] = f"Account {name.strip().lower()} created."
+                st.rerun()
             except (AccountError, PermissionError) as exc:
                 st.error(str(exc))
     names = [a.username for a in accounts]

@@ -23,7 +23,7 @@ def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:
                            format_func=subject_fmt)
     auth_ui.require(Perm.VIEW, subject)
     shown_subjects.append(subject)
-    sessions = loaders.sessions(subject)
+    sessions = loaders.sessions_recorded(subject)
     ids = sessions["session"].tolist()
     key = f"compare.{side}.session"
     if st.session_state.get(key) not in ids:
@@ -55,6 +55,14 @@ if mode == "Two sessions":
     with right:
         name_b, b, syn_b = pick_session("B", 0)
     synthetic = syn_a or syn_b
+    picked = [(st.session_state[f"compare.{x}.subject"], st.session_state[f"compare.{x}.session"])
+              for x in "AB"]
+    if picked[0] == picked[1]:  # e.g. a subject with one session: nothing to compare yet
+        only_one = len(loaders.sessions(picked[0][0])) < 2
+        st.info("A and B are the same session. Choose another session or subject for one side"
+                + (" (this subject has only one session so far)." if only_one else "."),
+                icon=":material/compare_arrows:")
+        st.stop()
 else:
     subject = st.session_state[ui.SUBJECT_KEY]
     auth_ui.require(Perm.VIEW, subject)
@@ -79,10 +87,11 @@ table = an.compare_summaries(a, b)
 st.table(table.set_index("metric").style.format("{:.2f}"))
 st.caption("Shares are % of the time a face was in view; their differences are percentage "
            "points. Valence is a derived estimate from the class probabilities.")
-ui.chart(charts.compare_bars(a, b), "shares A vs B", "compare.bars")
+ui.chart(charts.compare_bars(a, b), "shares A vs B", "compare.bars", shown_subjects)
 
-st.subheader("Downloads")
-auth_ui.download_button(st, "Comparison table (CSV)", lambda: table.to_csv(index=False),
-                        file_name="comparison.csv", mime="text/csv", key="compare.csv",
-                        subjects=shown_subjects, icon=":material/table:")
-ui.export_buttons("compare", subject=st.session_state[ui.SUBJECT_KEY])
+if ui.downloads_heading():
+    auth_ui.download_button(st, "Comparison table (CSV)", lambda: table.to_csv(index=False),
+                            file_name="comparison.csv", mime="text/csv", key="compare.csv",
+                            subjects=shown_subjects, icon=":material/table:")
+    for subject in dict.fromkeys(shown_subjects):
+        ui.export_buttons(f"compare.{subject}", subject=subject)

@@ -44,7 +44,8 @@ c3.metric("Face in view", ui.pct(summary["face_in_view"]))
 c4.metric("Negative-affect share", ui.pct(summary["negative_share"]))
 
 shares = pd.Series({c: summary[f"share_{c}"] for c in an.CLASSES})
-ui.chart(charts.shares_bar(shares), "share of time per expression", "history.shares")
+ui.chart(charts.shares_bar(shares), "share of time per expression", "history.shares",
+         [subject])
 
 if by == "session":
     trend = table.rename(columns={f"share_{c}": c for c in an.CLASSES})
@@ -56,17 +57,17 @@ else:
     val_x, val_y = val["day"], val["mean_valence"]
 x_title = "session start" if by == "session" else "day"
 ui.chart(charts.stacked_shares(trend, "x", f"Expression shares per {by}", x_title),
-         f"expression shares per {by}", "history.stacked")
+         f"expression shares per {by}", "history.stacked", [subject])
 ui.chart(charts.class_lines(trend, "x", f"Share of each expression per {by}", x_title),
-         f"share of each expression per {by}", "history.lines")
+         f"share of each expression per {by}", "history.lines", [subject])
 ui.chart(charts.valence_line(val_x, val_y, f"{an.VALENCE_LABEL}, mean per {by}", x_title),
-         "valence derived estimate", "history.valence")
+         "valence derived estimate", "history.valence", [subject])
 st.caption("Valence is not measured by the model: it is a derived estimate, the probability-"
            "weighted sum of fixed class weights (" + ", ".join(
                f"{c} {w:+.1f}" for c, w in an.VALENCE_WEIGHTS.items()) + ").")
 ui.chart(charts.heatmap(an.time_of_day_heatmap(counts, tz),
-                        f"Time of day x expression (% of face time, {tz})"),
-         "time of day x expression", "history.heatmap")
+                        f"Time of day x expression (% of face time, {tz})", tz),
+         "time of day x expression", "history.heatmap", [subject])
 
 st.subheader("Observations against this person's own baseline")
 flags = an.baseline_flags(hist.sessions)
@@ -94,5 +95,9 @@ st.dataframe(shown, key="history.sessions", hide_index=True, column_config={
     **{f"share_{c}": st.column_config.NumberColumn(c, format="%.0f%%") for c in an.CLASSES},
 })
 
-st.subheader("Downloads")
-ui.export_buttons("history", subject=subject)
+if ui.downloads_heading():
+    auth_ui.download_button(
+        st, "Sessions table (CSV)", lambda: shown.to_csv(index=False), key="history.table_csv",
+        file_name=f"sessions_{subject}.csv", mime="text/csv", subjects=[subject],
+        icon=":material/table:")
+    ui.export_buttons("history", subject=subject)

@@ -28,6 +28,8 @@ view = shown.assign(
     subject=[f"{s} (synthetic)" if syn else s for s, syn in zip(shown["subject"],
                                                                  shown["synthetic"], strict=True)],
     last_session=[ui.fmt_time(t) for t in shown["last_session"]],
+    # a duration, not decimal hours: one short session would read "0.00 h"
+    total_hours=[ui.fmt_duration(3600 * h) for h in shown["total_hours"]],
     mean_negative_share=100 * shown["mean_negative_share"],
     negative_trend=[[100 * v for v in trend] for trend in shown["negative_trend"]],
 ).drop(columns=["synthetic"])
@@ -36,7 +38,7 @@ event = st.dataframe(
     column_config={
         "subject": "Subject",
         "n_sessions": st.column_config.NumberColumn("Sessions"),
-        "total_hours": st.column_config.NumberColumn("Recorded (h)", format="%.2f"),
+        "total_hours": st.column_config.TextColumn("Recorded"),
         "last_session": "Last session",
         "mean_negative_share": st.column_config.NumberColumn("Neg. affect (mean %)",
                                                              format="%.0f%%"),
@@ -52,7 +54,8 @@ sessions = loaders.sessions()
 sessions = sessions.loc[sessions["subject"].isin(shown["subject"])]
 ui.damage_notice(sessions)
 ui.chart(charts.sessions_scatter(sessions, loaders.negative_shares()), "sessions over time",
-         "overview.sessions")
+         "overview.sessions", shown["subject"].tolist())
 
-st.subheader("Downloads")
-ui.export_buttons("overview")
+# the overview's export is the whole store: only for accounts that see every subject
+if auth_ui.current().sees_all_subjects and ui.downloads_heading():
+    ui.export_buttons("overview")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, loaders, ui  # auth_ui: access control (auth engineer)
+from dashboard import auth_ui, charts, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
 from fer_core.analyze import (
     IMAGE_EXTENSIONS,
@@ -34,9 +34,17 @@ CONSENT_TEXT = (
     "consent: their facial expressions are analysed by an automatic classifier and the "
     "predictions (not images) are stored on this computer for research or clinical review."
 )
+#: Version of CONSENT_TEXT stored in every consent record; change it whenever the text changes.
+CONSENT_TEXT_VERSION = "1 (2026-11-27)"
 NEW_SUBJECT = "New subject…"
 RECORDER_KEY = "record.recorder"
 GOTO_KEY = "record.goto_summary"
+CONSENT_KEY, CONSENT_AT_KEY = "record.consent", "record.consent_at"
+#: set when a recording ended: the next run (before the checkbox exists) unticks consent
+CONSENT_RESET_KEY = "record.consent_reset"
+#: (subject, session) pairs whose start / end this browser session already audited
+STARTS_KEY, STOPPED_KEY = "record.audited_starts", "record.audited_stop"
+ANALYSED_KEY = "record.analysed"  # the last session made from an uploaded file
 REFRESH_S = 0.5
 
 
@@ -55,14 +63,44 @@ def _goto_summary(subject: str, session: str) -> None:
 
 
 def _consent_changed() -> None:
-    st.session_state["record.consent_at"] = (
+    st.session_state[CONSENT_AT_KEY] = (
         datetime.now(UTC).isoformat(timespec="seconds")
-        if st.session_state.get("record.consent") else None
+        if st.session_state.get(CONSENT_KEY) else None
     )
+
+
+def _reset_consent() -> None:
+    """Consent is per recording: untick it (a new subject or a new recording asks again)."""
+    st.session_state[CONSENT_KEY] = False
+    st.session_state[CONSENT_AT_KEY] = None
+
+
+def _audit_start(subject: str, session: str) -> None:
+    """``record_start`` once per recorded session (the page sees it when its first row lands)."""
+    started = st.session_state.setdefault(STARTS_KEY, set())
+    if (subject, session) not in started:
+        started.add((subject, session))
+        auth_ui.audit("record_start", f"subject={subject} session={session}",
+                      consent_at=st.session_state.get(CONSENT_AT_KEY) or "")
+
+
+def _ended(fin: "glue.FinishedSession | None", action: str = "record_stop") -> bool:
+    """Audit a recording that just ended and untick consent; True when ``fin`` is new."""
+    if fin is None or st.session_state.get(STOPPED_KEY) == (fin.subject, fin.session):
+        return False
+    st.session_state[STOPPED_KEY] = (fin.subject, fin.session)
+    if action == "record_stop":
+        _audit_start(fin.subject, fin.session)  # a recording too short to be seen live
+    auth_ui.audit(action, f"subject={fin.subject} session={fin.session}", frames=fin.frames,
+                  rows=fin.rows)
+    st.session_state[CONSENT_RESET_KEY] = True
+    return True
 
 
 if st.session_state.pop(GOTO_KEY, False):
     st.switch_page("pages/session.py")
+if st.session_state.pop(CONSENT_RESET_KEY, False):
+    _reset_consent()  # before the checkbox exists in this run, so its state may be set
 
 auth_ui.require(Perm.RECORD)  # access control (auth engineer): server-side role check
 st.title("Record a session")
@@ -87,11 +125,12 @@ subjects = loaders.subjects()
 known = sorted(subjects["subject"].tolist()) if not subjects.empty else []
 left, right = st.columns(2)
 choice = left.selectbox("Subject", [NEW_SUBJECT, *known], key="record.subject_choice",
-                        disabled=recording)
+                        disabled=recording, on_change=_reset_consent)
 subject, subject_error = choice, None
 if choice == NEW_SUBJECT:
     subject = left.text_input("New subject id", key="record.new_subject", disabled=recording,
-                              placeholder="e.g. P017", max_chars=64).strip()
+                              placeholder="e.g. P017", max_chars=64,
+                              on_change=_reset_consent).strip()
     try:
         validate_id(subject, "subject")
     except InvalidIdError as exc:
@@ -105,24 +144,25 @@ save_video = st.checkbox(
     "Also save the camera video (images of the person) — off by default", key="record.video",
     disabled=recording, help=f"Saved as .avi files under `{glue.media_dir()}`, outside the log "
     "store. Leave off to store predictions only.")
-consent = st.checkbox(f"**Consent.** {CONSENT_TEXT}", key="record.consent", disabled=recording,
-                      on_change=_consent_changed)
+consent = st.checkbox(f"**Consent.** {CONSENT_TEXT}", key=CONSENT_KEY, disabled=recording,
+                      on_change=_consent_changed,
+                      help="Asked again for every recording and whenever the subject changes.")
+consent_at = st.session_state.get(CONSENT_AT_KEY)
 
 settings = None
 # --- access control (auth engineer): may this account record this subject? -----------
-if consent and subject_error is None:
+if consent and consent_at and subject_error is None:
     subject_error = auth_ui.claim_subject(subject, loaders.root())
     if subject_error:
         left.error(subject_error)
 # ---------------------------------------------------------------------------------------
-if consent and subject_error is None:
+if consent and consent_at and subject_error is None:
     settings = glue.RecordSettings(
         subject=subject, label=label.strip(), notes=notes, save_video=save_video,
         operator=auth_ui.current().username,  # auth: who recorded
-        consent={"given": True, "text": CONSENT_TEXT,
-                 "subject": subject, **auth_ui.consent_by(),  # auth: who consented / obtained
-                 "at": st.session_state.get("record.consent_at")
-                 or datetime.now(UTC).isoformat(timespec="seconds")},
+        # the tick that starts this recording: who, for whom, which words, when
+        consent={"given": True, "text": CONSENT_TEXT, "text_version": CONSENT_TEXT_VERSION,
+                 "subject": subject, **auth_ui.consent_by(), "at": consent_at},
     )
 
 def live_panel(box, chart_box) -> None:
@@ -135,6 +175,8 @@ def live_panel(box, chart_box) -> None:
         face = next((u for u in reversed(history) if u.probs is not None), None)
         st.markdown(f":red-badge[:material/fiber_manual_record: REC] session `{sid[1]}`"
                     if sid else "Waiting for the first frame...")
+        if sid:
+            _audit_start(*sid)
         c1, c2 = st.columns(2)
         c1.metric("Frames processed", f"{(last.frame_index + 1) if last else 0}")
         c2.metric("Processed rate", f"{recorder.processed_fps():.1f} fps",
@@ -147,27 +189,34 @@ def live_panel(box, chart_box) -> None:
             st.bar_chart(bars, horizontal=True, height=220, y_label="", x_label="probability")
         if len(history) >= 2:
             t_end = history[-1].timestamp
-            rows = [dict(zip(FER2013_CLASSES, u.probs, strict=True),
-                         seconds=(u.timestamp - t_end).total_seconds())
-                    for u in history if u.probs is not None]
-            if rows:  # full width below the video: room for the seven-class legend
-                chart_box.line_chart(pd.DataFrame(rows).set_index("seconds"), height=220,
-                                     x_label="seconds (0 = now)", y_label="probability")
+            nan = [float("nan")] * len(FER2013_CLASSES)  # no face: a gap, not a bridge
+            rows = [dict(zip(FER2013_CLASSES, u.probs if u.probs is not None else nan,
+                             strict=True), seconds=(u.timestamp - t_end).total_seconds())
+                    for u in history]
+            if any(u.probs is not None for u in history):  # full width: room for the legend
+                n = st.session_state["record.live_n"] = st.session_state.get("record.live_n",
+                                                                             0) + 1
+                chart_box.plotly_chart(charts.live_probabilities(pd.DataFrame(rows)),
+                                       config=ui.PLOTLY_CONFIG, key=f"record.live.{n}")
         if recorder.error:
             st.warning(recorder.error)
 
 
-def finished_panel() -> None:
+def finished_panel(where: str = "camera") -> None:
+    """The last finished session, on the tab that made it (camera or upload)."""
     fin = recorder.finished
     if fin is None:
+        return
+    from_upload = st.session_state.get(ANALYSED_KEY) == (fin.subject, fin.session)
+    if from_upload != (where == "upload"):
         return
     if fin.error:
         st.warning(fin.error)
     st.success(f"Session `{fin.session}` of subject `{fin.subject}` saved: {fin.frames} frames "
                f"processed, {fin.rows} rows logged."
                + (f" Video: `{fin.video_path}`." if fin.video_path else ""))
-    st.button("Open the session summary", key="record.open_summary", icon=":material/movie:",
-              on_click=_goto_summary, args=(fin.subject, fin.session))
+    st.button("Open the session summary", key=f"record.open_summary.{where}",
+              icon=":material/movie:", on_click=_goto_summary, args=(fin.subject, fin.session))
 
 
 camera_tab, upload_tab = st.tabs(["Camera", "Analyse a file"])
@@ -189,6 +238,8 @@ with camera_tab:
         else:
             recorder.arm(None)
             recorder.finish()  # STOP (on_video_ended also closes it, whichever comes first)
+            if _ended(recorder.finished):
+                st.rerun()  # untick consent: the next recording needs a new tick
         if not ctx.state.playing:
             with live_col:
                 finished_panel()
@@ -230,9 +281,12 @@ with upload_tab:
                 st.error(f"Could not analyse the upload: {exc}")
                 st.stop()
         progress.empty()
+        skipped = (f"Skipped {len(result.skipped)} unreadable file(s): "
+                   + ", ".join(result.skipped)) if result.skipped else None
         recorder.finished = glue.FinishedSession(result.subject, result.session, result.frames,
-                                                 result.rows)
-        if result.skipped:
-            st.warning(f"Skipped {len(result.skipped)} unreadable file(s): "
-                       + ", ".join(result.skipped))
-        finished_panel()
+                                                 result.rows, error=skipped)
+        _ended(recorder.finished, action="analyse")
+        st.session_state[ANALYSED_KEY] = (result.subject, result.session)
+        st.rerun()  # untick consent (the next analysis asks again); the result shows below
+    finished_panel("upload")
+

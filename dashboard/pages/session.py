@@ -40,10 +40,11 @@ c3.metric("Dominant expression", s["dominant"] or "—")
 c4.metric("Negative-affect share", ui.pct(s["negative_share"]))
 c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 
-fps = s["n_frames"] / s["duration_s"] if s["duration_s"] else 1.0
-flicker = max(1, round(0.1 * fps))  # runs shorter than 0.1 s are model flicker, not a change
-tl_raw = an.timeline(rows, 0.0, max_points=3000)
-tl = an.timeline(rows, window_s)
+FLICKER_S = 0.1  # runs shorter than this are model flicker, not a change of expression
+span_s = (s["end"] - s["start"]).total_seconds()  # wall clock, for placing markers
+# charts draw wall-clock time: in the zone the sidebar states
+tl_raw = ui.localise(an.timeline(rows, 0.0, max_points=3000), "timestamp")
+tl = ui.localise(an.timeline(rows, window_s), "timestamp")
 raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
             if tl_raw.attrs["bin_s"] else "")
 figs = {
@@ -51,16 +52,16 @@ figs = {
         tl_raw, meta.markers, "Class probabilities over time, raw" + raw_note),
     "probabilities (smoothed)": charts.probability_timeline(
         tl, meta.markers, f"Class probabilities over time, smoothed over {window_s:g} s"),
-    "ethogram": charts.ethogram(an.ethogram_segments(rows, bin_s=max(window_s / 2, tl.attrs[
-        "bin_s"]))),
+    "ethogram": charts.ethogram(ui.localise(an.ethogram_segments(
+        rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end")),
     "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
     "share of time per expression": charts.shares_bar(an.class_shares(rows)),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_frames=flicker)),
+    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S)),
 }
 for name, fig in figs.items():
-    ui.chart(fig, name, f"session.{ui.slug(name)}")
+    ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session)
 st.caption("Transitions count changes of the predicted expression between frames with a face, "
-           f"ignoring flickers shorter than 0.1 s ({flicker} frame(s)). Valence is a derived "
+           f"ignoring flickers shorter than {FLICKER_S:g} s. Valence is a derived "
            "estimate from the class probabilities (see docs/dashboard.md).")
 
 st.subheader("Per expression")
@@ -80,6 +81,9 @@ st.dataframe(per_class, key="session.per_class", column_config={
 
 st.subheader("Notes and event markers")
 can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only
+if not can_annotate:
+    st.caption(f"Read-only: your account ({auth_ui.current().role}) may read notes and markers "
+               "but not change them.")
 st.session_state.setdefault("session.notes", meta.notes)
 notes = st.text_area("Notes", key="session.notes", disabled=not can_annotate)
 if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
@@ -90,12 +94,13 @@ if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
     st.toast("Notes saved")
     st.rerun()
 left, right = st.columns([1, 2])
-offset = left.number_input("Marker at (s from start)", 0.0, max(s["duration_s"], 0.0),
+offset = left.number_input("Marker at (s from start)", 0.0, max(span_s, 0.0),
                            key="session.marker_offset", step=1.0, disabled=not can_annotate)
 label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
                          disabled=not can_annotate)
 if st.button("Add marker", key="session.add_marker",
-             disabled=not label.strip() or not can_annotate):
+             disabled=not label.strip() or not can_annotate,
+             help="Type a marker label first." if can_annotate else None):
     auth_ui.require(Perm.ANNOTATE, subject)
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="marker")
     loaders.store().add_marker(subject, session, label.strip(),
@@ -108,10 +113,11 @@ if meta.markers:
                            "label": [ui.plain(m.label) for m in meta.markers]}))  # st.table
     # renders Markdown in cells: a typed label stays plain text
 
-st.subheader("Downloads")
-auth_ui.download_button(
-    st, "Printable session report (HTML)", key="session.report", subjects=[subject],
-    data=lambda: reports.session_report(subject, meta, s, figs, window_s),
-    file_name=f"report_{subject}_{session}.html", mime="text/html", icon=":material/print:",
-)
-ui.export_buttons("session", subject=subject, session=session)
+if ui.downloads_heading():
+    auth_ui.download_button(
+        st, "Printable session report (HTML)", key="session.report", subjects=[subject],
+        session=session, data=lambda: reports.session_report(subject, meta, s, figs, window_s),
+        file_name=f"report_{subject}_{session}.html", mime="text/html",
+        icon=":material/print:",
+    )
+    ui.export_buttons("session", subject=subject, session=session)

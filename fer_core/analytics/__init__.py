@@ -2,7 +2,9 @@
 
 Pages of the dashboard only lay out what these functions return, so every number a psychologist
 sees is computed here and unit-tested against hand-computed values. See docs/dashboard.md for the
-definitions (frame, time share, face-in-view, valence estimate, baseline flags).
+definitions (frame, time share, face-in-view, valence estimate, baseline flags). Every figure
+is weighted by the time each row covers (:mod:`fer_core.analytics.weights`), never by counting
+rows.
 """
 
 from fer_core.analytics.compare import compare_summaries
@@ -18,6 +20,7 @@ from fer_core.analytics.frames import (
     ethogram_segments,
     face_rows,
     frame_rows,
+    frame_seconds,
     session_summary,
     smooth_probabilities,
     timeline,
@@ -41,9 +44,11 @@ from fer_core.analytics.store_queries import (
     overview_table,
     session_label_counts,
 )
+from fer_core.analytics.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
 __all__ = [
     "CLASSES",
+    "DEFAULT_MAX_GAP_S",
     "NO_FACE",
     "PROB_COLUMNS",
     "VALENCE_LABEL",
@@ -59,8 +64,11 @@ __all__ = [
     "filter_counts",
     "filter_overview",
     "frame_rows",
+    "frame_seconds",
     "negative_share_by_session",
     "overview_table",
+    "row_duration_sql",
+    "row_durations",
     "session_bounds",
     "session_label_counts",
     "session_summary",

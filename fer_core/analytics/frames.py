@@ -11,12 +11,17 @@ Definitions (also in docs/dashboard.md, so a reader of a chart can check what it
   face is logged as one row with ``face_index == -1``; a frame with faces has rows 0..n-1.
 * **primary face**: the row with ``face_index == 0``. A monitoring session films one person, so
   per-frame expression measures use the primary face only; extra faces (a passer-by) are ignored.
-* **face-in-view %**: frames with at least one face / all frames.
-* **time share** of a class: primary-face frames whose predicted label is that class / all
-  primary-face frames. Frames without a face are excluded, so shares always sum to 1.
-* **duration**: last timestamp − first timestamp of the session's rows.
+* **time a frame covers**: the interval to the session's next frame, capped at
+  :data:`fer_core.analytics.weights.DEFAULT_MAX_GAP_S` (:func:`frame_seconds`). Every share,
+  mean and duration below is weighted by it, never by counting rows: processing is faster
+  without a face than with one, so row counts over-count face-less time.
+* **face-in-view %**: time covered by frames with at least one face / time covered by all frames.
+* **time share** of a class: time covered by primary-face frames predicted as that class / time
+  covered by all primary-face frames. Frames without a face are excluded, so shares sum to 1.
+* **duration** (recorded time): the sum of the time every frame covers.
 * **valence**: a *derived estimate*, the probability-weighted sum of :data:`VALENCE_WEIGHTS`. The
-  model never predicts valence; this is a convenience summary of the seven probabilities.
+  model never predicts valence; this is a convenience summary of the seven probabilities. Its
+  session mean is time-weighted like everything else, and so is the mean confidence.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fer_core.analytics.weights import row_durations
 from fer_core.labels import FER2013_CLASSES, NEGATIVE_AFFECT
 
 CLASSES: tuple[str, ...] = FER2013_CLASSES
@@ -67,9 +73,31 @@ def frame_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def face_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Primary-face rows only (``face_index == 0`` and a face detected), sorted by time."""
-    mask = (df["face_index"] == 0) & df["face_detected"].fillna(False).astype(bool)
-    return _sorted(df.loc[mask])
+    """Primary-face rows only (``face_index == 0`` and a face detected), sorted by time.
+
+    Each keeps the ``seconds`` it covers (computed over all frames, see :func:`frame_seconds`),
+    so face-only tables can still be weighted by time.
+    """
+    frames = frame_rows(df)
+    frames = frames.assign(seconds=frame_seconds(frames))
+    mask = (frames["face_index"] == 0) & frames["face_detected"].fillna(False).astype(bool)
+    return frames.loc[mask]
+
+
+def frame_seconds(frames: pd.DataFrame) -> np.ndarray:
+    """Seconds each row of :func:`frame_rows` covers (:func:`~fer_core.analytics.weights.\
+row_durations`), per session when the rows carry a ``session`` column."""
+    groups = frames["session"] if "session" in frames.columns else None
+    return row_durations(frames["timestamp"], groups=groups)
+
+
+def _weighted_mean(values: pd.Series, seconds) -> float:
+    """Time-weighted mean of ``values`` (NaN values and zero total time give NaN)."""
+    v = pd.to_numeric(values).to_numpy(dtype="float64", na_value=np.nan)
+    w = np.asarray(seconds, dtype="float64")
+    ok = ~np.isnan(v)
+    total = w[ok].sum()
+    return float((v[ok] * w[ok]).sum() / total) if total > 0 else math.nan
 
 
 def valence(probs: pd.DataFrame) -> pd.Series:
@@ -86,14 +114,15 @@ def valence(probs: pd.DataFrame) -> pd.Series:
 
 
 def class_shares(df: pd.DataFrame) -> pd.Series:
-    """Time share of every class (index: :data:`CLASSES`), over primary-face frames.
+    """Time share of every class (index: :data:`CLASSES`), over primary-face frames' time.
 
     All zeros when the session has no face at all, never NaN, so callers can always plot it.
     """
-    labels = face_rows(df)["label"]
-    counts = labels.value_counts().reindex(list(CLASSES), fill_value=0)
-    total = counts.sum()
-    shares = counts / total if total else counts.astype("float64")
+    faces = face_rows(df)
+    seconds = faces.groupby("label", observed=True)["seconds"].sum()
+    seconds = seconds.reindex(list(CLASSES), fill_value=0.0).astype("float64")
+    total = seconds.sum()
+    shares = seconds / total if total > 0 else seconds * 0.0
     return shares.astype("float64").rename("share")
 
 
@@ -112,32 +141,37 @@ def dominant_class(shares: pd.Series) -> str | None:
 def session_summary(df: pd.DataFrame) -> dict[str, Any]:
     """The headline numbers of one session (or any set of rows), as a flat dict.
 
-    Keys: ``start``, ``end``, ``duration_s``, ``n_frames``, ``n_face_frames``, ``face_in_view``,
-    ``dominant``, ``negative_share``, ``mean_valence``, ``mean_confidence``, ``share_<class>``
-    and ``confidence_<class>`` (mean confidence of the frames predicted as that class).
+    Keys: ``start``, ``end``, ``duration_s`` (recorded time: the sum of the time every frame
+    covers), ``n_frames``, ``n_face_frames``, ``face_seconds``, ``face_in_view``, ``dominant``,
+    ``negative_share``, ``mean_valence``, ``mean_confidence``, ``share_<class>`` and
+    ``confidence_<class>`` (mean confidence of the frames predicted as that class). Shares and
+    means are weighted by the time each frame covers (:func:`frame_seconds`).
     """
     frames = frame_rows(df)
     faces = face_rows(df)
     shares = class_shares(df)
     n_frames = len(frames)  # frame_rows keeps one row per frame, across sessions too
+    total_s = float(frame_seconds(frames).sum()) if n_frames else 0.0
+    face_s = float(faces["seconds"].sum())
     start = frames["timestamp"].min() if n_frames else None
     end = frames["timestamp"].max() if n_frames else None
     out: dict[str, Any] = {
         "start": start,
         "end": end,
-        "duration_s": float((end - start).total_seconds()) if n_frames else 0.0,
+        "duration_s": total_s,
         "n_frames": n_frames,
         "n_face_frames": len(faces),
-        "face_in_view": len(faces) / n_frames if n_frames else 0.0,
+        "face_seconds": face_s,
+        "face_in_view": face_s / total_s if total_s > 0 else 0.0,
         "dominant": dominant_class(shares),
         "negative_share": negative_share(shares),
-        "mean_valence": float(valence(faces).mean()) if len(faces) else math.nan,
-        "mean_confidence": float(faces["confidence"].mean()) if len(faces) else math.nan,
+        "mean_valence": _weighted_mean(valence(faces), faces["seconds"]),
+        "mean_confidence": _weighted_mean(faces["confidence"], faces["seconds"]),
     }
-    conf = faces.groupby("label", observed=True)["confidence"].mean()
     for c in CLASSES:
         out[f"share_{c}"] = float(shares[c])
-        out[f"confidence_{c}"] = float(conf.get(c, math.nan))
+        part = faces.loc[faces["label"] == c]
+        out[f"confidence_{c}"] = _weighted_mean(part["confidence"], part["seconds"])
     return out
 
 
@@ -189,11 +223,13 @@ def timeline(df: pd.DataFrame, window_s: float = 0.0, max_points: int = 1500) ->
 def dominant_sequence(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
     """Dominant expression over time: columns ``timestamp`` and ``label`` (``"no face"`` gaps).
 
-    With ``bin_s > 0`` frames are grouped into time bins and each bin takes its most frequent
-    label (earlier FER2013 class on ties; ``"no face"`` only when it is the most frequent), which
-    both removes one-frame flicker and bounds the number of ethogram segments.
+    With ``bin_s > 0`` frames are grouped into time bins and each bin takes the label that
+    covers the most time in it (earlier FER2013 class on ties; ``"no face"`` only when it covers
+    the most), which both removes one-frame flicker and bounds the number of ethogram segments.
     """
-    frames = frame_rows(df)[["timestamp", "label", "face_detected"]]
+    frames = frame_rows(df)
+    seconds = frame_seconds(frames)
+    frames = frames[["timestamp", "label", "face_detected"]]
     labels = frames["label"].astype("object").where(
         frames["face_detected"].fillna(False).astype(bool), NO_FACE
     )
@@ -203,7 +239,8 @@ def dominant_sequence(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
         return seq
     order = {name: i for i, name in enumerate([*CLASSES, NO_FACE])}
     seq["bin"] = seq["timestamp"].dt.floor(pd.Timedelta(seconds=bin_s))
-    counts = seq.groupby(["bin", "label"]).size().reset_index(name="n")
+    seq["seconds"] = seconds
+    counts = seq.groupby(["bin", "label"])["seconds"].sum().reset_index(name="n")
     counts["order"] = counts["label"].map(order).fillna(len(order))
     counts = counts.sort_values(["bin", "n", "order"], ascending=[True, False, True])
     best = counts.drop_duplicates("bin")
@@ -233,22 +270,27 @@ def ethogram_segments(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
     return runs.reset_index(drop=True)[cols]
 
 
-def transition_counts(df: pd.DataFrame, min_run_frames: int = 1) -> pd.DataFrame:
+def transition_counts(df: pd.DataFrame, min_run_s: float = 0.0) -> pd.DataFrame:
     """How often the predicted expression changed from one class to another.
 
     Uses primary-face frames in time order; frames without a face are skipped (leaving the view
-    is not an expression change). Runs shorter than ``min_run_frames`` are treated as flicker and
-    removed before counting, and equal neighbours are then merged. Returns ``from``, ``to``,
-    ``count`` sorted by count (descending).
+    is not an expression change). Runs covering less than ``min_run_s`` seconds (by the time
+    their frames cover, :func:`frame_seconds`) are treated as flicker and removed before
+    counting, and equal neighbours are then merged. Returns ``from``, ``to``, ``count`` sorted
+    by count (descending).
     """
-    labels = face_rows(df)["label"].dropna().astype("object").to_numpy()
+    faces = face_rows(df)
+    faces = faces.loc[faces["label"].notna()]
+    labels = faces["label"].astype("object").to_numpy()
+    seconds = faces["seconds"].to_numpy(dtype="float64")
     cols = ["from", "to", "count"]
     if len(labels) < 2:
         return pd.DataFrame(columns=cols)
     change = np.r_[True, labels[1:] != labels[:-1]]
     run_labels = labels[change]
-    run_lengths = np.diff(np.r_[np.flatnonzero(change), len(labels)])
-    kept = run_labels[run_lengths >= max(min_run_frames, 1)]
+    run_seconds = np.add.reduceat(seconds, np.flatnonzero(change))
+    # a tiny tolerance: sums of float seconds must not drop a run of exactly min_run_s
+    kept = run_labels[run_seconds >= min_run_s - 1e-9]
     if len(kept) < 2:
         return pd.DataFrame(columns=cols)
     merged = kept[np.r_[True, kept[1:] != kept[:-1]]]

@@ -1,12 +1,15 @@
 """A subject's history across sessions and days, built from compact bucket counts.
 
 A subject can have millions of rows (9 hours at 30 frames/s is ~1M). Instead of keeping frames,
-:func:`bucket_counts` reduces them once to counts per (session, 15-minute UTC bucket, label) with
-summed valence and confidence; every history table (per session, per day, time-of-day heatmap,
-baseline flags, period comparisons) is then a cheap pandas operation on a few thousand rows,
-which is what the dashboard caches. Fifteen-minute UTC buckets convert exactly to any real
-time zone (all offsets are multiples of 15 minutes), so local days and hours are computed after
-aggregation without touching the frames again.
+:func:`bucket_counts` reduces them once to the time covered per (session, 15-minute UTC bucket,
+label) with time-weighted sums of valence and confidence; every history table (per session,
+per day, time-of-day heatmap, baseline flags, period comparisons) is then a cheap pandas
+operation on a few thousand rows, which is what the dashboard caches. Fifteen-minute UTC
+buckets convert exactly to any real time zone (all offsets are multiples of 15 minutes), so
+local days and hours are computed after aggregation without touching the frames again.
+
+Everything is weighted by the time each frame covers (:mod:`fer_core.analytics.weights`), never
+by counting rows; ``n`` (frames) is kept only for information.
 """
 
 from __future__ import annotations
@@ -21,22 +24,26 @@ from fer_core.analytics.frames import (
     CLASSES,
     NO_FACE,
     frame_rows,
+    frame_seconds,
     valence,
 )
 from fer_core.labels import NEGATIVE_AFFECT
 
 BUCKET = pd.Timedelta(minutes=15)
-COUNT_COLUMNS = ["session", "bucket", "label", "n", "valence_sum", "confidence_sum"]
-BOUND_COLUMNS = ["session", "start", "end", "n_frames"]
+COUNT_COLUMNS = ["session", "bucket", "label", "n", "seconds", "valence_sum", "confidence_sum"]
+BOUND_COLUMNS = ["session", "start", "end", "n_frames", "duration_s"]
 #: Plain-language names of the metrics baseline flags can watch.
 METRIC_NAMES = {"negative_share": "negative-affect share", "face_in_view": "face-in-view time",
                 "share_happy": "happy share", "share_neutral": "neutral share"}
 
 
 def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """Counts per (session, 15-minute UTC bucket, label) with summed valence and confidence.
+    """Time per (session, 15-minute UTC bucket, label) with time-weighted valence and confidence.
 
-    ``label`` is ``"no face"`` for frames without a face. Needs the columns ``session``,
+    ``seconds`` is the time the frames cover (:func:`~fer_core.analytics.frames.frame_seconds`;
+    a frame counts in the bucket where it starts), ``valence_sum`` and ``confidence_sum`` are
+    sums of value x seconds, ``n`` the number of frames. ``label`` is ``"no face"`` for frames
+    without a face. Needs the columns ``session``,
     ``timestamp``, ``face_index``, ``face_detected``, ``label``, ``confidence`` and the probs.
     Implemented with integer codes and ``np.bincount`` rather than a pandas groupby on three
     string keys: this is the one pass over every frame of a subject (a million rows for nine
@@ -54,18 +61,21 @@ def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
     bucket_ms = int(BUCKET / pd.Timedelta(milliseconds=1))
     b_codes, b_values = pd.factorize(ms // bucket_ms)
     key = (s_codes.astype("int64") * len(b_values) + b_codes) * len(l_names) + l_codes
-    val = np.nan_to_num(valence(frames).to_numpy())
-    conf = np.nan_to_num(frames["confidence"].to_numpy(dtype="float64", na_value=np.nan))
+    secs = frame_seconds(frames)
+    val = np.nan_to_num(valence(frames).to_numpy()) * secs
+    conf = np.nan_to_num(frames["confidence"].to_numpy(dtype="float64", na_value=np.nan)) * secs
     size = len(s_names) * len(b_values) * len(l_names)
     if size <= 20_000_000:  # dense bincount over the key space: no sort of a million keys
         n_dense = np.bincount(key, minlength=size)
         keys = np.flatnonzero(n_dense)
         n = n_dense[keys]
+        sec_sum = np.bincount(key, weights=secs, minlength=size)[keys]
         val_sum = np.bincount(key, weights=val, minlength=size)[keys]
         conf_sum = np.bincount(key, weights=conf, minlength=size)[keys]
     else:
         keys, inverse = np.unique(key, return_inverse=True)
         n = np.bincount(inverse)
+        sec_sum = np.bincount(inverse, weights=secs)
         val_sum = np.bincount(inverse, weights=val)
         conf_sum = np.bincount(inverse, weights=conf)
     rest, l_idx = np.divmod(keys, len(l_names))
@@ -75,6 +85,7 @@ def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
         "bucket": pd.to_datetime(np.asarray(b_values)[b_idx] * bucket_ms, unit="ms", utc=True),
         "label": np.asarray(l_names, dtype=object)[l_idx],
         "n": n.astype("int64"),
+        "seconds": sec_sum,
         "valence_sum": val_sum,
         "confidence_sum": conf_sum,
     })
@@ -88,12 +99,17 @@ def _epoch_ms(ts: pd.Series) -> np.ndarray:
 
 
 def session_bounds(df: pd.DataFrame) -> pd.DataFrame:
-    """First and last timestamp and frame count of every session (``BOUND_COLUMNS``)."""
+    """First and last timestamp, frame count and recorded time of every session.
+
+    ``duration_s`` is the time the session's frames cover (the same figure as
+    ``session_summary``'s), not last minus first timestamp.
+    """
     frames = frame_rows(df)
     if frames.empty:
         return pd.DataFrame(columns=BOUND_COLUMNS)
     codes, names = pd.factorize(frames["session"])
     ms = _epoch_ms(frames["timestamp"])
+    secs = frame_seconds(frames)
     order = np.arange(len(names))
     start = np.full(len(names), np.iinfo("int64").max)
     end = np.full(len(names), np.iinfo("int64").min)
@@ -104,25 +120,30 @@ def session_bounds(df: pd.DataFrame) -> pd.DataFrame:
         "start": pd.to_datetime(start, unit="ms", utc=True),
         "end": pd.to_datetime(end, unit="ms", utc=True),
         "n_frames": np.bincount(codes, minlength=len(names)).astype("int64"),
+        "duration_s": np.bincount(codes, weights=secs, minlength=len(names)),
     })
     return out.sort_values("session", ignore_index=True)[BOUND_COLUMNS]
 
 
 def _summarise(counts: pd.DataFrame) -> dict[str, Any]:
-    """Shares, face-in-view, valence and confidence of one group of bucket counts."""
-    by_label = counts.groupby("label")[["n", "valence_sum", "confidence_sum"]].sum()
-    n_all = float(by_label["n"].sum())
+    """Shares, face-in-view, valence and confidence of one group of bucket counts (by time)."""
+    by_label = counts.groupby("label")[["n", "seconds", "valence_sum", "confidence_sum"]].sum()
+    s_all = float(by_label["seconds"].sum())
     face = by_label.drop(index=NO_FACE, errors="ignore")
-    n_face = float(face["n"].sum())
+    s_face = float(face["seconds"].sum())
     out: dict[str, Any] = {
-        "n_face_frames": int(n_face),
-        "face_in_view": n_face / n_all if n_all else 0.0,
-        "mean_valence": float(face["valence_sum"].sum() / n_face) if n_face else math.nan,
-        "mean_confidence": float(face["confidence_sum"].sum() / n_face) if n_face else math.nan,
+        "n_face_frames": int(face["n"].sum()),
+        "face_seconds": s_face,
+        "face_in_view": s_face / s_all if s_all > 0 else 0.0,
+        "mean_valence": float(face["valence_sum"].sum() / s_face) if s_face > 0 else math.nan,
+        "mean_confidence": (float(face["confidence_sum"].sum() / s_face) if s_face > 0
+                            else math.nan),
     }
-    shares = {c: float(face["n"].get(c, 0.0) / n_face) if n_face else 0.0 for c in CLASSES}
+    has_face = s_face > 0
+    shares = {c: float(face["seconds"].get(c, 0.0) / s_face) if has_face else 0.0
+              for c in CLASSES}
     out["negative_share"] = sum(shares[c] for c in NEGATIVE_AFFECT)
-    out["dominant"] = max(CLASSES, key=lambda c: shares[c]) if n_face else None
+    out["dominant"] = max(CLASSES, key=lambda c: shares[c]) if has_face else None
     for c in CLASSES:
         out[f"share_{c}"] = shares[c]
     return out
@@ -140,7 +161,7 @@ def session_table(counts: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
             "session": b.session,
             "start": b.start,
             "end": b.end,
-            "duration_s": float((b.end - b.start).total_seconds()),
+            "duration_s": float(b.duration_s),
             "n_frames": int(b.n_frames),
         }
         row.update(_summarise(grouped.get(b.session, counts.iloc[0:0])))
@@ -154,12 +175,12 @@ def session_table(counts: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
 def summarise_period(counts: pd.DataFrame, bounds: pd.DataFrame) -> dict[str, Any]:
     """Summary of any set of sessions or buckets (for comparing two periods).
 
-    Duration is the sum of the included sessions' durations; shares are over all their face
-    frames (so long sessions weigh more, as they should for "share of recorded time").
+    Duration is the sum of the included sessions' recorded time; shares are over all their face
+    time (so long sessions weigh more, as they should for "share of recorded time").
     """
     out = _summarise(counts)
     out["n_sessions"] = int(bounds["session"].nunique())
-    out["duration_s"] = float((bounds["end"] - bounds["start"]).dt.total_seconds().sum())
+    out["duration_s"] = float(bounds["duration_s"].sum())
     out["n_frames"] = int(bounds["n_frames"].sum())
     return out
 
@@ -178,32 +199,36 @@ def filter_counts(counts: pd.DataFrame, start=None, end=None, tz: str = "UTC") -
 
 
 def shares_by_day(counts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
-    """Share of each class per local calendar day (rows: day; columns: classes + n_face)."""
+    """Time share of each class per local calendar day (rows: day; columns: classes +
+    ``face_seconds``, the face time of that day)."""
     face = counts.loc[counts["label"] != NO_FACE]
     if face.empty:
-        return pd.DataFrame(columns=["day", *CLASSES, "n_face"])
+        return pd.DataFrame(columns=["day", *CLASSES, "face_seconds"])
     day = face["bucket"].dt.tz_convert(tz).dt.date.rename("day")
-    table = face.groupby([day, face["label"]])["n"].sum().unstack(fill_value=0)
-    table = table.reindex(columns=list(CLASSES), fill_value=0)
-    n_face = table.sum(axis=1)
-    shares = table.div(n_face, axis=0)
-    shares["n_face"] = n_face
+    table = face.groupby([day, face["label"]])["seconds"].sum().unstack(fill_value=0.0)
+    table = table.reindex(columns=list(CLASSES), fill_value=0.0)
+    face_s = table.sum(axis=1)
+    shares = table.div(face_s.where(face_s > 0), axis=0).fillna(0.0)
+    shares["face_seconds"] = face_s
     return shares.reset_index()
 
 
 def valence_by_day(counts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
-    """Mean derived valence per local day: columns ``day``, ``mean_valence``, ``n_face``."""
+    """Time-weighted mean derived valence per local day: ``day``, ``mean_valence``,
+    ``face_seconds``."""
     face = counts.loc[counts["label"] != NO_FACE]
     if face.empty:
-        return pd.DataFrame(columns=["day", "mean_valence", "n_face"])
+        return pd.DataFrame(columns=["day", "mean_valence", "face_seconds"])
     day = face["bucket"].dt.tz_convert(tz).dt.date.rename("day")
-    sums = face.groupby(day)[["valence_sum", "n"]].sum()
-    out = pd.DataFrame({"mean_valence": sums["valence_sum"] / sums["n"], "n_face": sums["n"]})
+    sums = face.groupby(day)[["valence_sum", "seconds"]].sum()
+    secs = sums["seconds"].where(sums["seconds"] > 0)
+    out = pd.DataFrame({"mean_valence": sums["valence_sum"] / secs,
+                        "face_seconds": sums["seconds"]})
     return out.reset_index()
 
 
 def time_of_day_heatmap(counts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
-    """Share of each class per local hour of day (rows: hours 0-23 present; columns: classes).
+    """Time share of each class per local hour of day (rows: hours present; columns: classes).
 
     Each row sums to 1: it answers "when this person was seen at 9 o'clock, how were the
     expressions distributed", independent of how much was recorded at that hour.
@@ -212,9 +237,10 @@ def time_of_day_heatmap(counts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
     if face.empty:
         return pd.DataFrame(columns=list(CLASSES))
     hour = face["bucket"].dt.tz_convert(tz).dt.hour.rename("hour")
-    table = face.groupby([hour, face["label"]])["n"].sum().unstack(fill_value=0)
-    table = table.reindex(columns=list(CLASSES), fill_value=0)
-    return table.div(table.sum(axis=1), axis=0)
+    table = face.groupby([hour, face["label"]])["seconds"].sum().unstack(fill_value=0.0)
+    table = table.reindex(columns=list(CLASSES), fill_value=0.0)
+    total = table.sum(axis=1)
+    return table.div(total.where(total > 0), axis=0).fillna(0.0)
 
 
 def baseline_flags(

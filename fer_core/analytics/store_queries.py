@@ -1,9 +1,10 @@
 """DuckDB queries straight over the log store's Parquet files, for store-wide tables.
 
 The overview needs a little about every session of every subject (the negative-affect share per
-session for a sparkline). Loading all rows through pandas would scale with the whole store; DuckDB
-reads only the two or three columns involved, in parallel, and returns one row per
-(subject, session, label).
+session for a sparkline, the recorded hours). Loading all rows through pandas would scale with the
+whole store; DuckDB reads only the few columns involved, in parallel, and returns one row per
+(subject, session, label) with the time those frames cover, weighted by the same rule as every
+other figure (:func:`fer_core.analytics.weights.row_duration_sql`).
 
 Which files: exactly those :meth:`fer_core.logstore.LogStore.data_files` names -- the reading
 rule of every reader (the compaction snapshot, damaged files and sessions skipped with a
@@ -22,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from fer_core.analytics.frames import NO_FACE
+from fer_core.analytics.weights import row_duration_sql
 from fer_core.labels import NEGATIVE_AFFECT
 from fer_core.logstore import LogStore
 from fer_core.logstore.layout import SnapshotRace
@@ -29,15 +31,15 @@ from fer_core.logstore.reader import FileInfo, report_bad
 
 log = logging.getLogger(__name__)
 
-LABEL_COUNT_COLUMNS = ["subject", "session", "label", "n"]
+LABEL_COUNT_COLUMNS = ["subject", "session", "label", "n", "seconds"]
 _RETRIES = 20
 
 
 def session_label_counts(root: str | Path, subject: str | None = None) -> pd.DataFrame:
-    """Frames per (subject, session, label) over the store; ``"no face"`` for face-less frames.
+    """Frames and their time per (subject, session, label); ``"no face"`` for face-less frames.
 
-    One row per frame is counted (the primary face or the no-face row). An empty store gives an
-    empty table with the same columns.
+    One row per frame is counted (the primary face or the no-face row); ``seconds`` is the time
+    those frames cover. An empty store gives an empty table with the same columns.
     """
     store = LogStore(root)
     for attempt in range(_RETRIES):
@@ -60,18 +62,23 @@ def session_label_counts(root: str | Path, subject: str | None = None) -> pd.Dat
     out["subject"] = out["subject"].astype(str)
     out["session"] = out["session"].astype(str)
     out["n"] = out["n"].astype("int64")
+    out["seconds"] = out["seconds"].astype("float64")
     return out[LABEL_COUNT_COLUMNS]
 
 
 def _label_counts(files: list[Path]) -> pd.DataFrame:
     sql = f"""
-        SELECT subject, session,
-               CASE WHEN face_detected AND label IS NOT NULL THEN label ELSE '{NO_FACE}' END
-                   AS label,
-               count(*) AS n
-        FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false,
-                          union_by_name = true)
-        WHERE face_index <= 0
+        WITH frames AS (
+            SELECT subject, session,
+                   CASE WHEN face_detected AND label IS NOT NULL THEN label
+                        ELSE '{NO_FACE}' END AS label,
+                   {row_duration_sql()} AS seconds
+            FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false,
+                              union_by_name = true)
+            WHERE face_index <= 0
+        )
+        SELECT subject, session, label, count(*) AS n, sum(seconds) AS seconds
+        FROM frames
         GROUP BY ALL
         ORDER BY subject, session, label
     """
@@ -91,11 +98,14 @@ def _label_counts_per_file(files: list[Path]) -> pd.DataFrame:
         return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
     keys = ["subject", "session", "label"]
     both = pd.concat(parts, ignore_index=True)
-    return both.groupby(keys, as_index=False)["n"].sum().sort_values(keys, ignore_index=True)
+    # a session spread over several files gets its row durations per file here (the last row of
+    # each file is capped): a degraded path for stores with a damaged file, logged above
+    summed = both.groupby(keys, as_index=False)[["n", "seconds"]].sum()
+    return summed.sort_values(keys, ignore_index=True)
 
 
 def negative_share_by_session(label_counts: pd.DataFrame) -> pd.DataFrame:
-    """Negative-affect share of face frames per (subject, session): columns + ``negative_share``.
+    """Negative-affect share of face time per (subject, session): columns + ``negative_share``.
 
     NaN for a session with no face at all (nothing to share out).
     """
@@ -104,10 +114,10 @@ def negative_share_by_session(label_counts: pd.DataFrame) -> pd.DataFrame:
     face = label_counts.loc[label_counts["label"] != NO_FACE]
     neg = face.loc[face["label"].isin(NEGATIVE_AFFECT)]
     keys = ["subject", "session"]
-    total = face.groupby(keys)["n"].sum()
-    negative = neg.groupby(keys)["n"].sum().reindex(total.index, fill_value=0)
-    all_sessions = label_counts.groupby(keys)["n"].sum().index
-    share = (negative / total).reindex(all_sessions)
+    total = face.groupby(keys)["seconds"].sum()
+    negative = neg.groupby(keys)["seconds"].sum().reindex(total.index, fill_value=0.0)
+    all_sessions = label_counts.groupby(keys)["seconds"].sum().index
+    share = (negative / total.where(total > 0)).reindex(all_sessions)
     return share.rename("negative_share").reset_index()
 
 
@@ -116,7 +126,8 @@ def overview_table(
 ) -> pd.DataFrame:
     """One row per subject for the overview page.
 
-    Columns: ``subject``, ``synthetic``, ``n_sessions``, ``total_hours``, ``last_session``,
+    Columns: ``subject``, ``synthetic``, ``n_sessions``, ``total_hours`` (recorded time: the
+    time the subject's frames cover, as everywhere else), ``last_session``,
     ``mean_negative_share`` (mean over sessions) and ``negative_trend`` (per-session negative
     share, oldest first, as a list for a sparkline). ``subjects`` and ``sessions`` are the log
     store's ``list_subjects()`` and ``list_sessions()`` tables.
@@ -133,15 +144,17 @@ def overview_table(
         lambda s: [round(float(v), 4) for v in s.dropna()]
     )
     mean = merged.groupby("subject")["negative_share"].mean()
+    seconds = (label_counts.groupby("subject")["seconds"].sum() if not label_counts.empty
+               else pd.Series(dtype="float64"))
     out = pd.DataFrame(
         {
             "subject": subjects["subject"].astype(str),
             "synthetic": subjects["synthetic"].astype(bool),
             "n_sessions": subjects["n_sessions"].astype(int),
-            "total_hours": subjects["total_duration_s"].astype(float) / 3600.0,
             "last_session": subjects["last_started_at"],
         }
     )
+    out["total_hours"] = out["subject"].map(seconds).fillna(0.0).astype(float) / 3600.0
     out["mean_negative_share"] = out["subject"].map(mean).astype(float)
     out["negative_trend"] = out["subject"].map(trend)
     out["negative_trend"] = out["negative_trend"].apply(lambda v: v if isinstance(v, list) else [])

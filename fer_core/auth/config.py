@@ -7,6 +7,7 @@ are Parquet datasets, and erasing a subject must not touch accounts). ``$FER_AUT
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 AUTH_DIR_ENV = "FER_AUTH_DIR"
@@ -47,6 +48,30 @@ def idle_timeout_s() -> float:
 def max_age_s() -> float:
     """Seconds after which a login expires however active it is."""
     return 3600 * _float_env(MAX_AGE_ENV, DEFAULT_MAX_HOURS)
+
+
+COOKIE_KEY_FILE = "cookie_key"
+
+
+def cookie_key(directory: Path) -> bytes:
+    """The key that signs login cookies: 32 random bytes in ``<auth dir>/cookie_key`` (0600).
+
+    Kept on disk so cookies stay verifiable across a restart (the restart still logs everyone
+    out, because login sessions live in memory; the cookie is then refused as expired, not as
+    forged). Deleting the file makes every cookie ever issued count as forged.
+    """
+    path = directory / COOKIE_KEY_FILE
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
 
 
 def prepare_dir(directory: Path) -> Path:

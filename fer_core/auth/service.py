@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fer_core.auth import config
+from fer_core.auth import config, cookies
 from fer_core.auth.accounts import AccountError, AccountStore
 from fer_core.auth.assignments import Assignments
 from fer_core.auth.audit import AuditLog
@@ -44,6 +44,7 @@ class Auth:
             max_age_s=max_age_s or config.max_age_s())
         self.assignments = Assignments(self.dir)
         self.audit = AuditLog(self.dir, now)
+        self._cookie_key = config.cookie_key(self.dir)
 
     def now(self) -> datetime:
         return self._clock()
@@ -98,6 +99,28 @@ class Auth:
         self.sessions.revoke(token)
         if username:
             self.audit.write(username, reason, f"user={username}")
+
+    # ------------------------------------------------------------------ login cookie
+    def session_cookie(self, token: str) -> str:
+        """The signed cookie value that lets this login survive a reload (fer_core.auth.cookies).
+
+        It expires with the login's maximum age; the server-side session still decides.
+        """
+        expires = int(self.now().timestamp() + self.sessions.max_age_s)
+        return cookies.sign(token, expires, self._cookie_key)
+
+    def resume(self, cookie: str | None) -> str | None:
+        """The live session token behind a login cookie, or None (audited: forged or expired).
+
+        A cookie that verifies but whose session is gone (logged out, idle, restarted app,
+        disabled account) counts as expired.
+        """
+        token, reason = cookies.verify(cookie, self._cookie_key, self.now().timestamp())
+        if token is not None and self.principal(token) is None:
+            token, reason = None, cookies.EXPIRED
+        if token is None:
+            self.audit.write("", "session_rejected", "login cookie", reason=reason)
+        return token
 
     def principal(self, token: str | None) -> Principal | None:
         """The logged-in account behind ``token``; None when expired, unknown or disabled.

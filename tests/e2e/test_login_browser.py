@@ -142,17 +142,21 @@ def test_login_record_review_logout(start_app, tmp_path, camera):
     assert meta.operator == USER
     assert meta.consent["given"] is True and meta.consent["obtained_by"] == USER
     assert meta.consent["subject"] == SUBJECT and meta.consent["text"] and meta.consent["at"]
+    assert meta.consent["text_version"]
 
     auth = Auth(auth_dir)
     assert SUBJECT in auth.assignments.subjects_of(USER)
     mine = auth.audit.read(user=USER)
     actions = [e["action"] for e in mine]
-    for expected in ["login_failed", "login", "assign", "view", "export", "logout"]:
+    for expected in ["login_failed", "login", "assign", "record_start", "record_stop", "view",
+                     "export", "logout"]:
         assert expected in actions, (expected, actions)
     assert actions.index("login_failed") < actions.index("login") < actions.index("logout")
     views = [e["target"] for e in mine if e["action"] == "view"]
     assert f"subject={SUBJECT} session={session}" in views
     export = next(e for e in mine if e["action"] == "export")
-    assert export["target"] == f"subject={SUBJECT}"
+    assert export["target"] == f"subject={SUBJECT} session={session}"
+    starts = [e["target"] for e in mine if e["action"] in ("record_start", "record_stop")]
+    assert starts == [f"subject={SUBJECT} session={session}"] * 2
     assert export["details"]["file"] == f"fer-logs_{SUBJECT}_{session}.csv"
     assert auth.audit.verify() == []

@@ -37,7 +37,7 @@ METRIC_NAMES = {"negative_share": "negative-affect share", "face_in_view": "face
                 "share_happy": "happy share", "share_neutral": "neutral share"}
 
 
-def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
+def bucket_counts(df: pd.DataFrame, bucket: pd.Timedelta = BUCKET) -> pd.DataFrame:
     """Time per (session, 15-minute UTC bucket, label) with time-weighted valence and confidence.
 
     ``seconds`` is the time the frames cover (:func:`~fer_core.analytics.frames.frame_seconds`;
@@ -45,9 +45,11 @@ def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
     sums of value x seconds, ``n`` the number of frames. ``label`` is ``"no face"`` for frames
     without a face. Needs the columns ``session``,
     ``timestamp``, ``face_index``, ``face_detected``, ``label``, ``confidence`` and the probs.
-    Implemented with integer codes and ``np.bincount`` rather than a pandas groupby on three
-    string keys: this is the one pass over every frame of a subject (a million rows for nine
-    hours), and the integer route is an order of magnitude faster.
+    ``bucket`` sets another width (the per-session summaries use one minute,
+    :mod:`fer_core.analytics.summaries`). Implemented with integer codes and ``np.bincount``
+    rather than a pandas groupby on three string keys: this is the one pass over every frame of
+    a session or subject (a million rows for nine hours), and the integer route is an order of
+    magnitude faster.
     """
     frames = frame_rows(df)
     if frames.empty:
@@ -58,7 +60,7 @@ def bucket_counts(df: pd.DataFrame) -> pd.DataFrame:
     l_names = np.array([*map(str, l_found), NO_FACE], dtype=object)
     l_codes = np.where(has_face & (l_codes >= 0), l_codes, len(l_names) - 1)
     ms = _epoch_ms(frames["timestamp"])
-    bucket_ms = int(BUCKET / pd.Timedelta(milliseconds=1))
+    bucket_ms = int(bucket / pd.Timedelta(milliseconds=1))
     b_codes, b_values = pd.factorize(ms // bucket_ms)
     key = (s_codes.astype("int64") * len(b_values) + b_codes) * len(l_names) + l_codes
     secs = frame_seconds(frames)

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="list subjects, or the sessions of --subject")
     ls.add_argument("--subject", default=None)
-    sub.add_parser("repair", help="compact and close sessions whose writer died")
+    sub.add_parser("repair", help="compact and close sessions whose writer died; rewrite "
+                   "missing or stale session summaries")
     ex = sub.add_parser("export", help="export a session, a subject or everything")
     ex.add_argument("--format", choices=("csv", "parquet", "zip"), default="zip")
     ex.add_argument("--subject", default=None)
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
             done = store.repair()
             log.info("repaired %d session(s): %s", len(done),
                      ", ".join(f"{s}/{x}" for s, x in done) or "-")
+            from fer_core.logstore.summary_file import refresh_summaries
+
+            summarised = refresh_summaries(store.root, fsync=store.fsync)
+            log.info("wrote %d missing or stale session summary(ies): %s", len(summarised),
+                     ", ".join(f"{s}/{x}" for s, x in summarised) or "-")
         elif args.action == "export":
             data = store.export(args.format, args.subject, args.session)
             args.output.write_bytes(data)

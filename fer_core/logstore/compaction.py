@@ -35,6 +35,7 @@ from fer_core.logstore.layout import (
 )
 from fer_core.logstore.rows import with_summary
 from fer_core.logstore.schema import SCHEMA_VERSION, SORT_KEYS, conform, file_schema_version
+from fer_core.logstore.summary_file import ensure_summary
 from fer_core.logstore.writer import write_parquet
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
     names = list_names(directory)
     if len(snap.files) == 1 and COMPACT_RE.fullmatch(snap.files[0].name):
         _cleanup(directory, snap.generation, names)
+        ensure_summary(directory, fsync=fsync)
         return snap.files[0]
     tables, used = [], []
     for path in snap.files:
@@ -68,6 +70,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
             tables.append(table)
             used.append(path.name)
     if not tables:
+        ensure_summary(directory, fsync=fsync)
         return None
     table = pa.concat_tables(tables).sort_by(SORT_KEYS)
     table = with_summary(table)
@@ -89,6 +92,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
     if fsync:
         fsync_dir(directory)
     log.debug("compacted %d file(s) of %s into %s", len(used), directory, final.name)
+    ensure_summary(directory, table, fsync=fsync)
     return final
 
 

@@ -171,12 +171,10 @@ def history_tables(bins: pd.DataFrame, bounds: pd.DataFrame
         counts = pd.DataFrame(columns=COUNT_COLUMNS)
     else:
         bucket_ms = int(BUCKET / _MS)
-        key = bins["minute"].to_numpy() // bucket_ms * bucket_ms
-        sums = bins.groupby([bins["session"], pd.Series(key, name="bucket", index=bins.index),
-                             bins["label"]], sort=True)[
-            ["n", "seconds", "valence_sum", "confidence_sum"]].sum().reset_index()
-        sums["bucket"] = pd.to_datetime(sums["bucket"], unit="ms", utc=True)
-        counts = sums[COUNT_COLUMNS]
+        keyed = bins.assign(bucket=bins["minute"].to_numpy() // bucket_ms * bucket_ms)
+        counts = _sum_by(keyed, ["session", "bucket", "label"])
+        counts["bucket"] = pd.to_datetime(counts["bucket"], unit="ms", utc=True)
+        counts = counts[COUNT_COLUMNS]
     return counts, bounds.drop(columns=["subject"], errors="ignore")[BOUND_COLUMNS]
 
 
@@ -188,6 +186,27 @@ def label_counts(bins: pd.DataFrame) -> pd.DataFrame:
     """
     if bins.empty:
         return pd.DataFrame(columns=LABEL_COUNT_COLUMNS)
-    keys = ["subject", "session", "label"]
-    out = bins.groupby(keys, sort=True)[["n", "seconds"]].sum().reset_index()
-    return out[LABEL_COUNT_COLUMNS]
+    return _sum_by(bins, ["subject", "session", "label"])[LABEL_COUNT_COLUMNS]
+
+
+def _sum_by(bins: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sums of the bins' numbers per ``keys``, sorted by them (integer codes + bincount).
+
+    Why not ``groupby``: this runs on every history cache miss over ~45k bins for 10M rows,
+    where pandas' per-call overhead on string keys is most of the time.
+    """
+    codes, uniques = zip(*(pd.factorize(bins[k]) for k in keys), strict=True)
+    key = np.zeros(len(bins), dtype="int64")
+    for c, u in zip(codes, uniques, strict=True):
+        key = key * len(u) + c
+    found, inverse = np.unique(key, return_inverse=True)
+    out: dict[str, Any] = {}
+    rest = found
+    for k, u in reversed(list(zip(keys, uniques, strict=True))):
+        rest, idx = np.divmod(rest, len(u))
+        out[k] = np.asarray(u)[idx]
+    sums = {"n": np.bincount(inverse, weights=bins["n"].to_numpy()).round().astype("int64")}
+    for c in ("seconds", "valence_sum", "confidence_sum"):
+        sums[c] = np.bincount(inverse, weights=bins[c].to_numpy(), minlength=len(found))
+    frame = pd.DataFrame({k: out[k] for k in keys} | sums)
+    return frame.sort_values(keys, ignore_index=True)

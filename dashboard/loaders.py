@@ -25,10 +25,6 @@ from fer_core.auth import Perm
 from fer_core.logstore import LogStore, SessionMeta
 from fer_core.logstore.root import resolve_root
 
-#: Columns the history aggregation needs (pushed down to the Parquet reader).
-HISTORY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "label",
-                   "confidence", *an.PROB_COLUMNS]
-
 
 @dataclass(frozen=True)
 class History:

@@ -251,3 +251,13 @@ def test_stale_reason_hand_checks() -> None:
     assert summaries.stale_reason([digest]) == "not a summary"
     empty = summaries.session_digest(rows.iloc[0:0])
     assert empty["n_frames"] == 0 and summaries.stale_reason(empty) is None
+
+
+def test_log_store_loads_without_the_analytics() -> None:
+    """The store imports the analytics only when it finishes a session (no load-time cycle)."""
+    code = ("import sys, fer_core.logstore, fer_core.logstore.compaction, "
+            "fer_core.logstore.summary_file; "
+            "sys.exit(1 if 'fer_core.analytics' in sys.modules else 0)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -6,7 +6,8 @@ per session; the 30 rows/s writer path would take days), then every session's ``
 is written by ``refresh_summaries`` (what ``logs repair`` does for a store without summaries;
 closing a session does the same per session). Timed, each **cold**: in a fresh Python process
 (no footer cache, no Streamlit cache), after evicting the store's file pages from the OS page
-cache with ``posix_fadvise(DONTNEED)`` (no root needed; directory metadata may stay cached):
+cache with ``posix_fadvise(DONTNEED)`` (no root needed; directory metadata may stay cached);
+then again in a fresh process with the files still in the page cache (a recently used store):
 
 * ``history (summaries)``: what the history page's loader does on a cache miss now --
   ``analytics.subject_history`` + ``session_table`` -- plus the page's derived tables (period
@@ -97,8 +98,10 @@ def measure(kind: str, root: Path, subject: str) -> dict:
             "loader_cpu_s": loader_cpu, "cpu_s": time.process_time() - c0, "n": n}
 
 
-def cold(kind: str, root: Path, subject: str) -> dict:
-    evict(root)
+def cold(kind: str, root: Path, subject: str, page_cache: bool = False) -> dict:
+    """A fresh process; the store's file pages evicted first unless ``page_cache``."""
+    if not page_cache:
+        evict(root)
     out = subprocess.run([sys.executable, __file__, "--measure", kind, "--root", str(root),
                           "--subject", subject], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -145,13 +148,14 @@ def main() -> int:
             kinds = ["history_summaries", "overview_summaries"]
             if size <= args.raw_max:
                 kinds += ["history_raw", "overview_duckdb"]
-            for kind in kinds:
-                runs = [cold(kind, root, subject) for _ in range(args.repeat)]
+            for kind, page_cache in [(k, p) for k in kinds for p in (False, True)]:
+                runs = [cold(kind, root, subject, page_cache) for _ in range(args.repeat)]
                 loader = [r["loader_s"] for r in runs]
                 total = [r["total_s"] for r in runs]
                 cpu = [r["cpu_s"] for r in runs]
                 loader_cpu = [r["loader_cpu_s"] for r in runs]
-                print(f"  {kind:<19} cold, median of {args.repeat}: loader "
+                mode = "fresh process, page cache warm" if page_cache else "cold"
+                print(f"  {kind:<19} {mode}, median of {args.repeat}: loader "
                       f"{statistics.median(loader):.3f} s, with the page tables "
                       f"{statistics.median(total):.3f} s (runs: "
                       f"{', '.join(f'{t:.3f}' for t in total)}); CPU time: loader "

@@ -33,6 +33,8 @@ import pyarrow.parquet as pq
 
 from fer_core.logstore.fsutil import FileLock, atomic_write_bytes
 from fer_core.logstore.layout import (
+    COMPACT_RE,
+    PART_RE,
     WRITER_LOCK,
     SnapshotRace,
     parse_key_dir,
@@ -68,11 +70,20 @@ def _scandir(directory: Path) -> list[os.DirEntry]:
 
 
 def source_fingerprint(directory: Path) -> list[list[Any]] | None:
-    """``[name, size]`` of the session's live data files; None while a compaction races us."""
+    """``[name, size]`` of every data file in the session folder; None if the folder is gone.
+
+    From the directory listing alone (no manifest read): a cold history read opens one file per
+    session, the summary. Leftovers of an interrupted compaction are counted too, so they make
+    the summary stale until ``logs repair`` cleans up, never wrongly current.
+    """
     try:
-        files = snapshot(directory).files
-        return sorted([p.name, p.stat().st_size] for p in files)
-    except (SnapshotRace, FileNotFoundError):
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return None
+    try:
+        return sorted([e.name, e.stat().st_size] for e in entries
+                      if PART_RE.fullmatch(e.name) or COMPACT_RE.fullmatch(e.name))
+    except FileNotFoundError:  # a file went away while we looked: a compaction is running
         return None
 
 

@@ -2,14 +2,14 @@
 blindly when read.
 
 What it holds is :func:`fer_core.analytics.summaries.session_digest` of the session's rows, plus
-``source``: the name and size of every live data file it was computed from. The name starts
+``source``: the name and size of every data file in the session folder when it was computed. The name starts
 with ``_`` and does not end in ``.parquet``, so pyarrow, Spark, DuckDB globs over
 ``**/*.parquet`` and every other reader of the raw rows skip it.
 
 When it is written: at the end of every compaction (:func:`fer_core.logstore.compaction.\
 compact_session`, which closing a session and ``logs repair`` both run), and by
 :func:`refresh_summaries` (``logs repair``) for closed sessions whose summary is missing or stale.
-A summary is usable only while its ``source`` equals the session's live files
+A summary is usable only while its ``source`` equals the session's data files
 (:func:`source_fingerprint`): compaction gives every new file a new name, so any change of the
 data makes the summary stale, and a reader recomputes it from the rows rather than trust it.
 

@@ -2,9 +2,9 @@
 blindly when read.
 
 What it holds is :func:`fer_core.analytics.summaries.session_digest` of the session's rows, plus
-``source``: the name and size of every data file in the session folder when it was computed. The name starts
-with ``_`` and does not end in ``.parquet``, so pyarrow, Spark, DuckDB globs over
-``**/*.parquet`` and every other reader of the raw rows skip it.
+``source``: the name and size of every data file in the session folder when it was computed.
+The name starts with ``_`` and does not end in ``.parquet``, so pyarrow, Spark, DuckDB globs
+over ``**/*.parquet`` and every other reader of the raw rows skip it.
 
 When it is written: at the end of every compaction (:func:`fer_core.logstore.compaction.\
 compact_session`, which closing a session and ``logs repair`` both run), and by

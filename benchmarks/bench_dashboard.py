@@ -4,9 +4,10 @@ Builds (once, reusable with --root) a log store holding one subject with ``--hou
 synthetic frames in ``--sessions`` sessions, written through the real LogStore writer, then
 times:
 
-1. ``load+aggregate``: what the history page does on a cache miss — ``LogStore.read`` of the
-   needed columns (filters pushed down), ``bucket_counts``, ``session_bounds``, ``session_table``
-   and the derived day/heatmap/baseline tables plus the plotly figures;
+1. ``load+aggregate``: what the history page does on a cache miss — the subject's history from
+   its sessions' summaries (``analytics.subject_history``; the writer wrote one per session at
+   close), ``session_table`` and the derived day/heatmap/baseline tables plus the plotly
+   figures;
 2. ``page cold`` / ``page warm``: the whole history page through Streamlit's AppTest, first with
    empty caches, then again (cache hit keyed on the store's state token).
 
@@ -33,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 
 from dashboard import charts  # noqa: E402  (imported before timing: plotly import is one-off)
-from dashboard.loaders import HISTORY_COLUMNS  # noqa: E402
 from fer_core import analytics as an  # noqa: E402
 from fer_core.demo_data import PROFILES, _records, session_frame  # noqa: E402
 from fer_core.logstore import LogStore  # noqa: E402
@@ -66,8 +66,7 @@ def build_store(root: Path, hours: float, sessions: int, fps: float) -> int:
 
 def load_and_aggregate(root: Path, tz: str = "Europe/Berlin") -> int:
     """The history page's cache-miss path; returns the number of points sent to charts."""
-    rows = LogStore(root).read(subject=SUBJECT, columns=HISTORY_COLUMNS)
-    counts, bounds = an.bucket_counts(rows), an.session_bounds(rows)
+    counts, bounds = an.subject_history(root, SUBJECT)
     table = an.session_table(counts, bounds)
     summary = an.summarise_period(counts, bounds)
     day = an.shares_by_day(counts, tz)

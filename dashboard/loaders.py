@@ -25,10 +25,6 @@ from fer_core.auth import Perm
 from fer_core.logstore import LogStore, SessionMeta
 from fer_core.logstore.root import resolve_root
 
-#: Columns the history aggregation needs (pushed down to the Parquet reader).
-HISTORY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "label",
-                   "confidence", *an.PROB_COLUMNS]
-
 
 @dataclass(frozen=True)
 class History:
@@ -68,18 +64,17 @@ def _sessions(root_: str, token_: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _overview(root_: str, token_: str) -> pd.DataFrame:
     s = LogStore(root_)
-    return an.overview_table(s.list_subjects(), s.list_sessions(), an.session_label_counts(root_))
+    return an.overview_table(s.list_subjects(), s.list_sessions(), an.summary_label_counts(root_))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _negative_shares(root_: str, token_: str) -> pd.DataFrame:
-    return an.negative_share_by_session(an.session_label_counts(root_))
+    return an.negative_share_by_session(an.summary_label_counts(root_))
 
 
 @st.cache_data(show_spinner="Aggregating the subject's history...", max_entries=16)
 def _history(root_: str, token_: str, subject: str) -> History:
-    rows = LogStore(root_).read(subject=subject, columns=HISTORY_COLUMNS)
-    counts, bounds = an.bucket_counts(rows), an.session_bounds(rows)
+    counts, bounds = an.subject_history(root_, subject)  # per-session summaries, not raw rows
     return History(counts, bounds, an.session_table(counts, bounds))
 
 

@@ -44,6 +44,7 @@ from fer_core.analytics.store_queries import (
     overview_table,
     session_label_counts,
 )
+from fer_core.analytics.store_summaries import subject_history, summary_label_counts
 from fer_core.analytics.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
 __all__ = [
@@ -75,7 +76,9 @@ __all__ = [
     "session_table",
     "shares_by_day",
     "smooth_probabilities",
+    "subject_history",
     "summarise_period",
+    "summary_label_counts",
     "time_of_day_heatmap",
     "timeline",
     "transition_counts",

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="list subjects, or the sessions of --subject")
     ls.add_argument("--subject", default=None)
-    sub.add_parser("repair", help="compact and close sessions whose writer died")
+    sub.add_parser("repair", help="compact and close sessions whose writer died; rewrite "
+                   "missing or stale session summaries")
     ex = sub.add_parser("export", help="export a session, a subject or everything")
     ex.add_argument("--format", choices=("csv", "parquet", "zip"), default="zip")
     ex.add_argument("--subject", default=None)
@@ -49,10 +50,14 @@ def run(args: argparse.Namespace) -> int:
                 for row in damaged.itertuples():
                     sys.stdout.write(f"  {row.subject}/{row.session}: {row.damage}\n")
         elif args.action == "repair":
+            from fer_core.logstore.summary_file import refresh_summaries
+
             results = store.repair_report()
             for r in results:
                 sys.stdout.write(r.summary() + "\n")
             sys.stdout.write(f"repaired {len(results)} session(s)\n")
+            summarised = refresh_summaries(store.root, fsync=store.fsync)
+            sys.stdout.write(f"wrote {len(summarised)} missing or stale session summary(ies)\n")
             lost = [r for r in results if r.unreadable]
             if lost:
                 log.error("%d session(s) had data that could not be read (set aside as "

@@ -37,6 +37,7 @@ from fer_core.logstore.layout import (
 )
 from fer_core.logstore.rows import with_summary
 from fer_core.logstore.schema import SCHEMA_VERSION, SORT_KEYS, conform, file_schema_version
+from fer_core.logstore.summary_file import ensure_summary
 from fer_core.logstore.writer import write_parquet
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
     names = list_names(directory)
     if len(snap.files) == 1 and COMPACT_RE.fullmatch(snap.files[0].name):
         _cleanup(directory, snap.generation, names)
+        ensure_summary(directory, fsync=fsync)
         return snap.files[0]
     tables, used = [], []
     for path in snap.files:
@@ -70,6 +72,7 @@ def compact_session(directory: Path, *, fsync: bool = True) -> Path | None:
             tables.append(table)
             used.append(path.name)
     if not tables:
+        ensure_summary(directory, fsync=fsync)
         return None
     table = with_summary(pa.concat_tables(tables).sort_by(SORT_KEYS))
     previous = None
@@ -127,6 +130,7 @@ def _publish(directory: Path, table: pa.Table, superseded: list[str], names: lis
     if fsync:
         fsync_dir(directory)
     log.debug("compacted %d file(s) of %s into %s", len(superseded), directory, final.name)
+    ensure_summary(directory, table, fsync=fsync)
     return final
 
 

@@ -6,6 +6,7 @@ Layout (hive partitioning)::
     <root>/subject=<id>/session=<id>/part-c<gen>.parquet            compacted (generation gen)
     <root>/subject=<id>/session=<id>/_compaction-<gen>.json         which files gen supersedes
     <root>/subject=<id>/session=<id>/_session.json                  session metadata
+    <root>/subject=<id>/session=<id>/_summary.json                  summary (summary_file.py)
     <root>/subject=<id>/session=<id>/_writer.lock, _meta.lock        inter-process locks
 
 Names starting with ``_`` or ``.`` are ignored by pyarrow, Spark and ``**/*.parquet`` globs.

@@ -26,7 +26,7 @@ def pipeline() -> FramePipeline:
     if not folder.is_dir():
         pytest.skip(f"full FER2013 not found at {folder} (set FER_DATA_DIR to its parent)")
     try:
-        return FramePipeline(load_model(resolve_model_path(None)), source="image")
+        return FramePipeline(load_model(resolve_model_path(None)))
     except FileNotFoundError as exc:
         pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
 

@@ -156,16 +156,16 @@ def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch)
     recorder = LiveRecorder(model, LogStore(tmp_path))
     recorder.arm(RecordSettings("P4", consent=CONSENT))
     _feed(recorder, [blank_frame()])
-    original = FramePipeline.process
+    original = FramePipeline.process_many
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(FramePipeline, "process", broken)
+    monkeypatch.setattr(FramePipeline, "process_many", broken)
     frame = _frame(blank_frame(), 1)
     assert recorder.on_frame(frame) is frame  # shown unprocessed, the stream goes on
     assert "boom" in recorder.error
-    monkeypatch.setattr(FramePipeline, "process", original)
+    monkeypatch.setattr(FramePipeline, "process_many", original)
     _feed(recorder, [blank_frame()])
     finished = recorder.finish()
     assert finished.frames == 2 and "boom" in finished.error

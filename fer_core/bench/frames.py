@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,10 @@ from tqdm import tqdm
 
 from fer_core.bench.clip import Clip, match_counts
 from fer_core.bench.timing import Stats, rotate
-from fer_core.detection import Box, FaceDetector
+from fer_core.detection import Box
 from fer_core.modelfile import LoadedModel
-from fer_core.pipeline import FramePipeline
+from fer_core.pipeline import DEFAULT_SETTINGS as LIVE_SETTINGS
+from fer_core.pipeline import FramePipeline, PipelineSettings
 
 _TS = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,6 +36,11 @@ class DetectSetting:
     @property
     def label(self) -> str:
         return f"scale {self.scale:g}, full scan every {self.every}"
+
+    def pipeline(self, *, tencrop: bool = True) -> PipelineSettings:
+        """The live pipeline settings with this detector scale and full-scan period."""
+        return replace(LIVE_SETTINGS, detect_scale=self.scale, detect_every=self.every,
+                       tencrop=tencrop)
 
 
 #: The reference for missed faces: full-resolution Haar on every frame.
@@ -95,15 +101,10 @@ def detection_sweep(
     """frames/s and missed faces per (model, setting); the miss reference is :data:`REFERENCE`."""
     if REFERENCE not in settings:
         settings = (REFERENCE, *settings)
-    ref_pipe = FramePipeline(
-        next(iter(models.values())), FaceDetector(scale=REFERENCE.scale), backend=backend
-    )
+    ref_pipe = FramePipeline(next(iter(models.values())), REFERENCE.pipeline(), backend=backend)
     reference = run_clip(ref_pipe, clip).boxes
     pipes = {
-        (m, s): FramePipeline(
-            model, FaceDetector(scale=s.scale), detect_every=s.every, tencrop=tencrop,
-            backend=backend,
-        )
+        (m, s): FramePipeline(model, s.pipeline(tencrop=tencrop), backend=backend)
         for m, model in models.items()
         for s in settings
     }  # fmt: skip
@@ -167,10 +168,7 @@ def frame_grid(
     (clips of several sizes, one backend).
     """
     pipes = {
-        (m, b): FramePipeline(
-            model, FaceDetector(scale=setting.scale), detect_every=setting.every,
-            tencrop=tencrop, backend=b,
-        )
+        (m, b): FramePipeline(model, setting.pipeline(tencrop=tencrop), backend=b)
         for m, model in models.items()
         for b in backends
     }  # fmt: skip

@@ -80,7 +80,7 @@ def fake_camera(tmp_path_factory) -> Path:
         model_path = resolve_model_path(None)
     except FileNotFoundError as exc:
         pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
-    pipeline = FramePipeline(load_model(model_path), source="video")
+    pipeline = FramePipeline(load_model(model_path))
     happy = pick_faces(pipeline, _candidates("happy", "happy"), "happy", center=LEFT,
                        min_confidence=MIN_CONFIDENCE)[:2]
     surprise = pick_faces(pipeline, _candidates("surprise", "surprise"), "surprise",

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +45,8 @@ IMAGE_EXTENSIONS = frozenset(
 
 #: Frames whose faces share one forward pass offline (see :func:`analyze_source`).
 BATCH_FRAMES = 8
+#: Decoded frames a reading thread may hold ahead of the analysis.
+PREFETCH_FRAMES = 16
 #: ``progress(done, total)``; total is 0 when the number of frames is unknown.
 ProgressFn = Callable[[int, int], None]
 
@@ -179,6 +183,54 @@ def open_media(
     )
 
 
+def prefetch(items: Iterator[MediaFrame], size: int) -> Iterator[MediaFrame]:
+    """``items``, produced by a thread up to ``size`` ahead of the consumer.
+
+    Why: decoding a frame (OpenCV releases the GIL while it decodes) then overlaps with
+    detection and classification on the other core. The iterator is consumed on that thread only;
+    an error there is raised here, and leaving early stops the thread (the source is closed).
+    """
+    buffer: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=max(size, 1))
+    stop = threading.Event()
+
+    def put(kind: str, value: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    break
+            else:
+                put("end", None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put("error", exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="analyze-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def analyze_source(
     media: MediaSource,
     pipeline: FramePipeline,
@@ -193,11 +245,13 @@ def analyze_source(
     progress: bool = True,
     on_progress: ProgressFn | None = None,
     batch_frames: int = BATCH_FRAMES,
+    prefetch_frames: int = PREFETCH_FRAMES,
 ) -> AnalyzeResult:
     """Record every frame of ``media`` through ``pipeline`` into a new session of ``store``.
 
     ``batch_frames`` consecutive frames are detected one by one and their faces classified in
-    one forward pass (see :meth:`FramePipeline.process_many`).
+    one forward pass (see :meth:`FramePipeline.process_many`); a thread decodes up to
+    ``prefetch_frames`` ahead (0: decode in this thread).
     """
     from tqdm import tqdm
 
@@ -226,7 +280,8 @@ def analyze_source(
             on_progress(recorder.frames + len(result.skipped), media.total)
 
     try:
-        for item in media.frames:
+        frames = prefetch(media.frames, prefetch_frames) if prefetch_frames else media.frames
+        for item in frames:
             if item.image is None:
                 log.warning("skipped %s: not a readable image", item.name)
                 result.skipped.append(item.name)
@@ -311,6 +366,8 @@ def analyze_path(
     consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
+    batch_frames: int = BATCH_FRAMES,
+    prefetch_frames: int = PREFETCH_FRAMES,
 ) -> AnalyzeResult:
     """Analyse a video, an image or a folder of images into the log store (see module doc)."""
     validate_id(subject, "subject")
@@ -320,4 +377,5 @@ def analyze_path(
     return analyze_source(
         media, pipeline or default_pipeline(), store or LogStore(), subject, session,
         label=label, notes=notes, consent=consent, progress=progress, on_progress=on_progress,
+        batch_frames=batch_frames, prefetch_frames=prefetch_frames,
     )

@@ -17,23 +17,12 @@ from fer_core.detection import Box, FaceDetector
 from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import PROB_COLUMNS, LogStore
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import LoadedModel, load_model
 from fer_core.pipeline import FramePipeline, draw_results
 from fer_core.recording import face_rows
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def model() -> LoadedModel:
-    try:
-        path = resolve_model_path(None)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
-    return load_model(path)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from fer_core.modelfile import load_model, save_model
 from fer_core.nets import create_model
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 
+pytestmark = pytest.mark.train  # trains networks (see pyproject markers)
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

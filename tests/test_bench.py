@@ -158,7 +158,7 @@ def test_bench_command_smoke_writes_every_part(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fer_core", "bench", "--smoke", "--models", "fast",
          "--datasets", "fer2013", "--fer-data", str(FER_FIXTURE), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,  # every part, on a shared machine
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     for heading in ("## Seed timing tables", "## Inference", "## Frame pipeline",

@@ -212,7 +212,7 @@ def _live(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     from fer_core.bench.models import bench_models
 
     faces = load_face_images(faces_dir)
-    n = 4 if args.smoke else args.frames
+    n = 2 if args.smoke else args.frames
     models = _select(bench_models(tuple(args.archs)), args.models or ["fast"])
     clips = [make_clip(faces, n_faces=1, frames=n), make_clip(faces, n_faces=3, frames=n // 2)]
     return live_comparison(models[0].model, clips, repeats=repeats)
@@ -224,7 +224,7 @@ def _offline(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     from fer_core.bench.offline import offline_comparison
 
     faces = load_face_images(faces_dir)
-    n = 4 if args.smoke else args.frames
+    n = 2 if args.smoke else args.frames
     models = _select(bench_models(tuple(args.archs)), args.models or ["fast"])
     clip = make_clip(faces, n_faces=1, frames=n)
     return offline_comparison(models[0].model, clip, repeats=repeats, progress=not args.smoke)

@@ -208,14 +208,14 @@ CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 #: Installs a watcher that notes when the app's script starts running (after this call).
 _WATCH_RERUN = """() => {
     window.__ferRerun = false;
-    const app = document.querySelector('[data-testid="stApp"]');
     const seen = () => { window.__ferRerun = true; observer.disconnect(); };
     const observer = new MutationObserver(records => {
-        if (records.some(r => r.oldValue === 'running')
-            || app.getAttribute('data-test-script-state') === 'running') seen();
+        if (records.some(r => r.oldValue === 'running'
+                         || r.target.getAttribute('data-test-script-state') === 'running')) seen();
     });
-    observer.observe(app, {attributes: true, attributeOldValue: true,
-                           attributeFilter: ['data-test-script-state']});
+    // the whole document: the app's root element may be re-rendered during the rerun
+    observer.observe(document.body, {attributes: true, attributeOldValue: true, subtree: true,
+                                     attributeFilter: ['data-test-script-state']});
 }"""
 
 

@@ -1,5 +1,9 @@
 """Everything that touches streamlit-webrtc: the camera component and the live recorder behind it.
 
+The recording itself (pipeline settings, rows, the session writer) is
+:class:`fer_core.recording.SessionRecorder`, shared with ``analyze`` and the upload; this module
+only adapts ``av.VideoFrame``s (image, media clock) and the page's session life cycle to it.
+
 Threads: ``webrtc_streamer`` calls :meth:`LiveRecorder.on_frame` on its own processing thread
 (never the script thread), so the recorder makes no ``st.*`` call; it hands results to the page
 through a queue (:meth:`LiveRecorder.drain`). With ``async_processing`` a slow callback makes the
@@ -37,9 +41,10 @@ from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
 from fer_core.auth.consent import consent_problem  # auth engineer: consent gate
 from fer_core.config import log_root
-from fer_core.logstore import LogStore, SessionWriter, new_session_id
+from fer_core.logstore import LogStore, new_session_id
 from fer_core.modelfile import LoadedModel
 from fer_core.pipeline import FramePipeline, FrameResult, draw_results
+from fer_core.recording import SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,6 @@ MEDIA_CONSTRAINTS: dict[str, Any] = {"video": True, "audio": False}
 #: Where opted-in raw videos go (never inside the log store, which holds predictions only).
 MEDIA_DIR_ENV = "FER_MEDIA_DIR"
 COMPONENT_KEY = "record.webrtc"
-#: Full face scan every N live frames (see the comment where the pipeline is built).
-LIVE_DETECT_EVERY = 3
 
 
 def media_dir() -> Path:
@@ -94,14 +97,16 @@ class FrameClock:
     jumps backwards or drifts outside ``[now - max_lag, now]`` (RTP clocks can wrap or restart).
     """
 
-    def __init__(self, max_lag: float = 2.0) -> None:
+    def __init__(self, max_lag: float = 2.0,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.max_lag = max_lag
+        self._now = now
         self._anchor: tuple[float, datetime] | None = None
         self._last_media: float | None = None
         self._last_stamp: datetime | None = None
 
     def stamp(self, media_time: float | None, now: datetime | None = None) -> datetime:
-        now = now or datetime.now(UTC)
+        now = now or self._now()
         if media_time is None:
             ts = now
         else:
@@ -156,12 +161,9 @@ class FinishedSession:
 
 @dataclass
 class _Recording:
-    writer: SessionWriter
-    pipeline: FramePipeline
+    recorder: SessionRecorder
     clock: FrameClock
     sink: _VideoSink | None
-    frames: int = 0
-    frames_with_face: int = 0
     started: float = field(default_factory=time.monotonic)
 
 
@@ -174,10 +176,12 @@ class LiveRecorder:
     """
 
     def __init__(self, model: LoadedModel, store: LogStore | None = None,
-                 *, history_s: float = 30.0, queue_size: int = 512) -> None:
+                 *, history_s: float = 30.0, queue_size: int = 512,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.model = model
         self.store = store or LogStore()
         self.history_s = history_s
+        self._now = now  # the wall clock the frame clock anchors to
         self._settings: RecordSettings | None = None
         self._rec: _Recording | None = None
         self._pipeline: FramePipeline | None = None
@@ -203,7 +207,7 @@ class LiveRecorder:
     @property
     def session_id(self) -> tuple[str, str] | None:
         rec = self._rec
-        return (rec.writer.subject, rec.writer.session) if rec else None
+        return (rec.recorder.subject, rec.recorder.session) if rec else None
 
     def finish(self) -> FinishedSession | None:
         """Close the current session (flush + compact); None if none was open."""
@@ -212,19 +216,19 @@ class LiveRecorder:
         if rec is None:
             return None
         error = None
+        r = rec.recorder
         try:
-            rec.writer.close()
+            r.close()
         except Exception as exc:  # reported on the page; rows already flushed stay on disk
-            log.exception("closing session %s failed", rec.writer.session)
+            log.exception("closing session %s failed", r.session)
             error = f"the session could not be closed cleanly: {exc}"
         if rec.sink is not None:
             rec.sink.close()
         self.finished = FinishedSession(
-            rec.writer.subject, rec.writer.session, rec.frames, rec.writer.rows_appended,
-            rec.sink.path if rec.sink else None, error or self.error,
+            r.subject, r.session, r.frames, r.rows, rec.sink.path if rec.sink else None,
+            error or self.error,
         )
-        log.info("recorded session %s/%s: %d frames", rec.writer.subject, rec.writer.session,
-                 rec.frames)
+        log.info("recorded session %s/%s: %d frames", r.subject, r.session, r.frames)
         return self.finished
 
     def drain(self) -> list[LiveUpdate]:
@@ -258,23 +262,17 @@ class LiveRecorder:
         if settings.save_video:
             sink = _VideoSink(media_dir() / settings.subject / f"{session}.avi")
             extra["video_file"] = str(sink.path)
-        writer = self.store.open_session(
-            settings.subject, session, operator=settings.operator, label=settings.label,
-            notes=settings.notes, model_name=self.model.name, model_version=self.model.version,
-            source="webcam", consent=settings.consent, extra=extra,
+        if self._pipeline is None:  # built once: it prepares (traces) the network
+            self._pipeline = FramePipeline(self.model)
+        recorder = SessionRecorder.open(
+            self.store, self.model, settings.subject, session, source="webcam",
+            pipeline=self._pipeline, operator=settings.operator, label=settings.label,
+            notes=settings.notes, consent=settings.consent, extra=extra,
         )
         self.history.clear()
         self.finished = None
         self.error = None
-        if self._pipeline is None:  # built once: it prepares (traces) the network
-            # live: a full Haar scan every 3rd frame, re-detection around the last faces between
-            # (docs/benchmarks.md "Detector settings vs missed faces": fewer misses than a
-            # half-resolution scan every frame, at about 1.5x the frame rate)
-            self._pipeline = FramePipeline(
-                self.model, source="webcam", detect_every=LIVE_DETECT_EVERY
-            )
-        self._pipeline.reset()
-        return _Recording(writer, self._pipeline, FrameClock(), sink)
+        return _Recording(recorder, FrameClock(now=self._now), sink)
 
     def process_image(self, image: np.ndarray, media_time: float | None) -> FrameResult | None:
         """Process one BGR frame into the open (or a newly opened) session; draw on it."""
@@ -287,10 +285,7 @@ class LiveRecorder:
             if rec.sink is not None:
                 rec.sink.write(image)  # the raw frame, before anything is drawn on it
             ts = rec.clock.stamp(media_time)
-            result = rec.pipeline.process(image, ts, rec.frames)
-            rec.writer.append_many(result.rows)
-            rec.frames += 1
-            rec.frames_with_face += bool(result.faces)
+            result = rec.recorder.add(image, ts)
         top = result.faces[0] if result.faces else None
         update = LiveUpdate(result.frame_index, ts, time.monotonic(),
                             top.probs if top else None, top.label if top else None,

@@ -1,7 +1,8 @@
 """Offline analysis: a video file, an image or a folder of images -> one logged session.
 
-Offline analysis goes through the very same :class:`fer_core.pipeline.FramePipeline` as the live
-Record page, so a recorded webcam session and an analysed video produce identical rows.
+Offline analysis records through the very same :class:`fer_core.recording.SessionRecorder`, with
+the same pipeline settings, as the live Record page and its upload, so the same frames with the
+same timestamps produce identical rows (``tests/test_recording.py`` feeds them through all three).
 
 Clocks: a video's frames are stamped ``start + CAP_PROP_POS_MSEC`` (the container's own clock,
 so dropped or variable-rate frames keep their true spacing); an image is stamped with its file
@@ -17,7 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+import queue
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +32,7 @@ import numpy as np
 from fer_core.errors import FerError
 from fer_core.logstore import LogStore, validate_id
 from fer_core.pipeline import FramePipeline
+from fer_core.recording import SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,10 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 )
 
+#: Frames whose faces share one forward pass offline (see :func:`analyze_source`).
+BATCH_FRAMES = 8
+#: Decoded frames a reading thread may hold ahead of the analysis.
+PREFETCH_FRAMES = 16
 #: ``progress(done, total)``; total is 0 when the number of frames is unknown.
 ProgressFn = Callable[[int, int], None]
 
@@ -174,6 +183,54 @@ def open_media(
     )
 
 
+def prefetch(items: Iterator[MediaFrame], size: int) -> Iterator[MediaFrame]:
+    """``items``, produced by a thread up to ``size`` ahead of the consumer.
+
+    Why: decoding a frame (OpenCV releases the GIL while it decodes) then overlaps with
+    detection and classification on the other core. The iterator is consumed on that thread only;
+    an error there is raised here, and leaving early stops the thread (the source is closed).
+    """
+    buffer: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=max(size, 1))
+    stop = threading.Event()
+
+    def put(kind: str, value: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put((kind, value), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    break
+            else:
+                put("end", None)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put("error", exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="analyze-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def analyze_source(
     media: MediaSource,
     pipeline: FramePipeline,
@@ -187,58 +244,111 @@ def analyze_source(
     consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
+    batch_frames: int = BATCH_FRAMES,
+    prefetch_frames: int = PREFETCH_FRAMES,
 ) -> AnalyzeResult:
-    """Run every frame of ``media`` through ``pipeline`` into a new session of ``store``."""
+    """Record every frame of ``media`` through ``pipeline`` into a new session of ``store``.
+
+    ``batch_frames`` consecutive frames are detected one by one and their faces classified in
+    one forward pass (see :meth:`FramePipeline.process_many`); a thread decodes up to
+    ``prefetch_frames`` ahead (0: decode in this thread).
+    """
     from tqdm import tqdm
 
     validate_id(subject, "subject")
     if session is not None:
         validate_id(session, "session")
-    pipeline.source = media.kind
-    pipeline.reset()
-    writer = store.open_session(
-        subject, session, operator=operator, label=label, notes=notes,
-        model_name=pipeline.model.name, model_version=pipeline.model.version, source=media.kind,
-        started_at=media.started_at, consent=consent, extra={"input": media.path.name},
+    if batch_frames < 1:
+        raise ValueError("batch_frames must be >= 1")
+    recorder = SessionRecorder.open(
+        store, pipeline.model, subject, session, source=media.kind, pipeline=pipeline,
+        started_at=media.started_at, operator=operator, label=label, notes=notes,
+        consent=consent, extra={"input": media.path.name},
     )
-    result = AnalyzeResult(subject, writer.session, media.kind)
+    result = AnalyzeResult(subject, recorder.session, media.kind)
     bar = tqdm(total=media.total or None, desc=f"analyze {media.path.name}", unit="frame",
                disable=not progress)
+    images: list[np.ndarray] = []
+    stamps: list[datetime] = []
+
+    def record_batch() -> None:
+        recorder.add_many(images, stamps)
+        bar.update(len(images))
+        images.clear()
+        stamps.clear()
+        if on_progress is not None:
+            on_progress(recorder.frames + len(result.skipped), media.total)
+
     try:
-        for item in media.frames:
+        frames = prefetch(media.frames, prefetch_frames) if prefetch_frames else media.frames
+        for item in frames:
             if item.image is None:
                 log.warning("skipped %s: not a readable image", item.name)
                 result.skipped.append(item.name)
-            else:
-                out = pipeline.process(item.image, item.timestamp, result.frames)
-                writer.append_many(out.rows)
-                result.frames += 1
-                result.frames_with_face += bool(out.faces)
-                result.rows += len(out.rows)
-            bar.update(1)
-            if on_progress is not None:
-                on_progress(result.frames + len(result.skipped), media.total)
+                bar.update(1)
+                continue
+            images.append(item.image)
+            stamps.append(item.timestamp)
+            if len(images) >= batch_frames:
+                record_batch()
+        if images:
+            record_batch()
     finally:
         bar.close()
-        writer.close()
+        recorder.close()
+    result.frames, result.frames_with_face = recorder.frames, recorder.frames_with_face
+    result.rows = recorder.rows
     if result.frames == 0:
         # nothing could be decoded: an empty session would only confuse the dashboard
-        store.delete_session(subject, writer.session)
+        store.delete_session(subject, recorder.session)
         raise MediaError(f"no readable frame in {media.path} ({len(result.skipped)} skipped)")
     log.info("%s: %d frames (%d with a face), %d rows -> subject %s session %s%s",
              media.path.name, result.frames, result.frames_with_face, result.rows, subject,
-             writer.session, f"; skipped {len(result.skipped)}" if result.skipped else "")
+             recorder.session, f"; skipped {len(result.skipped)}" if result.skipped else "")
     return result
 
 
-def default_pipeline(
-    model: str | os.PathLike | None = None, source: str = "video"
-) -> FramePipeline:
-    """A pipeline with the default (or named) shipped model, for offline analysis."""
+def analyze_uploads(
+    files: Sequence[tuple[str, bytes]],
+    pipeline: FramePipeline,
+    store: LogStore,
+    subject: str,
+    *,
+    start: datetime | None = None,
+    label: str = "",
+    notes: str = "",
+    operator: str = "",
+    consent: dict | None = None,
+    on_progress: ProgressFn | None = None,
+) -> AnalyzeResult:
+    """The Record page's upload: one video or any number of images, as (file name, bytes).
+
+    The bytes go to a temporary folder that is deleted afterwards (the upload is never kept);
+    images are stamped with the time of analysis, a video with ``start`` (default: now) plus
+    its own clock.
+    """
+    if not files:
+        raise MediaError("nothing uploaded")
+    videos = [name for name, _ in files if Path(name).suffix.lower() in VIDEO_EXTENSIONS]
+    if videos and len(files) > 1:
+        raise MediaError("upload one video, or any number of images, per analysis")
+    with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
+        for i, (name, data) in enumerate(files):
+            (Path(tmp) / f"{i:05d}_{Path(name).name}").write_bytes(data)
+        target = next(Path(tmp).iterdir()) if videos else Path(tmp)
+        media = open_media(target, start=start, image_time="now")
+        return analyze_source(
+            media, pipeline, store, subject, label=label, notes=notes, operator=operator,
+            consent=consent, progress=False, on_progress=on_progress,
+        )
+
+
+def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
+    """A pipeline with the default (or named) shipped model and the live settings."""
     from fer_core.model_zoo import resolve_model_path
     from fer_core.modelfile import load_model
 
-    return FramePipeline(load_model(resolve_model_path(model)), source=source)
+    return FramePipeline(load_model(resolve_model_path(model)))
 
 
 def analyze_path(
@@ -256,6 +366,8 @@ def analyze_path(
     consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
+    batch_frames: int = BATCH_FRAMES,
+    prefetch_frames: int = PREFETCH_FRAMES,
 ) -> AnalyzeResult:
     """Analyse a video, an image or a folder of images into the log store (see module doc)."""
     validate_id(subject, "subject")
@@ -265,4 +377,5 @@ def analyze_path(
     return analyze_source(
         media, pipeline or default_pipeline(), store or LogStore(), subject, session,
         label=label, notes=notes, consent=consent, progress=progress, on_progress=on_progress,
+        batch_frames=batch_frames, prefetch_frames=prefetch_frames,
     )

@@ -118,6 +118,50 @@ class FaceDetector:
         return sorted(found, key=lambda b: -b.w * b.h)
 
 
+    def detect_near(
+        self,
+        gray: np.ndarray,
+        previous: Sequence[Box],
+        grow: float = 1.6,
+        face_px: int = 80,
+        min_neighbors: int = 3,
+    ) -> list[Box]:
+        """Re-detect around ``previous`` boxes with a pyramid cut to the face's own size.
+
+        Why: between full scans a tracked face is about the size it was. Each window (the box
+        grown by ``grow``) is shrunk so the previous face measures ``face_px`` pixels, and Haar
+        only tries window sizes from 0.75x to 1.33x of that: a handful of pyramid levels on an
+        image of about ``grow * face_px`` pixels square, a small fraction of a full scan's cost.
+        Fewer levels give each face fewer overlapping hits, hence a lower ``min_neighbors``
+        than a full scan's (the window already says where the face was).
+        """
+        height, width = gray.shape
+        found: list[Box] = []
+        for prev in previous:
+            roi = prev.expanded(grow, width, height)
+            side = min(prev.w, prev.h)
+            if roi.w < 24 or roi.h < 24 or side < 24:
+                continue
+            scale = min(face_px / side, 1.0)
+            patch = gray[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
+            small = patch if scale == 1 else cv2.resize(
+                patch, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            expected = side * scale
+            lo, hi = max(int(expected / 1.33), 24), int(expected * 1.33) + 1
+            if hi <= lo or min(small.shape) < lo:
+                continue
+            hits = self._cascade.detectMultiScale(
+                small, scaleFactor=self.scale_factor, minNeighbors=min_neighbors,
+                minSize=(lo, lo), maxSize=(hi, hi),
+            )
+            inv = 1.0 / scale
+            for x, y, w, h in hits:
+                cand = Box(int(x * inv) + roi.x, int(y * inv) + roi.y, int(w * inv), int(h * inv))
+                if not any(iou(cand, f) > 0.3 for f in found):
+                    found.append(cand)
+        return sorted(found, key=lambda b: -b.w * b.h)
+
+
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when both are empty)."""
     x0, y0 = max(a.x, b.x), max(a.y, b.y)

@@ -1,22 +1,28 @@
-"""The per-frame path, in one place: detect -> crop -> classify -> log rows.
+"""The per-frame path, in one place: detect -> crop -> classify -> faces.
 
-The live Record page, offline ``analyze`` and the tests all call :meth:`FramePipeline.process`.
-It returns results (boxes, probabilities, log rows) and never writes logs itself: the caller hands
-the rows to a log writer, which keeps this hot path free of disk I/O.
+The live Record page, offline ``analyze``, the upload and the tests all run frames through
+:class:`FramePipeline` (via :class:`fer_core.recording.SessionRecorder`, which turns faces into log
+rows). The pipeline returns faces only; it knows nothing of log rows, sessions or disk I/O.
+
+Every setting that changes what is found or predicted lives in one frozen
+:class:`PipelineSettings`; the recorder writes it into the session metadata, and live and offline
+use the same :data:`DEFAULT_SETTINGS`, so a recorded webcam session and an analysed video of the
+same frames give the same rows.
 
 Speed (a 2-core laptop must keep up with a webcam):
 * one grayscale conversion per frame, Haar on a downscaled copy (see :mod:`fer_core.detection`);
-* optionally a full-frame scan only every ``detect_every`` frames, with re-detection restricted to
-  the neighbourhood of the last faces in between;
-* all faces of a frame go through the network as one batch (ten crops each), under
-  ``inference_mode``, prepared by the model's own :class:`~fer_core.preprocess.Preprocess`
-  (the same function as training and ``evaluate``).
+* a full-frame scan only every ``detect_every`` frames, with re-detection restricted to the
+  neighbourhood of the last faces in between;
+* all faces of a frame (or, offline, of several frames: :meth:`FramePipeline.process_many`) go
+  through the network as one batch, via :func:`fer_core.inference.predict_faces`, prepared by
+  the model's own :class:`~fer_core.preprocess.Preprocess` (the same function as training).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,15 +30,59 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
-from fer_core.detection import Box, FaceDetector
+from fer_core.detection import Box, FaceDetector, iou
+from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
-from fer_core.logstore.schema import PROB_COLUMNS
 from fer_core.modelfile import LoadedModel
-from fer_core.preprocess import predict_proba
 from fer_core.runtime import DEFAULT_BACKEND, optimize_or_eager
 
-# the log schema owns the column names; importing it keeps pipeline rows and files in step
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything that changes which faces are found and what is predicted for them.
+
+    Why one object: these values decide the logged rows, so they are written into every
+    session's metadata (``extra["pipeline"]``) and shared by the live and offline paths.
+    """
+
+    detect_every: int = 10  # a full Haar scan every n-th frame, re-detection around faces between
+    detect_scale: float = 0.5  # Haar runs on the frame shrunk by this factor
+    min_face: int = 48  # smallest face side found by a full scan, full-frame pixels
+    scale_factor: float = 1.1  # Haar scale pyramid step
+    min_neighbors: int = 5
+    track_grow: float = 1.6  # re-detection window: the last box grown by this factor
+    #: between full scans, re-detect with the previous face shrunk to this many pixels and a
+    #: pyramid cut to its size (:meth:`FaceDetector.detect_near`); None: re-detect the window at
+    #: ``detect_scale`` with the full pyramid (the slower path used before, for comparison)
+    track_face_px: int | None = 80
+    track_min_neighbors: int = 3  # Haar's min_neighbors for that re-detection
+    #: frames a lost face is still searched for where it was before a full scan (Haar flickers)
+    track_coast: int = 1
+    max_faces: int = 8
+    tencrop: bool = True  # mean softmax over ten crops (the evaluated protocol) or centre crop
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 1:
+            raise ValueError("detect_every must be >= 1")
+        if self.max_faces < 1:
+            raise ValueError("max_faces must be >= 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for the session metadata."""
+        return dataclasses.asdict(self)
+
+    def detector(self) -> FaceDetector:
+        """A detector with these settings (one per pipeline: cascades are not thread-safe)."""
+        return FaceDetector(scale=self.detect_scale, min_face=self.min_face,
+                            scale_factor=self.scale_factor, min_neighbors=self.min_neighbors)
+
+
+#: The settings of the live Record page, ``analyze`` and the upload alike (docs/benchmarks.md
+#: "Live frame path": a full scan every 10th frame and size-matched re-detection between miss no
+#: more faces than the earlier full scan every 3rd frame, at a fraction of the detection time).
+DEFAULT_SETTINGS = PipelineSettings()
 
 
 @dataclass
@@ -47,12 +97,11 @@ class FaceResult:
 
 @dataclass
 class FrameResult:
-    """Everything the pipeline learned from one frame, plus the log rows to append."""
+    """Everything the pipeline learned from one frame."""
 
     frame_index: int
     timestamp: datetime
     faces: list[FaceResult]
-    rows: list[dict[str, Any]]
     detect_ms: float
     classify_ms: float
     full_scan: bool = True
@@ -70,18 +119,41 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported frame shape {frame.shape}: expected gray, BGR or BGRA")
 
 
+def _check_frame(frame: object) -> np.ndarray:
+    if frame is None or not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+        raise ValueError("frame must be a uint8 numpy array")
+    return frame
+
+
+class _OptimisedNet(nn.Module):
+    """An optimised callable (e.g. a frozen TorchScript trace) seen as an ``nn.Module``.
+
+    Why: classification goes through :func:`fer_core.inference.predict_faces`, which reads the
+    device from the network's parameters; a frozen trace has none (its weights are constants),
+    so this wrapper carries an empty parameter on the model's device.
+    """
+
+    def __init__(self, net: Any, device: torch.device) -> None:
+        super().__init__()
+        self.inner = net
+        self.anchor = nn.Parameter(torch.empty(0, device=device), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
 class FramePipeline:
-    """Detect faces, classify each with the model, and produce log rows for one frame."""
+    """Detect faces and classify each with the model, one frame (or a batch of frames) at a time.
+
+    Not thread-safe (the detector and the tracking state are per instance): one per stream.
+    """
 
     def __init__(
         self,
         model: LoadedModel,
-        detector: FaceDetector | None = None,
+        settings: PipelineSettings = DEFAULT_SETTINGS,
         *,
-        tencrop: bool = True,
-        detect_every: int = 1,
-        max_faces: int = 8,
-        source: str = "webcam",
+        detector: FaceDetector | None = None,
         backend: str = DEFAULT_BACKEND,
     ) -> None:
         if tuple(model.classes) != FER2013_CLASSES:
@@ -90,107 +162,125 @@ class FramePipeline:
                 f"{model.classes}"
             )
         self.model = model
+        self.settings = settings
+        self.backend = backend
         self.net = optimize_or_eager(model, backend)  # fer_core.runtime: same outputs, faster
-        self.detector = detector or FaceDetector()
-        self.tencrop = tencrop
-        self.detect_every = max(int(detect_every), 1)
-        self.max_faces = max_faces
-        self.source = source
+        device = next(model.net.parameters()).device
+        self._infer_model = (
+            model if self.net is model.net
+            else dataclasses.replace(model, net=_OptimisedNet(self.net, device))
+        )
+        self.detector = detector or settings.detector()
         self._last_boxes: list[Box] = []
         self._since_full = 0
-        self._device = next(model.net.parameters()).device
-        self._pre = dataclasses.replace(
-            model.preprocess, test_crops="ten" if tencrop else "center"
-        )
+        self._lost = 0  # consecutive tracked frames that lost a face
+
+    @property
+    def tencrop(self) -> bool:
+        return self.settings.tencrop
+
+    @tencrop.setter
+    def tencrop(self, value: bool) -> None:
+        self.settings = dataclasses.replace(self.settings, tencrop=bool(value))
 
     def reset(self) -> None:
         """Forget tracked faces (call at the start of a new stream)."""
         self._last_boxes = []
         self._since_full = 0
+        self._lost = 0
 
-    def _detect(self, gray: np.ndarray) -> tuple[list[Box], bool]:
-        full = self.detect_every == 1 or not self._last_boxes or self._since_full >= (
-            self.detect_every - 1
-        )
+    def detect(self, gray: np.ndarray) -> tuple[list[Box], bool]:
+        """Faces in ``gray`` (largest first) and whether this was a full scan; updates tracking."""
+        s = self.settings
+        full = (s.detect_every == 1 or not self._last_boxes or self._lost > s.track_coast
+                or self._since_full >= s.detect_every - 1)
         if full:
-            boxes = self.detector.detect(gray)
-            self._since_full = 0
+            boxes = self.detector.detect(gray)[: s.max_faces]
+            self._since_full = self._lost = 0
+            self._last_boxes = boxes
+            return boxes, True
+        if s.track_face_px is None:
+            boxes = self.detector.detect_in_regions(gray, self._last_boxes, grow=s.track_grow)
         else:
-            boxes = self.detector.detect_in_regions(gray, self._last_boxes)
-            self._since_full += 1
-        boxes = boxes[: self.max_faces]
-        self._last_boxes = boxes
-        return boxes, full
+            boxes = self.detector.detect_near(
+                gray, self._last_boxes, grow=s.track_grow, face_px=s.track_face_px,
+                min_neighbors=s.track_min_neighbors)
+        boxes = boxes[: s.max_faces]
+        self._since_full += 1
+        tracked = boxes
+        if len(boxes) < len(self._last_boxes):
+            # a face was lost: look for it where it was for track_coast more frames, then scan
+            # the whole frame (it may have moved away fast)
+            self._lost += 1
+            if self._lost <= s.track_coast:
+                tracked = boxes + [p for p in self._last_boxes
+                                   if not any(iou(p, b) > 0.3 for b in boxes)]
+        else:
+            self._lost = 0
+        self._last_boxes = tracked[: s.max_faces]
+        return boxes, False
 
-    @torch.inference_mode()
-    def classify(self, gray: np.ndarray, boxes: list[Box]) -> np.ndarray:
-        """Probabilities (n_faces, 7) for ``boxes`` in ``gray``: one batched forward pass."""
-        n = len(boxes)
-        if n == 0:
-            return np.zeros((0, len(FER2013_CLASSES)), dtype=np.float32)
-        size = self._pre.input_size
-        faces = np.empty((n, size, size), dtype=np.uint8)
+    def crop_faces(self, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """uint8 (n, size, size) face crops: each box cut out of ``gray`` and resized."""
+        size = self.model.preprocess.input_size
+        out = np.empty((len(boxes), size, size), dtype=np.uint8)
         for i, b in enumerate(boxes):
-            crop = gray[b.y : b.y + b.h, b.x : b.x + b.w]
-            faces[i] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-        return predict_proba(self.net, faces, self._pre, device=self._device)
+            face = gray[b.y : b.y + b.h, b.x : b.x + b.w]
+            out[i] = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+        return out
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities (n, 7) for uint8 faces (n, size, size): one batched forward pass."""
+        if len(faces) == 0:
+            return np.zeros((0, len(FER2013_CLASSES)), dtype=np.float32)
+        return predict_faces(self._infer_model, faces, tencrop=self.settings.tencrop,
+                             batch_size=max(len(faces), 1))
+
+    def classify(self, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Probabilities (n_faces, 7) for ``boxes`` in ``gray``: one batched forward pass."""
+        return self.predict(self.crop_faces(gray, boxes))
 
     def process(
         self, frame: np.ndarray, timestamp: datetime | None = None, frame_index: int = 0
     ) -> FrameResult:
         """Run the whole per-frame path on ``frame`` (BGR or gray uint8)."""
-        if frame is None or not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
-            raise ValueError("frame must be a uint8 numpy array")
-        ts = timestamp or datetime.now(UTC)
-        gray = to_gray(frame)
-        t0 = time.perf_counter()
-        boxes, full = self._detect(gray)
-        t1 = time.perf_counter()
-        probs = self.classify(gray, boxes)
-        t2 = time.perf_counter()
-        faces = []
-        for box, p in zip(boxes, probs, strict=True):
-            k = int(p.argmax())
-            faces.append(FaceResult(box, p, FER2013_CLASSES[k], float(p[k])))
-        return FrameResult(
-            frame_index=frame_index,
-            timestamp=ts,
-            faces=faces,
-            rows=self.rows_for(faces, ts, frame_index),
-            detect_ms=(t1 - t0) * 1000,
-            classify_ms=(t2 - t1) * 1000,
-            full_scan=full,
-        )
+        return self.process_many([frame], [timestamp], frame_index)[0]
 
-    def rows_for(
-        self, faces: list[FaceResult], timestamp: datetime, frame_index: int
-    ) -> list[dict[str, Any]]:
-        """Log rows of one frame: one per face, or one face_detected=False row for no face."""
-        common = {
-            "timestamp": timestamp,
-            "frame_index": frame_index,
-            "model_name": self.model.name,
-            "model_version": self.model.version,
-            "source": self.source,
-        }
-        if not faces:
-            return [{**common, "face_index": -1, "face_detected": False}]
-        rows = []
-        for i, f in enumerate(faces):
-            row = {
-                **common,
-                "face_index": i,
-                "face_detected": True,
-                "box_x": f.box.x,
-                "box_y": f.box.y,
-                "box_w": f.box.w,
-                "box_h": f.box.h,
-                "label": f.label,
-                "confidence": f.confidence,
-            }
-            row.update({col: float(v) for col, v in zip(PROB_COLUMNS, f.probs, strict=True)})
-            rows.append(row)
-        return rows
+    def process_many(
+        self,
+        frames: Sequence[np.ndarray],
+        timestamps: Sequence[datetime | None],
+        first_index: int = 0,
+    ) -> list[FrameResult]:
+        """Consecutive frames, detected one by one, their faces classified in one forward pass.
+
+        Why: offline, a batch of faces from several frames amortises the network's per-call cost;
+        the results are those of :meth:`process` on each frame in turn.
+        """
+        grays, found, detect_ms = [], [], []
+        for frame in frames:
+            t0 = time.perf_counter()
+            gray = to_gray(_check_frame(frame))
+            boxes, full = self.detect(gray)
+            detect_ms.append((time.perf_counter() - t0) * 1000)
+            grays.append(gray)
+            found.append((boxes, full))
+        t1 = time.perf_counter()
+        crops = [self.crop_faces(g, b) for g, (b, _) in zip(grays, found, strict=True)]
+        probs = self.predict(np.concatenate(crops)) if crops else np.zeros((0, 7), np.float32)
+        classify_ms = (time.perf_counter() - t1) * 1000 / max(len(frames), 1)
+        results, start = [], 0
+        for i, ((boxes, full), ts) in enumerate(zip(found, timestamps, strict=True)):
+            faces = []
+            for box, p in zip(boxes, probs[start : start + len(boxes)], strict=True):
+                k = int(p.argmax())
+                faces.append(FaceResult(box, p, FER2013_CLASSES[k], float(p[k])))
+            start += len(boxes)
+            results.append(FrameResult(
+                frame_index=first_index + i, timestamp=ts or datetime.now(UTC), faces=faces,
+                detect_ms=detect_ms[i], classify_ms=classify_ms, full_scan=full,
+            ))
+        return results
 
 
 def draw_results(frame: np.ndarray, result: FrameResult) -> np.ndarray:

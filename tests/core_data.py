@@ -1,7 +1,13 @@
-"""Paths to the committed fixtures and the full datasets, shared by the core tests."""
+"""Paths to the committed fixtures and the full datasets, shared by the core tests.
+
+The full datasets are not in the repository. Where they are absent, a test that needs them
+skips, unless ``FER_REQUIRE_DATA=1`` (set in ``.ci/run``): then it fails, so a CI machine that
+lost its datasets cannot pass by skipping.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,17 +21,27 @@ CK_FIXTURE = FIXTURES / "ckplus"
 FER_EVAL_FIXTURE = FIXTURES / "fer2013_eval"
 
 
+#: Environment switch: "1" turns a missing dataset from a skip into a failure.
+REQUIRE_DATA_ENV = "FER_REQUIRE_DATA"
+
+
+def require_data(path: Path, what: str) -> Path:
+    """``path`` if it exists; else skip the test, or fail it under ``FER_REQUIRE_DATA=1``."""
+    if path.is_dir():
+        return path
+    reason = f"full {what} not found at {path} (set FER_DATA_DIR to its parent)"
+    if os.environ.get(REQUIRE_DATA_ENV) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_DATA_ENV}=1 requires the datasets")
+    pytest.skip(reason)
+
+
 def full_fer2013() -> Path:
-    """The full FER2013 folder, or skip the test with the reason."""
+    """The full FER2013 folder (see :func:`require_data`)."""
     path = data_dir() / "fer2013"
-    if not (path / "train").is_dir():
-        pytest.skip(f"full FER2013 not found at {path} (set FER_DATA_DIR to its parent)")
+    require_data(path / "train", "FER2013")
     return path
 
 
 def full_ckplus() -> Path:
-    """The full CK+48 folder, or skip the test with the reason."""
-    path = data_dir() / "ck+48"
-    if not path.is_dir():
-        pytest.skip(f"full CK+48 not found at {path} (set FER_DATA_DIR to its parent)")
-    return path
+    """The full CK+48 folder (see :func:`require_data`)."""
+    return require_data(data_dir() / "ck+48", "CK+48")

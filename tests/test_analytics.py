@@ -312,6 +312,7 @@ def test_overview_table_and_filters():
         an.filter_overview(table, synthetic="maybe")
 
 
+@pytest.mark.subprocess
 def test_analytics_does_not_import_heavy_modules():
     code = ("import sys, fer_core.analytics; "
             "bad = [m for m in ('torch', 'cv2', 'streamlit', 'av') if m in sys.modules]; "

@@ -20,20 +20,11 @@ import pytest
 from fer_core.analyze import MediaError, analyze_path, open_media
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
-from fer_core.model_zoo import resolve_model_path
 from fer_core.video_fixture import blank_frame, compose_face_frame, read_y4m, write_y4m
 
 FACE = PROJECT_ROOT / "tests" / "fixtures" / "fer2013" / "test" / "happy"
 START = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 FPS = 10
-
-
-@pytest.fixture(scope="module")
-def model_path() -> Path:
-    try:
-        return resolve_model_path(None)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +60,7 @@ def test_y4m_writer_round_trips(tmp_path, face_frame):
         write_y4m(tmp_path / "odd.y4m", [blank_frame(641, 480)])
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("kind", ["y4m", "avi"])
 def test_analyze_a_video_through_the_cli(tmp_path, face_frame, kind):
     video = tmp_path / f"clip.{kind}"
@@ -113,6 +105,7 @@ def test_every_nth_frame_keeps_true_timestamps(tmp_path, face_frame, model_path)
                                        for i in range(14)]
 
 
+@pytest.mark.subprocess
 def test_analyze_a_folder_of_images_skips_a_damaged_one(tmp_path, face_frame, model_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -143,6 +136,7 @@ def test_a_single_image_gets_its_modification_time(tmp_path, face_frame, model_p
     assert rows["timestamp"].tolist() == [pd.Timestamp(START)] and rows["face_detected"].all()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("make", "message"), [
     (lambda d: d / "missing.mp4", "no such file"),
     (lambda d: (d / "clip.txt").write_text("x") and d / "clip.txt", "unsupported file type"),
@@ -162,6 +156,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, make, message):
         open_media(target)
 
 
+@pytest.mark.subprocess
 def test_bad_ids_and_an_existing_session_are_refused(tmp_path, face_frame, model_path):
     image = tmp_path / "one.png"
     cv2.imwrite(str(image), face_frame)
@@ -183,3 +178,35 @@ def test_a_folder_of_only_damaged_images_leaves_no_session(tmp_path, model_path)
     with pytest.raises(MediaError, match="no readable frame"):
         analyze_path(folder, "P07", "s", store=store, progress=False)
     assert store.list_sessions().empty
+
+
+def test_prefetch_keeps_order_passes_errors_and_stops_early():
+    from fer_core.analyze import prefetch
+
+    assert list(prefetch(iter(range(50)), 4)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for x in prefetch(failing(), 2):
+            got.append(x)
+    assert got == [1]
+
+    closed = []
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.append(True)  # the source (a video capture) is released
+
+    for x in prefetch(endless(), 3):
+        if x == 5:
+            break
+    assert closed == [True]

@@ -452,6 +452,7 @@ def test_auth_dir_is_beside_the_log_root_never_inside(tmp_path, monkeypatch):
     assert auth_dir() == tmp_path / "elsewhere"
 
 
+@pytest.mark.subprocess
 def test_library_imports_no_streamlit():
     code = ("import sys, fer_core.auth; bad = [m for m in ('streamlit', 'torch', 'cv2') "
             "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
@@ -465,6 +466,7 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.subprocess
 def test_cli_resets_a_password_unlocks_and_verifies(tmp_path):
     directory = tmp_path / "auth"
     a = Auth(directory)

@@ -153,15 +153,17 @@ def test_detection_sweep_reference_misses_nothing_against_itself() -> None:
     assert "missed vs reference" in report.sweep_md(res)
 
 
+@pytest.mark.subprocess
 def test_bench_command_smoke_writes_every_part(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "fer_core", "bench", "--smoke", "--models", "fast",
          "--datasets", "fer2013", "--fer-data", str(FER_FIXTURE), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=600,  # every part, on a shared machine
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for heading in ("## Seed timing tables", "## Inference", "## Frame pipeline", "## Scaling"):
+    for heading in ("## Seed timing tables", "## Inference", "## Frame pipeline",
+                    "## Live frame path", "## Offline analysis", "## Scaling"):
         assert heading in proc.stdout
     res = json.loads(out.read_text())
     assert res["command"].startswith("python -m fer_core bench --smoke")
@@ -173,8 +175,15 @@ def test_bench_command_smoke_writes_every_part(tmp_path: Path) -> None:
     assert {r["faces"] for r in grid} == {0, 1, 3}
     assert all(r["faces_found_per_frame"] == 0 for r in grid if r["faces"] == 0)
     assert {(r["width"], r["height"]) for r in res["scaling"]["rows"]} == {(320, 240), (640, 480)}
+    live = res["live"]["rows"]
+    assert live[0]["setting"] == res["live"]["baseline"] and {r["faces"] for r in live} == {1, 3}
+    assert live[0]["time_vs_first"]["median"] == 1.0
+    offline = res["offline"]["rows"]
+    assert offline[0]["time_vs_first"]["median"] == 1.0
+    assert all(r["x_real_time"]["median"] > 0 for r in offline)
 
 
+@pytest.mark.subprocess
 def test_bench_command_bad_data_path_is_a_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fer_core", "bench", "seed", "--smoke", "--datasets", "fer2013",

@@ -16,6 +16,7 @@ def test_the_core_commands_are_registered() -> None:
     assert {"train", "evaluate", "list-models", "ship"} <= set(COMMANDS)
 
 
+@pytest.mark.subprocess
 def test_top_level_help_lists_every_command() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "fer_core", "--help"], capture_output=True, text=True, check=True
@@ -24,6 +25,7 @@ def test_top_level_help_lists_every_command() -> None:
         assert name in out
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", COMMANDS)
 def test_each_command_has_help_and_help_does_not_import_torch_or_cv2(name: str) -> None:
     code = (
@@ -43,6 +45,7 @@ def test_each_command_has_help_and_help_does_not_import_torch_or_cv2(name: str) 
     assert "HEAVY=\n" in out, out.splitlines()[-1]
 
 
+@pytest.mark.subprocess
 def test_user_errors_exit_2_with_one_line_and_no_traceback(tmp_path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "fer_core", "evaluate", "--weights", str(tmp_path / "none.pt"),

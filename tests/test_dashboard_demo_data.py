@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from fer_core import analytics as an
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
@@ -17,6 +19,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_demo_data_command_writes_marked_synthetic_sessions(tmp_path):
     result = _run("--root", str(tmp_path), "--sessions", "3", "--minutes", "1", "--fps", "5")
     assert result.returncode == 0, result.stderr
@@ -42,6 +45,7 @@ def test_demo_data_command_writes_marked_synthetic_sessions(tmp_path):
     assert sessions.loc[sessions["subject"] == "demo-ayu", "started_at"].dt.date.nunique() == 3
 
 
+@pytest.mark.subprocess
 def test_demo_data_refuses_to_overwrite_then_replaces(tmp_path):
     assert _run("--root", str(tmp_path), "--sessions", "1", "--minutes", "0.2").returncode == 0
     before = LogStore(tmp_path).list_sessions()
@@ -54,6 +58,7 @@ def test_demo_data_refuses_to_overwrite_then_replaces(tmp_path):
     assert len(LogStore(tmp_path).list_sessions()) == 6
 
 
+@pytest.mark.subprocess
 def test_demo_data_rejects_bad_arguments(tmp_path):
     result = _run("--root", str(tmp_path), "--sessions", "0")
     assert result.returncode == 2 and "--sessions must be" in result.stderr

@@ -252,6 +252,7 @@ def test_root_from_env_and_config(tmp_path, monkeypatch) -> None:
         resolve_root()
 
 
+@pytest.mark.subprocess
 def test_no_torch_or_cv2_import() -> None:
     code = ("import sys, fer_core.logstore, fer_core.logstore.export, "
             "fer_core.logstore.compaction, fer_core.logstore.synthetic; "

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from fer_core.logstore import LogStore
 from fer_core.logstore.synthetic import synthetic_rows
 
@@ -21,6 +23,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, env=env, cwd=REPO, timeout=120)
 
 
+@pytest.mark.subprocess
 def test_cli_roundtrip(tmp_path) -> None:
     store = LogStore(tmp_path / "a")
     with store.open_session("P001", "s1", started_at=T0) as w:

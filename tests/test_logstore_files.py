@@ -243,6 +243,7 @@ def test_marker_after_close_and_bad_end_time(tmp_path) -> None:
     assert len(store.read()) == 5
 
 
+@pytest.mark.subprocess
 def test_repair_and_durations_ignore_local_timezone(tmp_path) -> None:
     """Interrupted-session end times come from Parquet statistics: exact, and never local time."""
     import os

@@ -64,6 +64,7 @@ def _go(proc: subprocess.Popen[str]) -> None:
     proc.stdin.flush()
 
 
+@pytest.mark.subprocess
 def test_sigkill_loses_at_most_one_flush_interval(tmp_path) -> None:
     flush = 0.25
     proc = _spawn(tmp_path, "P001", "killed", 100_000, 0.002, flush)
@@ -106,6 +107,7 @@ def test_sigkill_loses_at_most_one_flush_interval(tmp_path) -> None:
     assert store.repair() == []
 
 
+@pytest.mark.subprocess
 def test_two_processes_write_different_sessions(tmp_path) -> None:
     n = 3000
     a = _spawn(tmp_path, "P001", "a", n, 0.0, 0.02)
@@ -126,6 +128,7 @@ def test_two_processes_write_different_sessions(tmp_path) -> None:
     assert set(sessions["status"]) == {"closed"}
 
 
+@pytest.mark.subprocess
 def test_reader_never_sees_missing_or_doubled_rows_during_writes_and_compaction(
         tmp_path) -> None:
     """A reader polling while another process flushes many parts and compacts them."""
@@ -145,6 +148,7 @@ def test_reader_never_sees_missing_or_doubled_rows_during_writes_and_compaction(
     assert len(counts) > 3
 
 
+@pytest.mark.subprocess
 def test_delete_refused_while_another_process_records(tmp_path) -> None:
     from fer_core.logstore import SessionBusyError
 

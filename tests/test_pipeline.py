@@ -17,27 +17,17 @@ from fer_core.detection import Box, FaceDetector
 from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import PROB_COLUMNS, LogStore
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import LoadedModel, load_model
 from fer_core.pipeline import FramePipeline, draw_results
+from fer_core.recording import face_rows
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def model() -> LoadedModel:
-    try:
-        path = resolve_model_path(None)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
-    return load_model(path)
-
-
 @pytest.fixture
 def pipeline(model) -> FramePipeline:
-    return FramePipeline(model, source="video")
+    return FramePipeline(model)
 
 
 def _faces(label: str, ck_label: str | None = None) -> list[Path]:
@@ -78,16 +68,16 @@ def test_faces_are_found_where_they_were_placed(pipeline):
 def test_a_frame_without_a_face_is_logged_as_such(pipeline, tmp_path):
     result = pipeline.process(blank_frame(), T0, 7)
     assert result.faces == []
-    assert result.rows == [{
-        "timestamp": T0, "frame_index": 7, "model_name": pipeline.model.name,
-        "model_version": pipeline.model.version, "source": "video", "face_index": -1,
-        "face_detected": False,
-    }]
+    rows = face_rows(result.faces, result.timestamp, result.frame_index)
+    assert rows == [{"timestamp": T0, "frame_index": 7, "face_index": -1, "face_detected": False}]
     store = LogStore(tmp_path)
-    with store.open_session("s1", "x", started_at=T0) as writer:
-        writer.append_many(result.rows)
+    with store.open_session("s1", "x", started_at=T0, source="video", model_name="m",
+                            model_version="v1") as writer:
+        writer.append_many(rows)
     row = store.read("s1", "x").iloc[0]
     assert not row["face_detected"] and row["face_index"] == -1
+    # the session context is set once, when the session is opened, and filled into every row
+    assert (row["model_name"], row["model_version"], row["source"]) == ("m", "v1", "video")
     assert row[["box_x", "box_y", "box_w", "box_h", "label", "confidence", *PROB_COLUMNS]] \
         .isna().all()
 
@@ -101,7 +91,7 @@ def test_probabilities_equal_the_models_ten_crop_prediction_on_the_crop(pipeline
     face = cv2.resize(gray[b.y:b.y + b.h, b.x:b.x + b.w], (48, 48), interpolation=cv2.INTER_AREA)
     expected = predict_faces(model, face[None], tencrop=True)[0]
     np.testing.assert_allclose(result.faces[0].probs, expected, atol=1e-5)
-    row = result.rows[0]
+    row = face_rows(result.faces, T0, 0)[0]
     probs = np.array([row[c] for c in PROB_COLUMNS])
     assert probs.sum() == pytest.approx(1.0, abs=1e-4)
     assert row["label"] == FER2013_CLASSES[int(probs.argmax())] == result.faces[0].label
@@ -135,10 +125,11 @@ def test_two_faces_in_one_frame_give_two_rows(pipeline):
     detector = FaceDetector()
     expected = len(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
     result = pipeline.process(frame, T0, 3)
-    assert len(result.rows) == len(result.faces) == expected
+    rows = face_rows(result.faces, T0, 3)
+    assert len(rows) == len(result.faces) == expected
     if expected == 2:
-        assert [r["face_index"] for r in result.rows] == [0, 1]
-        assert all(r["face_detected"] and r["frame_index"] == 3 for r in result.rows)
+        assert [r["face_index"] for r in rows] == [0, 1]
+        assert all(r["face_detected"] and r["frame_index"] == 3 for r in rows)
 
 
 def test_a_sequence_round_trips_through_the_log_store(pipeline, tmp_path):
@@ -148,8 +139,9 @@ def test_a_sequence_round_trips_through_the_log_store(pipeline, tmp_path):
     with store.open_session("s2", "seq", started_at=T0, source="video") as writer:
         for i, frame in enumerate(frames):
             result = pipeline.process(frame, T0 + timedelta(milliseconds=100 * i), i)
-            writer.append_many(result.rows)
-            expected.extend(result.rows)
+            rows = face_rows(result.faces, result.timestamp, result.frame_index)
+            writer.append_many(rows)
+            expected.extend(rows)
     rows = store.read("s2", "seq")
     assert rows["frame_index"].tolist() == [r["frame_index"] for r in expected]
     assert rows["face_detected"].tolist() == [r["face_detected"] for r in expected]

@@ -11,24 +11,18 @@ import cv2
 import pytest
 
 from fer_core.config import data_dir
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import load_model
 from fer_core.pipeline import FramePipeline
 from fer_core.video_fixture import compose_face_frame, face_paths
+from tests.core_data import require_data
 
-pytestmark = [pytest.mark.data, pytest.mark.slow]
+pytestmark = [pytest.mark.data, pytest.mark.train]
 PER_CLASS = 60
 
 
 @pytest.fixture(scope="module")
-def pipeline() -> FramePipeline:
-    folder = data_dir() / "fer2013" / "test"
-    if not folder.is_dir():
-        pytest.skip(f"full FER2013 not found at {folder} (set FER_DATA_DIR to its parent)")
-    try:
-        return FramePipeline(load_model(resolve_model_path(None)), source="image")
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
+def pipeline(model) -> FramePipeline:
+    require_data(data_dir() / "fer2013" / "test", "FER2013")
+    return FramePipeline(model)
 
 
 @pytest.mark.parametrize(("label", "min_accuracy"), [("happy", 0.65), ("surprise", 0.5)])

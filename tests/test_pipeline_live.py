@@ -26,21 +26,11 @@ from dashboard.webrtc_glue import (
     RecordSettings,
 )
 from fer_core.logstore import LogStore
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import load_model
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths
 
 FACES = Path(__file__).parent / "fixtures" / "fer2013" / "test" / "happy"
 CONSENT = {"given": True, "text": "consent text shown", "at": "2026-11-27T10:00:00+00:00"}
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def model():
-    try:
-        return load_model(resolve_model_path(None))
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -156,16 +146,16 @@ def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch)
     recorder = LiveRecorder(model, LogStore(tmp_path))
     recorder.arm(RecordSettings("P4", consent=CONSENT))
     _feed(recorder, [blank_frame()])
-    original = FramePipeline.process
+    original = FramePipeline.process_many
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(FramePipeline, "process", broken)
+    monkeypatch.setattr(FramePipeline, "process_many", broken)
     frame = _frame(blank_frame(), 1)
     assert recorder.on_frame(frame) is frame  # shown unprocessed, the stream goes on
     assert "boom" in recorder.error
-    monkeypatch.setattr(FramePipeline, "process", original)
+    monkeypatch.setattr(FramePipeline, "process_many", original)
     _feed(recorder, [blank_frame()])
     finished = recorder.finish()
     assert finished.frames == 2 and "boom" in finished.error

@@ -68,7 +68,7 @@ def test_every_path_gives_the_same_probabilities(trained: LoadedModel, faces: np
     val = _predict_prepared(trained.net, prepare_faces(faces, pre), pre, None)
     np.testing.assert_allclose(val, reference, atol=1e-6)
     # the live pipeline (TorchScript backend) on frames that are the 48x48 faces themselves
-    pipeline = FramePipeline(trained, source="video")
+    pipeline = FramePipeline(trained)
     box = [Box(0, 0, 48, 48)]
     live = np.concatenate([pipeline.classify(face, box) for face in faces])
     np.testing.assert_allclose(live, reference, atol=1e-4)

@@ -15,6 +15,8 @@ from fer_core.nets import create_model
 from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 
+pytestmark = pytest.mark.train  # trains networks (see pyproject markers)
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

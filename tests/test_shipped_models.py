@@ -81,7 +81,7 @@ def test_card_counts_are_recounted_from_the_network(name: str) -> None:
     assert card["file_size_bytes"] == SHIPPED[name].stat().st_size
 
 
-@pytest.mark.slow
+@pytest.mark.train
 @pytest.mark.data
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_evaluate_reproduces_the_cards_held_out_accuracy(name: str) -> None:

@@ -13,6 +13,8 @@ from fer_core.nets import create_model
 from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE, full_ckplus
 
+pytestmark = pytest.mark.train  # trains networks (see pyproject markers)
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +84,6 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path) -> None:
     assert epochs == [1, 2, 3]
 
 
-@pytest.mark.slow
 @pytest.mark.data
 def test_short_ckplus_training_beats_chance_on_unseen_subjects(tmp_path: Path) -> None:
     data = full_ckplus()

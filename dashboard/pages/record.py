@@ -5,23 +5,15 @@ read-out (probability bars, rolling chart, processed-frame rate) and the upload 
 but predictions is stored unless the user ticks the explicit video opt-in.
 """
 
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth_ui, charts, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
-from fer_core.analyze import (
-    IMAGE_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    MediaError,
-    analyze_source,
-    open_media,
-)
+from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, analyze_uploads
 from fer_core.auth import Perm  # access control (auth engineer)
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import InvalidIdError, validate_id
@@ -258,28 +250,19 @@ with upload_tab:
         type=sorted(e.lstrip(".") for e in VIDEO_EXTENSIONS | IMAGE_EXTENSIONS))
     if st.button("Analyse", key="record.analyse", disabled=not files or settings is None
                  or recording, help="Needs a subject, consent and a file."):
-        videos = [f for f in files if Path(f.name).suffix.lower() in VIDEO_EXTENSIONS]
-        if videos and len(files) > 1:
-            st.error("Upload one video, or any number of images, per analysis.")
-            st.stop()
         progress = st.progress(0.0, text="Analysing...")
-        with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
-            for i, f in enumerate(files):
-                (Path(tmp) / f"{i:05d}_{Path(f.name).name}").write_bytes(f.getvalue())
-            target = next(Path(tmp).iterdir()) if videos else Path(tmp)
-            try:
-                media = open_media(target, image_time="now")
-                result = analyze_source(
-                    media, FramePipeline(model), loaders.store(), settings.subject,
-                    label=settings.label, notes=settings.notes, consent=settings.consent,
-                    progress=False,
-                    on_progress=lambda done, total: progress.progress(
-                        min(done / total, 1.0) if total else 0.0,
-                        text=f"Analysing... {done} of {total or '?'} frames"),
-                )
-            except (MediaError, ValueError) as exc:
-                st.error(f"Could not analyse the upload: {exc}")
-                st.stop()
+        try:
+            result = analyze_uploads(
+                [(f.name, f.getvalue()) for f in files], FramePipeline(model), loaders.store(),
+                settings.subject, label=settings.label, notes=settings.notes,
+                operator=settings.operator, consent=settings.consent,
+                on_progress=lambda done, total: progress.progress(
+                    min(done / total, 1.0) if total else 0.0,
+                    text=f"Analysing... {done} of {total or '?'} frames"),
+            )
+        except (MediaError, ValueError) as exc:
+            st.error(f"Could not analyse the upload: {exc}")
+            st.stop()
         progress.empty()
         skipped = (f"Skipped {len(result.skipped)} unreadable file(s): "
                    + ", ".join(result.skipped)) if result.skipped else None

@@ -117,3 +117,38 @@ def sweep_md(res: dict[str, Any]) -> str:
         f"{res['backend']}, ten-crop {res['tencrop']}; the reference (scale 1, every frame) finds "
         f"{100 * res['reference_found_rate']:.1f}% of the pasted faces.\n\n" + _table(head, rows)
     )
+
+
+def live_md(res: dict[str, Any]) -> str:
+    rows = []
+    for r in res["rows"]:
+        missed = f"{r['missed']}/{r['reference_faces']}" if r["reference_faces"] else "-"
+        rows.append(
+            [r["setting"], str(r["faces"]), _s(r["ms_per_frame"], 1), _s(r["time_vs_first"]),
+             f"{r['min_ms_per_frame']:.1f}", f"{r['min_detect_ms']:.1f}",
+             f"{r['min_classify_ms']:.1f}", f"{r['min_time_vs_first']:.2f}",
+             f"{r['min_detect_vs_first']:.2f}", missed, str(r["extra_boxes"]),
+             f"{100 * r['truth_found_rate']:.1f}%" if r["faces"] else "-"]
+        )  # fmt: skip
+    head = ["setting", "faces", "ms/frame", "time / first", "min ms/frame", "min detect ms",
+            "min classify ms", "min time / first", "min detect / first",
+            "missed vs reference", "extra boxes", "pasted faces found"]  # fmt: skip
+    return (f"{res['width']}x{res['height']}, backend {res['backend']}, ten-crop "
+            f"{res['tencrop']}; first = {res['baseline']}; min = mean over frames of each "
+            "frame's fastest repeat; reference for misses: full-resolution Haar on every frame."
+            "\n\n"
+            + _table(head, rows))
+
+
+def offline_md(res: dict[str, Any]) -> str:
+    rows = []
+    for r in res["rows"]:
+        rows.append(
+            [r["contender"], _s(r["seconds"], 1), _s(r["frames_per_s"], 1),
+             _s(r["x_real_time"]), _s(r["time_vs_first"]), str(r["frames_with_face"])]
+        )  # fmt: skip
+    head = ["contender", "seconds", "frames/s", "x real time", f"time / {res['baseline']}",
+            "frames with a face"]  # fmt: skip
+    return (f"{res['frames']} frames {res['width']}x{res['height']} at {res['fps']:g} frames/s "
+            f"({res['video_s']:.1f} s of video), {res['faces']} face(s), MJPG AVI.\n\n"
+            + _table(head, rows))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 NAME = "bench"
 HELP = "benchmark: seed timing tables, inference backends, frame pipeline, scaling"
-PARTS = ("seed", "inference", "frames", "scaling")
+PARTS = ("seed", "inference", "frames", "live", "offline", "scaling")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
             report.grid_md(results["frames"]["faces_640x480"]),
             report.sweep_md(results["frames"]["detector_settings"]),
         ]
+    if "live" in parts:
+        results["live"] = _live(args, repeats, faces_dir)
+        markdown += ["## Live frame path", report.live_md(results["live"])]
+    if "offline" in parts:
+        results["offline"] = _offline(args, repeats, faces_dir)
+        markdown += ["## Offline analysis", report.offline_md(results["offline"])]
     if "scaling" in parts:
         results["scaling"] = _scaling(args, repeats, faces_dir)
         markdown += ["## Scaling", report.grid_md(results["scaling"])]
@@ -198,6 +204,30 @@ def _frames(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     one_face = make_clip(faces, n_faces=1, frames=n)
     sweep = detection_sweep(models, one_face, settings, repeats=repeats, tencrop=tencrop)
     return {"faces_640x480": grid, "detector_settings": sweep}
+
+
+def _live(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
+    from fer_core.bench.clip import load_face_images, make_clip
+    from fer_core.bench.frames import live_comparison
+    from fer_core.bench.models import bench_models
+
+    faces = load_face_images(faces_dir)
+    n = 2 if args.smoke else args.frames
+    models = _select(bench_models(tuple(args.archs)), args.models or ["fast"])
+    clips = [make_clip(faces, n_faces=1, frames=n), make_clip(faces, n_faces=3, frames=n // 2)]
+    return live_comparison(models[0].model, clips, repeats=repeats)
+
+
+def _offline(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
+    from fer_core.bench.clip import load_face_images, make_clip
+    from fer_core.bench.models import bench_models
+    from fer_core.bench.offline import offline_comparison
+
+    faces = load_face_images(faces_dir)
+    n = 2 if args.smoke else args.frames
+    models = _select(bench_models(tuple(args.archs)), args.models or ["fast"])
+    clip = make_clip(faces, n_faces=1, frames=n)
+    return offline_comparison(models[0].model, clip, repeats=repeats, progress=not args.smoke)
 
 
 def _scaling(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:

@@ -14,7 +14,10 @@ Use them from any test under tests/e2e/:
 * ``demo_app``: the app running on ``demo_store`` with login required (one server).
 * ``browser``: Playwright chromium (``/usr/bin/chromium``, never a downloaded build).
 * ``page``: a fresh browser page (downloads enabled) per test.
-* ``wait_for_streamlit(page)``: waits until the script finished running and the page settled.
+* ``wait_for_streamlit(page)``: waits until the script finished running and every chart is drawn.
+* ``rerun_after(page, action)``: does ``action`` (a widget change) and waits until the rerun it
+  triggered has started and finished: a condition, never a fixed sleep.
+* ``wait_until(check, timeout_s)``: polls ``check()`` until it returns something truthy.
 * ``ARTIFACTS``: ``artifacts/`` (git-ignored) for screenshots and downloaded files.
 """
 
@@ -192,7 +195,52 @@ def wait_for_streamlit(page, timeout_ms: int = 60_000) -> None:
         }""",
         timeout=timeout_ms,
     )
-    page.wait_for_timeout(500)  # let plotly finish drawing after the last delta
+    page.wait_for_function(CHARTS_DRAWN, timeout=timeout_ms)
+
+
+#: Every plotly chart on the page has drawn its SVG at its container's width.
+CHARTS_DRAWN = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).every(el => {
+    const svg = el.querySelector('.main-svg');
+    return svg && Math.abs(svg.getBoundingClientRect().width
+                           - el.getBoundingClientRect().width) < 2;
+})"""
+
+#: Installs a watcher that notes when the app's script starts running (after this call).
+_WATCH_RERUN = """() => {
+    window.__ferRerun = false;
+    const seen = () => { window.__ferRerun = true; observer.disconnect(); };
+    const observer = new MutationObserver(records => {
+        if (records.some(r => r.oldValue === 'running'
+                         || r.target.getAttribute('data-test-script-state') === 'running')) seen();
+    });
+    // the whole document: the app's root element may be re-rendered during the rerun
+    observer.observe(document.body, {attributes: true, attributeOldValue: true, subtree: true,
+                                     attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def rerun_after(page, action: Callable[[], object], timeout_ms: int = 60_000) -> None:
+    """Run ``action`` (a widget change) and wait until the rerun it triggers has finished."""
+    page.evaluate(_WATCH_RERUN)
+    action()
+    page.wait_for_function("() => window.__ferRerun === true", timeout=timeout_ms)
+    wait_for_streamlit(page, timeout_ms)
+
+
+def wait_until(check: Callable[[], object], timeout_s: float, interval_s: float = 0.25,
+               tick: Callable[[float], object] = time.sleep) -> object:
+    """Poll ``check()`` until it returns something truthy (returned) or ``timeout_s`` passes
+    (the last value is returned; the caller's assertions say what is missing).
+
+    ``tick(seconds)`` waits between polls (``page.wait_for_timeout`` in ms keeps Playwright's
+    event loop running: pass ``lambda s: page.wait_for_timeout(1000 * s)``).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() >= deadline:
+            return value
+        tick(interval_s)
 
 
 def full_screenshot(page, path: Path) -> None:
@@ -203,7 +251,7 @@ def full_screenshot(page, path: Path) -> None:
         " return m ? m.scrollHeight : document.body.scrollHeight; }")
     size = page.viewport_size or {"width": 1400, "height": 1000}
     page.set_viewport_size({"width": size["width"], "height": max(int(height) + 40, 600)})
-    page.wait_for_timeout(800)  # plotly redraws on resize
+    page.wait_for_function(CHARTS_DRAWN, timeout=30_000)  # plotly redraws on resize
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)

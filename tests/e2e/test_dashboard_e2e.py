@@ -16,7 +16,7 @@ from PIL import Image
 
 from tests.e2e.conftest import ARTIFACTS, full_screenshot, login, wait_for_streamlit
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 PAGES = {"overview": "", "history": "history", "session": "session", "compare": "compare"}
 #: sidebar link of each page (a fresh browser session starts at the login form)

@@ -9,8 +9,6 @@ and the logout, with its hash chain intact.
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import pytest
 from playwright.sync_api import sync_playwright
@@ -18,7 +16,6 @@ from playwright.sync_api import sync_playwright
 from fer_core.auth import Auth
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
-from fer_core.model_zoo import resolve_model_path
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths, write_y4m
 from tests.e2e.conftest import (
     ARTIFACTS,
@@ -27,10 +24,12 @@ from tests.e2e.conftest import (
     E2E_PASSWORD,
     login,
     make_auth_dir,
+    rerun_after,
     wait_for_streamlit,
+    wait_until,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 USER = "dr-e2e"
 SUBJECT = "e2e-login-subject"
@@ -40,11 +39,7 @@ MAX_RECORD_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def camera(tmp_path_factory):
-    try:
-        resolve_model_path(None)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
+def camera(tmp_path_factory, model_path):
     face = cv2.imread(str(face_paths(PROJECT_ROOT / "tests/fixtures/fer2013/test/happy")[0]),
                       cv2.IMREAD_GRAYSCALE)
     frames = [compose_face_frame(face)] * 30 + [blank_frame()] * 15
@@ -54,19 +49,17 @@ def camera(tmp_path_factory):
 def _fill(page, label: str, text: str) -> None:
     box = page.get_by_label(label)
     box.fill(text)
-    box.press("Enter")
-    page.wait_for_timeout(300)
+    rerun_after(page, lambda: box.press("Enter"))
 
 
-def _wait_for_rows(log_root) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < MAX_RECORD_S:
-        time.sleep(1)
+def _wait_for_rows(page, log_root) -> None:
+    def enough() -> bool:
         try:
-            if len(LogStore(log_root).read(subject=SUBJECT)) >= MIN_ROWS:
-                return
-        except FileNotFoundError:
-            continue
+            return len(LogStore(log_root).read(subject=SUBJECT)) >= MIN_ROWS
+        except FileNotFoundError:  # nothing written yet
+            return False
+
+    wait_until(enough, MAX_RECORD_S, interval_s=0.5, tick=lambda s: page.wait_for_timeout(1000 * s))
 
 
 def test_login_record_review_logout(start_app, tmp_path, camera):
@@ -107,7 +100,7 @@ def test_login_record_review_logout(start_app, tmp_path, camera):
             iframe = page.frame_locator(IFRAME)
             iframe.get_by_role("button", name="Start").click(timeout=60_000)
             page.get_by_text("REC").first.wait_for(timeout=60_000)
-            _wait_for_rows(log_root)
+            _wait_for_rows(page, log_root)
             iframe.get_by_role("button", name="Stop").click()
             page.get_by_text("saved:").wait_for(timeout=60_000)
 

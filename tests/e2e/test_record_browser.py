@@ -25,7 +25,6 @@ from playwright.sync_api import sync_playwright
 
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
-from fer_core.model_zoo import resolve_model_path
 from fer_core.modelfile import load_model
 from fer_core.pipeline import FramePipeline
 from fer_core.video_fixture import (
@@ -44,10 +43,12 @@ from tests.e2e.conftest import (
     full_screenshot,
     login,
     make_auth_dir,
+    rerun_after,
     wait_for_streamlit,
+    wait_until,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 FPS = 15
@@ -74,13 +75,9 @@ def _candidates(label: str, ck_label: str) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def fake_camera(tmp_path_factory) -> Path:
+def fake_camera(tmp_path_factory, model_path) -> Path:
     """The Y4M fake-webcam file: happy faces left, surprised faces right, empty gaps."""
-    try:
-        model_path = resolve_model_path(None)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no model shipped yet (models/fast.pt): {exc}")
-    pipeline = FramePipeline(load_model(model_path), source="video")
+    pipeline = FramePipeline(load_model(model_path))
     happy = pick_faces(pipeline, _candidates("happy", "happy"), "happy", center=LEFT,
                        min_confidence=MIN_CONFIDENCE)[:2]
     surprise = pick_faces(pipeline, _candidates("surprise", "surprise"), "surprise",
@@ -117,8 +114,8 @@ def _open_record_page(page, url: str) -> None:
 def _fill(page, label: str, text: str) -> None:
     box = page.get_by_label(label)
     box.fill(text)
-    box.press("Enter" if box.evaluate("e => e.tagName") == "INPUT" else "Tab")
-    page.wait_for_timeout(300)
+    key = "Enter" if box.evaluate("e => e.tagName") == "INPUT" else "Tab"
+    rerun_after(page, lambda: box.press(key))
 
 
 def _sides(rows) -> tuple[int, int]:
@@ -134,18 +131,19 @@ def _record_until_both_segments_seen(page, log_root: Path) -> None:
     time or see too few frames; rows are flushed to Parquet every second while recording.
     """
     t0 = time.monotonic()
-    while True:
-        page.wait_for_timeout(1000)
-        elapsed = time.monotonic() - t0
+
+    def both_seen() -> bool:
         try:
             rows = LogStore(log_root).read(subject=SUBJECT)
         except FileNotFoundError:  # nothing written yet
-            continue
+            return False
         left, right = _sides(rows)
-        if elapsed >= RECORD_S and left >= MIN_SEGMENT_ROWS and right >= MIN_SEGMENT_ROWS:
-            return
-        if elapsed > MAX_RECORD_S:
-            return  # the assertions after STOP report what is missing
+        return (time.monotonic() - t0 >= RECORD_S and left >= MIN_SEGMENT_ROWS
+                and right >= MIN_SEGMENT_ROWS)
+
+    # on timeout the assertions after STOP report what is missing
+    wait_until(both_seen, MAX_RECORD_S, interval_s=0.5,
+               tick=lambda s: page.wait_for_timeout(1000 * s))
 
 
 def _wait_for_a_face_on_screen(page, timeout_ms: int = 10_000) -> None:

@@ -1,0 +1,146 @@
+"""One recording path: timestamped frames -> :class:`FramePipeline` -> rows -> a session writer.
+
+The live Record page (through ``dashboard/webrtc_glue.py``), ``python -m fer_core analyze`` and the
+Record page's upload all record through :class:`SessionRecorder`, so the same frames with the same
+timestamps give the same rows whichever way they arrive.
+
+Rows are built in one place, :func:`face_rows`, from the pipeline's faces plus the frame's index and
+timestamp. The session context (model name and version, source) is set once, when the session is
+opened, and the session writer fills it into every row; the pipeline settings that decide the rows
+are written into the session metadata (``extra["pipeline"]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from fer_core.logstore import LogStore, SessionWriter
+from fer_core.logstore.schema import PROB_COLUMNS
+from fer_core.modelfile import LoadedModel
+from fer_core.pipeline import (
+    DEFAULT_SETTINGS,
+    FaceResult,
+    FramePipeline,
+    FrameResult,
+    PipelineSettings,
+)
+
+
+def face_rows(faces: Sequence[FaceResult], timestamp: datetime,
+              frame_index: int) -> list[dict[str, Any]]:
+    """Log rows of one frame: one per face, or one ``face_detected=False`` row for no face.
+
+    Model name, version and source are not here: the session writer adds them from the
+    session's metadata, where they are set once.
+    """
+    common = {"timestamp": timestamp, "frame_index": frame_index}
+    if not faces:
+        return [{**common, "face_index": -1, "face_detected": False}]
+    rows = []
+    for i, f in enumerate(faces):
+        row = {
+            **common,
+            "face_index": i,
+            "face_detected": True,
+            "box_x": f.box.x,
+            "box_y": f.box.y,
+            "box_w": f.box.w,
+            "box_h": f.box.h,
+            "label": f.label,
+            "confidence": f.confidence,
+        }
+        row.update({col: float(v) for col, v in zip(PROB_COLUMNS, f.probs, strict=True)})
+        rows.append(row)
+    return rows
+
+
+def pipeline_meta(pipeline: FramePipeline) -> dict[str, Any]:
+    """What the session metadata records about the pipeline that made its rows."""
+    return {**pipeline.settings.as_dict(), "backend": pipeline.backend}
+
+
+class SessionRecorder:
+    """Records one session: frames with timestamps in, rows appended to the session's writer.
+
+    Not thread-safe: one thread feeds it (the live glue holds its own lock around it).
+    """
+
+    def __init__(self, pipeline: FramePipeline, writer: SessionWriter) -> None:
+        self.pipeline = pipeline
+        self.writer = writer
+        self.frames = 0
+        self.frames_with_face = 0
+        self.rows = 0
+        pipeline.reset()  # a new stream: no tracked faces from an earlier one
+
+    @classmethod
+    def open(
+        cls,
+        store: LogStore,
+        model: LoadedModel,
+        subject: str,
+        session: str | None = None,
+        *,
+        source: str,
+        settings: PipelineSettings = DEFAULT_SETTINGS,
+        pipeline: FramePipeline | None = None,
+        started_at: datetime | None = None,
+        operator: str = "",
+        label: str = "",
+        notes: str = "",
+        consent: dict | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> SessionRecorder:
+        """Open a new session of ``store`` and a recorder for it.
+
+        ``pipeline``: reuse a prepared pipeline (building one traces the network); its model and
+        settings are the session's. Otherwise one is built from ``model`` and ``settings``.
+        """
+        if pipeline is None:
+            pipeline = FramePipeline(model, settings)
+        elif pipeline.model is not model:
+            raise ValueError("the pipeline must run the session's model")
+        writer = store.open_session(
+            subject, session, operator=operator, label=label, notes=notes,
+            model_name=model.name, model_version=model.version, source=source,
+            started_at=started_at, consent=consent,
+            extra={**(extra or {}), "pipeline": pipeline_meta(pipeline)},
+        )
+        return cls(pipeline, writer)
+
+    @property
+    def subject(self) -> str:
+        return self.writer.subject
+
+    @property
+    def session(self) -> str:
+        return self.writer.session
+
+    def add(self, frame: np.ndarray, timestamp: datetime) -> FrameResult:
+        """Process one frame (BGR or gray uint8) and append its rows."""
+        return self.add_many([frame], [timestamp])[0]
+
+    def add_many(self, frames: Sequence[np.ndarray],
+                 timestamps: Sequence[datetime]) -> list[FrameResult]:
+        """Process consecutive frames with one forward pass for all their faces; append rows."""
+        results = self.pipeline.process_many(frames, timestamps, self.frames)
+        rows = [row for r in results for row in face_rows(r.faces, r.timestamp, r.frame_index)]
+        self.writer.append_many(rows)
+        self.frames += len(results)
+        self.frames_with_face += sum(bool(r.faces) for r in results)
+        self.rows += len(rows)
+        return results
+
+    def close(self, ended_at: datetime | None = None) -> None:
+        """Flush, compact and close the session (see :meth:`SessionWriter.close`)."""
+        self.writer.close(ended_at)
+
+    def __enter__(self) -> SessionRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,35 @@
+"""Fixtures and switches shared by the whole suite.
+
+* ``model_path`` / ``model``: the shipped default model (``models/fast.pt``, committed, or
+  ``FER_MODEL``). A missing or unreadable file **fails** every test that needs it, never skips:
+  a skip would hide the loss of the model behind a green run.
+* ``FER_REQUIRE_DATA=1`` (set by ``.ci/run``): a test that needs the full datasets fails when
+  they are absent instead of skipping (:func:`tests.core_data.require_data`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fer_core.modelfile import LoadedModel
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """Path of the shipped default model; fails the test when it is missing."""
+    from fer_core.model_zoo import resolve_model_path
+
+    try:
+        return resolve_model_path(None)
+    except FileNotFoundError as exc:
+        pytest.fail(f"the shipped model is missing (models/fast.pt is committed): {exc}")
+
+
+@pytest.fixture(scope="session")
+def model(model_path: Path) -> LoadedModel:
+    """The shipped default model, loaded once for the session."""
+    from fer_core.modelfile import load_model
+
+    return load_model(model_path)

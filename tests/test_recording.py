@@ -1,0 +1,158 @@
+"""One recording path: the live glue, ``analyze`` and the upload give identical rows.
+
+The same decoded frames go through all three entry points with the same timestamps: as
+``av.VideoFrame``s with an RTP-like clock into the Record page's :class:`LiveRecorder`, as a video
+file into :func:`analyze_path`, and as uploaded bytes into :func:`analyze_uploads`. The clip has
+empty frames, a face that moves (so the tracked re-detection between full scans matters) and
+empty frames again, so a drift in detection cadence or row building shows up here.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.webrtc_glue import LiveRecorder, RecordSettings
+from fer_core.analyze import analyze_path, analyze_uploads
+from fer_core.detection import FaceDetector
+from fer_core.logstore import PROB_COLUMNS as PROBS
+from fer_core.logstore import LogStore
+from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline
+from fer_core.recording import SessionRecorder, face_rows
+from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths, write_y4m
+
+FACES = Path(__file__).parent / "fixtures" / "fer2013" / "test" / "happy"
+CONSENT = {"given": True, "text": "consent text shown", "at": "2026-11-27T10:00:00+00:00"}
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+PROB_COLUMNS = list(PROBS)
+FPS = 20  # 50 ms per frame: every timestamp is a whole millisecond on every path
+#: session context, set once per session; the rest of every row must be equal
+CONTEXT = ["subject", "session", "source"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    """A 20-frame Y4M clip and its frames as OpenCV decodes them (what analyze sees)."""
+    detector = FaceDetector()
+    face = None
+    for path in face_paths(FACES):
+        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if detector.detect(cv2.cvtColor(compose_face_frame(image), cv2.COLOR_BGR2GRAY)):
+            face = image
+            break
+    assert face is not None, "Haar finds no committed happy face"
+    frames = [blank_frame()] * 4
+    frames += [compose_face_frame(face, center=(300 + 6 * i, 240 + 2 * i)) for i in range(12)]
+    frames += [blank_frame()] * 4
+    path = write_y4m(tmp_path_factory.mktemp("clip") / "clip.y4m", frames, fps=FPS)
+    cap = cv2.VideoCapture(str(path))
+    decoded = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        decoded.append(image)
+    cap.release()
+    assert len(decoded) == len(frames)
+    return path, decoded
+
+
+def _live(model, store: LogStore, images: list[np.ndarray]) -> str:
+    """Feed ``images`` to the Record page's recorder as streamlit-webrtc would; its session id."""
+    ticks = iter(range(len(images)))
+
+    def now() -> datetime:  # the wall clock at each frame: frame k arrives k/FPS after T0
+        return T0 + timedelta(milliseconds=next(ticks) * 1000 // FPS)
+
+    recorder = LiveRecorder(model, store, now=now)
+    recorder.arm(RecordSettings("P1", consent=CONSENT))
+
+    def feed() -> None:
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts = 123_456 + i * 90_000 // FPS
+            frame.time_base = Fraction(1, 90_000)
+            recorder.on_frame(frame)
+
+    worker = threading.Thread(target=feed)  # on_frame runs on the component's thread
+    worker.start()
+    worker.join()
+    finished = recorder.finish()
+    assert finished is not None and finished.error is None
+    return finished.session
+
+
+def test_live_analyze_and_upload_record_identical_rows(model, clip, tmp_path):
+    path, images = clip
+    store = LogStore(tmp_path)
+    live = _live(model, store, images)
+    offline = analyze_path(path, "P1", "offline", store=store, pipeline=FramePipeline(model),
+                           start=T0, progress=False).session
+    upload = analyze_uploads([("camera.y4m", path.read_bytes())], FramePipeline(model), store,
+                             "P1", start=T0, consent=CONSENT).session
+
+    rows = {s: store.read("P1", s).drop(columns=CONTEXT) for s in (live, offline, upload)}
+    reference = rows[live]
+    assert len(reference) == len(images)
+    assert reference["face_detected"].sum() >= 8  # the face is found and tracked, not missed
+    expected_ts = [T0 + timedelta(milliseconds=1000 * i // FPS) for i in range(len(images))]
+    assert reference["timestamp"].tolist() == expected_ts
+    for session in (offline, upload):
+        pd.testing.assert_frame_equal(rows[session].drop(columns=PROB_COLUMNS),
+                                      reference.drop(columns=PROB_COLUMNS))
+        # several frames share one forward pass offline: float32 sums in another order
+        np.testing.assert_allclose(rows[session][PROB_COLUMNS].to_numpy(dtype=float),
+                                   reference[PROB_COLUMNS].to_numpy(dtype=float), atol=1e-6)
+
+    metas = {s: store.session_meta("P1", s) for s in (live, offline, upload)}
+    assert [metas[s].source for s in (live, offline, upload)] == ["webcam", "video", "video"]
+    for meta in metas.values():
+        assert meta.extra["pipeline"] == {**DEFAULT_SETTINGS.as_dict(), "backend": "torchscript"}
+        assert (meta.model_name, meta.model_version) == (model.name, model.version)
+
+
+def test_a_batch_of_frames_gives_the_rows_of_frame_by_frame(model, clip, tmp_path):
+    _, images = clip
+    stamps = [T0 + timedelta(seconds=i) for i in range(len(images))]
+    one, many = FramePipeline(model), FramePipeline(model)
+    singles = [one.process(image, ts, i) for i, (image, ts) in enumerate(zip(images, stamps,
+                                                                              strict=True))]
+    batched = many.process_many(images, stamps)
+    assert [r.full_scan for r in batched] == [r.full_scan for r in singles]
+    assert any(not r.full_scan for r in batched)  # re-detection between full scans happened
+    for a, b in zip(singles, batched, strict=True):
+        assert [f.box for f in a.faces] == [f.box for f in b.faces]
+        assert [f.label for f in a.faces] == [f.label for f in b.faces]
+        for fa, fb in zip(a.faces, b.faces, strict=True):
+            np.testing.assert_allclose(fa.probs, fb.probs, atol=1e-6)
+        assert face_rows(a.faces, a.timestamp, a.frame_index)[0].keys() \
+            == face_rows(b.faces, b.timestamp, b.frame_index)[0].keys()
+
+
+def test_the_recorder_counts_and_closes_its_session(model, clip, tmp_path):
+    _, images = clip
+    store = LogStore(tmp_path)
+    with SessionRecorder.open(store, model, "P2", "s1", source="video", started_at=T0) as rec:
+        results = rec.add_many(images[:5], [T0 + timedelta(seconds=i) for i in range(5)])
+        results.append(rec.add(images[5], T0 + timedelta(seconds=5)))
+    assert [r.frame_index for r in results] == list(range(6))
+    assert rec.frames == 6 and rec.frames_with_face == sum(bool(r.faces) for r in results) >= 1
+    assert rec.rows == len(store.read("P2", "s1")) == 6
+    assert store.list_sessions("P2").iloc[0]["status"] == "closed"
+    with pytest.raises(ValueError, match="session's model"):
+        SessionRecorder.open(store, model, "P2", source="video",
+                             pipeline=FramePipeline(_other(model)))
+
+
+def _other(model):
+    import dataclasses
+
+    return dataclasses.replace(model)

@@ -33,6 +33,8 @@ from fer_core.training.evaluate import evaluate_faces
 from fer_core.training.trainer import _predict_prepared
 from tests.core_data import FER_FIXTURE
 
+pytestmark = pytest.mark.train
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:

@@ -12,7 +12,7 @@ import pytest
 from tests.dashboard_fixtures import session_a_rows, write_session
 from tests.e2e.conftest import ARTIFACTS, full_screenshot, login, wait_for_streamlit
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 NAV = '[data-testid="stSidebarNavLink"]'
 PAGES = ["Overview", "Subject history", "Session summary", "Compare"]

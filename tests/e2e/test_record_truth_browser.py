@@ -41,7 +41,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_record_browser import LEFT, MIN_CONFIDENCE, RIGHT, _candidates, _fill
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 FPS = 15
 FACE_S, GAP_S = 3, 1  # per expression; the loop is happy, gap, surprise, gap = 8 s

@@ -22,7 +22,7 @@ from tests.e2e.conftest import (
     wait_for_streamlit,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 NAV = '[data-testid="stSidebarNavLink"]'
 REVIEW_PAGES = ["Overview", "Subject history", "Session summary", "Compare"]

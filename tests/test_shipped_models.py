@@ -116,3 +116,24 @@ def test_a_ckplus_card_lists_every_fold_of_both_protocols(name: str) -> None:
     # subject folds test every CK+48 image once; seed folds are 99 images each (clamped blocks)
     assert sum(f["images"] for f in card["ckplus"]["subject"]["folds"]) == 981
     assert [f["images"] for f in card["ckplus"]["seed"]["folds"]] == [99] * 10
+
+
+def test_evaluate_runs_on_a_raw_privatetest_folder(tmp_path, capsys) -> None:
+    # the withheld split arrives as test/<class>/PrivateTest_<id>.jpg with raw (unequalised)
+    # faces and no train/ folder: the same command evaluates it, equalising every face
+    import shutil
+
+    from fer_core.cli import main
+
+    for src in sorted(FER_EVAL_FIXTURE.glob("test/*/PublicTest_*.jpg")):
+        dst = tmp_path / "fer" / "test" / src.parent.name / src.name.replace("Public", "Private")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+    out = tmp_path / "private.json"
+    assert main(["evaluate", "--dataset", "fer2013", "--data", str(tmp_path / "fer"),
+                 "--split", "PrivateTest", "--json", str(out)]) == 0  # fmt: skip
+    assert "PrivateTest" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["split"] == "PrivateTest" and result["images"] == 140
+    correct = round(result["accuracy"] * 140 / 100)
+    assert chance_tail(correct, 140, 1 / 7) < 1e-6

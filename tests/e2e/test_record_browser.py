@@ -231,6 +231,10 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
     assert page.get_by_role("button", name="Analyse", exact=True).is_disabled()
     _fill(page, "New subject id", "upload-subject")
     wait_for_streamlit(page)
+    # changing the subject unticked consent (consent is per person and recording): tick again
+    assert not page.get_by_role("checkbox", name="Consent.").is_checked()
+    page.get_by_text("Consent.").click()
+    wait_for_streamlit(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [str(p) for p in upload])
     page.get_by_text("b_empty.png").wait_for(timeout=30_000)

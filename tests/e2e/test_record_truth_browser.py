@@ -76,7 +76,11 @@ def _plot_data(page, title_start: str) -> dict[str, float]:
         """(title) => {
             for (const el of document.querySelectorAll('.js-plotly-plot')) {
                 const t = (el.layout && el.layout.title && el.layout.title.text) || '';
-                if (t.startsWith(title)) {
+                const tr0 = (el.data || [])[0];
+                // the shares chart: by its title, or as the one 7-class single-trace bar chart
+                const shares = el.data && el.data.length === 1 && tr0.type === 'bar'
+                    && (tr0.x || []).length === 7 && tr0.x.includes('happy');
+                if (t.startsWith(title) || shares) {
                     const tr = el.data[0]; const out = {};
                     tr.x.forEach((x, i) => { out[x] = tr.y[i]; }); return out;
                 }
@@ -125,10 +129,10 @@ def test_dashboard_figures_match_the_camera_schedule(start_app, tmp_path, schedu
             # Streamlit draws charts below the fold only once they are in view: the full-page
             # screenshot grows the viewport over the whole page, then the chart is read
             page.wait_for_function(
-                """(t) => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el =>
-                    ((el.layout && el.layout.title && el.layout.title.text) || '').startsWith(t)
-                    && el.data && el.data.length)""",
-                arg="Share of time per expression", timeout=60_000)
+                """() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(el =>
+                    el.data && el.data.length === 1 && el.data[0].type === 'bar'
+                    && (el.data[0].x || []).includes('happy'))""",
+                timeout=60_000)
             shares = _plot_data(page, "Share of time per expression")
         finally:
             browser.close()

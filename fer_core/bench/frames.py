@@ -192,15 +192,8 @@ def frame_grid(
                 "height": clip.height,
                 "faces": clip.faces,
                 "frames": len(clip.frames),
-                "ms_per_frame": Stats.of([x.ms_per_frame for x in rs]).as_dict(),
                 "fps": Stats.of([x.fps for x in rs]).as_dict(),
-                "detect_ms": Stats.of([sum(x.detect_ms) / len(x.detect_ms) for x in rs]).as_dict(),
-                "classify_ms": Stats.of(
-                    [sum(x.classify_ms) / len(x.classify_ms) for x in rs]
-                ).as_dict(),
-                "time_vs_first_backend": Stats.of(
-                    [x.ms_per_frame / y.ms_per_frame for x, y in zip(rs, base, strict=True)]
-                ).as_dict(),
+                **timing_stats(rs, base, "time_vs_first_backend"),
                 "faces_found_per_frame": sum(len(bx) for bx in rs[0].boxes) / len(clip.frames),
             }
         )
@@ -221,6 +214,24 @@ LIVE_CONTENDERS: dict[str, PipelineSettings] = {
     "before: every 3, window re-scan": OLD_LIVE,
     f"live default: every {LIVE_SETTINGS.detect_every}, tracked": LIVE_SETTINGS,
 }
+
+
+def timing_stats(
+    runs: Sequence[ClipRun], baseline: Sequence[ClipRun], ratio_key: str
+) -> dict[str, dict[str, float]]:
+    """Per-frame, detect and classify times over repeats, and the time ratio to ``baseline``.
+
+    The ratio is taken repeat by repeat (same position in the interleaved order), so a load that
+    shifts one repeat shifts both sides of its ratio; ``ratio_key`` names it in the results.
+    """
+    return {
+        "ms_per_frame": Stats.of([x.ms_per_frame for x in runs]).as_dict(),
+        "detect_ms": Stats.of([sum(x.detect_ms) / len(x.detect_ms) for x in runs]).as_dict(),
+        "classify_ms": Stats.of([sum(x.classify_ms) / len(x.classify_ms) for x in runs]).as_dict(),
+        ratio_key: Stats.of(
+            [x.ms_per_frame / y.ms_per_frame for x, y in zip(runs, baseline, strict=True)]
+        ).as_dict(),
+    }
 
 
 def per_frame_min(runs: Sequence[ClipRun], attr: str) -> float:
@@ -279,14 +290,7 @@ def live_comparison(
             "settings": contenders[k].as_dict(),
             "faces": clip.faces,
             "frames": len(clip.frames),
-            "ms_per_frame": Stats.of([x.ms_per_frame for x in rs]).as_dict(),
-            "detect_ms": Stats.of([sum(x.detect_ms) / len(x.detect_ms) for x in rs]).as_dict(),
-            "classify_ms": Stats.of(
-                [sum(x.classify_ms) / len(x.classify_ms) for x in rs]
-            ).as_dict(),
-            "time_vs_first": Stats.of(
-                [x.ms_per_frame / y.ms_per_frame for x, y in zip(rs, base, strict=True)]
-            ).as_dict(),
+            **timing_stats(rs, base, "time_vs_first"),
             "reference_faces": total,
             "missed": missed,
             "extra_boxes": extra,

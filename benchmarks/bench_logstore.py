@@ -44,9 +44,9 @@ from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import PROB_COLUMNS, ROW_SCHEMA, SCHEMA_VERSION, LogStore
 from fer_core.logstore.layout import compact_name, manifest_name, session_dir
 from fer_core.logstore.meta import SessionMeta, write_meta
+from fer_core.logstore.parquet_io import write_parquet
 from fer_core.logstore.rows import with_summary
 from fer_core.logstore.synthetic import synthetic_rows
-from fer_core.logstore.writer import write_parquet
 
 RATE = 30.0
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -26,7 +26,7 @@ from fer_core.analytics.frames import NO_FACE
 from fer_core.analytics.weights import row_duration_sql
 from fer_core.labels import NEGATIVE_AFFECT
 from fer_core.logstore import LogStore
-from fer_core.logstore.layout import SnapshotRace
+from fer_core.logstore.errors import SnapshotRace
 from fer_core.logstore.reader import FileInfo, report_bad
 
 log = logging.getLogger(__name__)

@@ -35,10 +35,10 @@ from fer_core.logstore.layout import (
     read_manifest,
     snapshot,
 )
+from fer_core.logstore.parquet_io import write_parquet
 from fer_core.logstore.rows import with_summary
 from fer_core.logstore.schema import SCHEMA_VERSION, SORT_KEYS, conform, file_schema_version
 from fer_core.logstore.summary_file import ensure_summary
-from fer_core.logstore.writer import write_parquet
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,11 @@ Formats (all carry ``subject`` and ``session`` as ordinary columns, rows sorted 
 * ``zip`` -- ``export.json`` (format version, schema version, list of sessions),
   ``data.parquet``, ``data.csv`` and ``sessions/<subject>/<session>.json``. :func:`import_zip`
   restores it. Members are only ever read by names built from validated ids (no zip-slip).
+
+This module does not import :mod:`fer_core.logstore.store` (the store imports it for
+``LogStore.export``/``import_zip``): what it needs of a store is the :class:`StoreView`
+protocol, the scope comes from :mod:`fer_core.logstore.catalog`, and the errors from
+:mod:`fer_core.logstore.errors`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import shutil
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,11 +36,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fer_core import __version__
+from fer_core.logstore.catalog import session_pairs
+from fer_core.logstore.errors import RowError, SessionExistsError, SessionNotFoundError
 from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir, make_dir, make_dirs
 from fer_core.logstore.ids import validate_id
 from fer_core.logstore.layout import compact_name, manifest_name, session_dir
 from fer_core.logstore.meta import SessionMeta, write_meta
-from fer_core.logstore.rows import RowError, validate_table, with_summary
+from fer_core.logstore.parquet_io import PARQUET_OPTIONS, write_parquet
+from fer_core.logstore.rows import validate_table, with_summary
 from fer_core.logstore.schema import (
     PARTITION_SCHEMA,
     ROW_SCHEMA,
@@ -43,11 +51,7 @@ from fer_core.logstore.schema import (
     SORT_KEYS,
     conform,
 )
-from fer_core.logstore.writer import PARQUET_OPTIONS, write_parquet
 from fer_core.logstore.zipcheck import ImportLimits, ZipReader, check_manifest, check_meta
-
-if TYPE_CHECKING:
-    from fer_core.logstore.store import LogStore
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +61,25 @@ EXPORT_SCHEMA: pa.Schema = pa.schema([*PARTITION_SCHEMA, *ROW_SCHEMA])
 FORMATS = ("csv", "parquet", "zip")
 
 
-def _scope(store: LogStore, subject: str | None, session: str | None) -> list[SessionMeta]:
-    pairs = store._pairs(subject, session)
-    if not pairs and (subject is not None or session is not None):
-        from fer_core.logstore.store import SessionNotFoundError
+class StoreView(Protocol):
+    """What export and import use of a :class:`~fer_core.logstore.LogStore`.
 
+    A protocol rather than the class itself, so that this module needs no import of
+    ``store.py`` (which imports this module): ``LogStore`` satisfies it as it is.
+    """
+
+    root: Path
+    fsync: bool
+
+    def read_table(self, subject: str | None = None,
+                   session: str | None = None) -> pa.Table: ...
+
+    def session_meta(self, subject: str, session: str) -> SessionMeta: ...
+
+
+def _scope(store: StoreView, subject: str | None, session: str | None) -> list[SessionMeta]:
+    pairs = session_pairs(store.root, subject, session)
+    if not pairs and (subject is not None or session is not None):
         raise SessionNotFoundError(f"nothing to export for subject={subject} session={session}")
     metas = []
     for subj, sess in pairs:
@@ -73,7 +91,7 @@ def _scope(store: LogStore, subject: str | None, session: str | None) -> list[Se
     return metas
 
 
-def export_bytes(store: LogStore, fmt: str, subject: str | None, session: str | None) -> bytes:
+def export_bytes(store: StoreView, fmt: str, subject: str | None, session: str | None) -> bytes:
     """The rows (and for ZIP the metadata) of a session, a subject or the whole store."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {FORMATS}")
@@ -144,7 +162,7 @@ def _zip(table: pa.Table, metas: list[SessionMeta], subject: str | None,
     return buf.getvalue()
 
 
-def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = False,
+def import_zip(store: StoreView, data: bytes | Path, *, skip_existing: bool = False,
                limits: ImportLimits | None = None) -> list[tuple[str, str]]:
     """Restore the sessions of an export ZIP into ``store``.
 
@@ -154,8 +172,6 @@ def import_zip(store: LogStore, data: bytes | Path, *, skip_existing: bool = Fal
     error (:class:`SessionExistsError`, nothing imported) unless ``skip_existing``. Each
     session appears to readers in one directory rename, complete with data and metadata.
     """
-    from fer_core.logstore.store import SessionExistsError
-
     source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else Path(data)
     try:
         zf = zipfile.ZipFile(source)
@@ -244,7 +260,7 @@ def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
     return out
 
 
-def _install(store: LogStore, meta: SessionMeta, rows: pa.Table | None) -> None:
+def _install(store: StoreView, meta: SessionMeta, rows: pa.Table | None) -> None:
     final = session_dir(store.root, meta.subject, meta.session)
     make_dirs(final.parent)
     staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
@@ -260,8 +276,6 @@ def _install(store: LogStore, meta: SessionMeta, rows: pa.Table | None) -> None:
         if store.fsync:
             fsync_dir(staging)
         if final.exists():
-            from fer_core.logstore.store import SessionExistsError
-
             raise SessionExistsError(f"{meta.subject}/{meta.session} appeared during import")
         os.rename(staging, final)
     except BaseException:

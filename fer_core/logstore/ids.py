@@ -11,6 +11,8 @@ import re
 import secrets
 from datetime import UTC, datetime
 
+from fer_core.logstore.errors import InvalidIdError
+
 #: Longest id accepted (directory names stay far below every filesystem's limit).
 MAX_ID_LENGTH = 64
 
@@ -21,10 +23,6 @@ _WINDOWS_RESERVED = frozenset(
     | {f"com{i}" for i in range(10)}
     | {f"lpt{i}" for i in range(10)}
 )
-
-
-class InvalidIdError(ValueError):
-    """A subject or session id that is not safe to use as a directory name."""
 
 
 def validate_id(value: str, kind: str = "subject") -> str:

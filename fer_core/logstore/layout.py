@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_core.logstore.errors import SnapshotRace
 from fer_core.logstore.ids import validate_id
 
 SESSION_META = "_session.json"
@@ -74,10 +75,6 @@ def parse_key_dir(name: str, key: str) -> str | None:
         return validate_id(value, key)
     except ValueError:
         return None
-
-
-class SnapshotRace(Exception):
-    """The directory changed under a reader (a compaction finished); take a new snapshot."""
 
 
 @dataclass(frozen=True)

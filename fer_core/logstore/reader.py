@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from fer_core.logstore.errors import CorruptFileWarning, FileVanished
 from fer_core.logstore.schema import (
     META_N_FACE_ROWS,
     META_N_FRAMES,
@@ -35,14 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Full schema of a store read: partition keys first, then the row columns.
 DATASET_SCHEMA: pa.Schema = pa.schema([*PARTITION_SCHEMA, *ROW_SCHEMA])
-
-
-class CorruptFileWarning(UserWarning):
-    """A Parquet file of the store could not be read and was skipped."""
-
-
-class FileVanished(Exception):
-    """A file listed in a snapshot was removed (compaction or delete ran); re-snapshot."""
 
 
 @dataclass(frozen=True)

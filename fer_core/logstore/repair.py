@@ -13,7 +13,9 @@ What counts as damage, and what repair does about it:
 * a missing or unreadable ``_session.json``: an unreadable one is renamed to
   ``_damaged-_session.json``; a new one is made from the data (start and end = first and last
   row; label, notes, markers and consent are lost and reported);
-* an interrupted session (writer died): compacted and closed, as before.
+* an interrupted session (writer died): finished as its writer would have
+  (:func:`fer_core.logstore.finishing.finish_session`: compacted, summary written), ending at
+  its last stored row and marked ``extra["recovered"]``.
 
 Files of a newer schema version are not damage: they are left alone for a newer fer_core.
 """
@@ -28,15 +30,10 @@ from pathlib import Path
 
 from fer_core.logstore import reader
 from fer_core.logstore.compaction import compact_session, rebuild_session
-from fer_core.logstore.layout import (
-    COMPACT_RE,
-    PART_RE,
-    SESSION_META,
-    SnapshotRace,
-    list_names,
-    snapshot,
-)
-from fer_core.logstore.meta import SessionMeta, read_meta, update_meta, write_meta
+from fer_core.logstore.errors import SnapshotRace
+from fer_core.logstore.finishing import finish_session
+from fer_core.logstore.layout import COMPACT_RE, PART_RE, SESSION_META, list_names, snapshot
+from fer_core.logstore.meta import SessionMeta, read_meta, write_meta
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +66,15 @@ def _set_aside(directory: Path, name: str) -> str:
     return target
 
 
+def _row_span(directory: Path) -> tuple[int | None, int | None]:
+    """First and last row timestamp (epoch ms) of the session's readable live files."""
+    infos = [reader.file_info(p) for p in snapshot(directory, final=True).files]
+    good = [i for i in infos if not i.error]
+    first = min((i.ts_min for i in good if i.ts_min is not None), default=None)
+    last = max((i.ts_max for i in good if i.ts_max is not None), default=None)
+    return first, last
+
+
 def repair_session(directory: Path, subject: str, session: str, *,
                    fsync: bool = True) -> RepairResult | None:
     """Repair one session (writer lock held by the caller); None when nothing needed doing."""
@@ -92,22 +98,21 @@ def repair_session(directory: Path, subject: str, session: str, *,
         if meta is None and not meta_exists and not _data_names(directory):
             return None  # being created right now (or an empty folder): nothing to repair
 
+    interrupted = meta is not None and meta.ended_at is None
     if not manifest_ok:
         problem = snapshot(directory, final=True).problem
         rebuilt = rebuild_session(directory, fsync=fsync)
         result.actions.append(f"{problem}: rebuilt from the readable data files"
                               + ("" if rebuilt else " (none left)"))
     else:
-        compact_session(directory, fsync=fsync)
+        if not interrupted:  # an interrupted one is compacted by finish_session below
+            compact_session(directory, fsync=fsync)
         if leftovers:
             result.actions.append(f"removed {leftovers} file(s) an interrupted compaction had "
                                   "already superseded")
-    infos = [reader.file_info(p) for p in snapshot(directory, final=True).files]
-    good = [i for i in infos if not i.error]
-    first = min((i.ts_min for i in good if i.ts_min is not None), default=None)
-    last = max((i.ts_max for i in good if i.ts_max is not None), default=None)
 
     if meta is None:
+        first, last = _row_span(directory)
         if meta_exists:
             kept = _set_aside(directory, SESSION_META)
             result.unreadable.append(f"{SESSION_META}: unreadable (kept as {kept})")
@@ -121,14 +126,16 @@ def repair_session(directory: Path, subject: str, session: str, *,
             extra={"recovered": True, "metadata_rebuilt": True}), fsync=fsync)
         result.actions.append(f"{SESSION_META} rebuilt from the data (times only; label, "
                               "notes, markers and consent are lost)")
-    elif meta.ended_at is None:
-        end = datetime.fromtimestamp(last / 1000, UTC) if last is not None else meta.started_at
+    elif interrupted:
+        started_at = meta.started_at
 
-        def finish(m: SessionMeta, end: datetime = end) -> None:
-            m.ended_at = end
-            m.extra["recovered"] = True
+        def last_row() -> datetime:
+            last = _row_span(directory)[1]
+            return datetime.fromtimestamp(last / 1000, UTC) if last is not None else started_at
 
-        update_meta(directory, finish, fsync=fsync)
+        # compact=False after a rebuild: the rebuilt file is already the one compacted file
+        finish_session(directory, last_row, compact=manifest_ok, compaction_must_succeed=True,
+                       recovered=True, fsync=fsync)
         result.actions.append("interrupted session compacted and closed")
     if result.unreadable and not result.actions:
         result.actions.append("unreadable file(s) set aside")

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fer_core.labels import FER2013_CLASSES
+from fer_core.logstore.errors import RowError
 from fer_core.logstore.schema import (
     META_N_FACE_ROWS,
     META_N_FRAMES,
@@ -31,8 +32,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _LABELS = frozenset(FER2013_CLASSES)
 
-class RowError(ValueError):
-    """An appended row that does not fit the schema (nothing of it was stored)."""
 
 def timestamp_ms(value: Any) -> int:
     """Epoch milliseconds (UTC) from a tz-aware datetime/pd.Timestamp or an epoch-ms int."""

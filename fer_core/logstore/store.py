@@ -5,6 +5,12 @@ what those tools cannot: validated ids, the compaction snapshot rule, tolerance 
 schema-version checks, session metadata and the inter-process locks that keep writers, editors
 and deleters from stepping on each other. It is cheap to construct: nothing is cached per
 instance except through the module-level footer cache in :mod:`fer_core.logstore.reader`.
+
+This class is the top of the package's import graph: it delegates to modules that never import
+it -- :mod:`~fer_core.logstore.catalog` (what exists, the listing tables),
+:mod:`~fer_core.logstore.writer` (recording), :mod:`~fer_core.logstore.export` (export and ZIP
+import) and :mod:`~fer_core.logstore.repair` -- so none of them can form an import cycle with it
+(``tests/test_import_graph.py``).
 """
 
 from __future__ import annotations
@@ -25,54 +31,29 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from fer_core import __version__
-from fer_core.logstore import reader
-from fer_core.logstore.fsutil import FileLock, is_locked, make_dir, make_dirs
-from fer_core.logstore.ids import new_session_id, validate_id
-from fer_core.logstore.layout import (
-    SESSION_META,
-    WRITER_LOCK,
-    Snapshot,
+from fer_core.logstore import catalog, export, reader
+from fer_core.logstore.errors import (
+    FileVanished,
+    SessionBusyError,
+    SessionExistsError,
+    SessionNotFoundError,
     SnapshotRace,
-    parse_key_dir,
-    session_dir,
-    snapshot,
-    subject_dir,
 )
-from fer_core.logstore.meta import Marker, SessionMeta, read_meta, to_utc, update_meta, write_meta
+from fer_core.logstore.fsutil import make_dir, make_dirs
+from fer_core.logstore.ids import new_session_id, validate_id
+from fer_core.logstore.layout import Snapshot, session_dir, snapshot, subject_dir
+from fer_core.logstore.meta import Marker, SessionMeta, read_meta, to_utc, update_meta
 from fer_core.logstore.repair import RepairResult, repair_session
 from fer_core.logstore.root import resolve_root
 from fer_core.logstore.rows import timestamp_ms
-from fer_core.logstore.schema import PARTITION_SCHEMA, ROW_COLUMNS, SORT_KEYS, SOURCES
+from fer_core.logstore.schema import ROW_COLUMNS, SORT_KEYS, SOURCES
+from fer_core.logstore.session_lock import WriterLock, is_recording
 from fer_core.logstore.writer import SessionWriter
 from fer_core.logstore.zipcheck import ImportLimits
 
 log = logging.getLogger(__name__)
 
 _RETRIES = 20
-
-
-class SessionExistsError(FileExistsError):
-    """open_session/import with a (subject, session) that is already in the store."""
-
-
-class SessionNotFoundError(LookupError):
-    """A (subject, session) or subject that is not in the store."""
-
-
-class SessionBusyError(RuntimeError):
-    """The session is being recorded by a live writer (possibly in another process)."""
-
-
-SESSION_COLUMNS = [
-    "subject", "session", "started_at", "ended_at", "duration_s", "n_rows", "n_frames",
-    "n_face_rows", "label", "operator", "model_name", "synthetic",
-    # beyond the contract:
-    "model_version", "source", "status", "n_markers", "n_bad_files", "damage",
-]
-SUBJECT_COLUMNS = [
-    "subject", "n_sessions", "n_rows", "first_started_at", "last_started_at",
-    "total_duration_s", "synthetic",
-]
 
 
 class LogStore:
@@ -126,54 +107,18 @@ class LogStore:
             raise SessionExistsError(
                 f"session {session!r} of subject {subject!r} already exists in {self.root}"
             ) from None
-        lock = FileLock(directory / WRITER_LOCK)
-        lock.acquire()
-        try:
-            meta = SessionMeta(
-                subject=subject, session=session, started_at=start, operator=operator,
-                label=label, notes=notes, model_name=model_name, model_version=model_version,
-                app_version=app_version, source=source, synthetic=synthetic, consent=consent,
-                extra=dict(extra or {}),
-            )
-            write_meta(directory, meta, fsync=self.fsync)
-            return SessionWriter(directory, meta, lock, flush_interval=flush_interval,
-                                 fsync=self.fsync, end_at_last_row=started_at is not None)
-        except BaseException:
-            lock.release()
-            raise
+        meta = SessionMeta(
+            subject=subject, session=session, started_at=start, operator=operator,
+            label=label, notes=notes, model_name=model_name, model_version=model_version,
+            app_version=app_version, source=source, synthetic=synthetic, consent=consent,
+            extra=dict(extra or {}),
+        )
+        # The writer takes the session's writer lock and writes _session.json under it; it
+        # releases the lock itself in close().
+        return SessionWriter(directory, meta, flush_interval=flush_interval, fsync=self.fsync,
+                             end_at_last_row=started_at is not None)
 
     # ------------------------------------------------------------------ discovery
-    def _subjects(self) -> list[str]:
-        try:
-            entries = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return []
-        out = [parse_key_dir(e.name, "subject") for e in entries if e.is_dir()]
-        return sorted(s for s in out if s)
-
-    def _sessions(self, subject: str) -> list[str]:
-        try:
-            entries = list(os.scandir(subject_dir(self.root, subject)))
-        except FileNotFoundError:
-            return []
-        out = [parse_key_dir(e.name, "session") for e in entries if e.is_dir()]
-        return sorted(s for s in out if s)
-
-    def _pairs(self, subject: str | None, session: str | None) -> list[tuple[str, str]]:
-        if session is not None and subject is None:
-            validate_id(session, "session")
-            return [(s, session) for s in self._subjects() if session in self._sessions(s)]
-        subjects = [validate_id(subject, "subject")] if subject is not None else self._subjects()
-        pairs = []
-        for subj in subjects:
-            if session is not None:
-                validate_id(session, "session")
-                if session_dir(self.root, subj, session).is_dir():
-                    pairs.append((subj, session))
-            else:
-                pairs.extend((subj, sess) for sess in self._sessions(subj))
-        return pairs
-
     def _snapshot(self, subject: str, session: str) -> Snapshot:
         """The session's live files; a manifest missing on every try is damage, not a race."""
         directory = session_dir(self.root, subject, session)
@@ -191,7 +136,7 @@ class LogStore:
             try:
                 snap = self._snapshot(subject, session)
                 return [reader.file_info(p) for p in snap.files], snap.problem
-            except reader.FileVanished:
+            except FileVanished:
                 continue
         raise SnapshotRace(f"session {subject}/{session} kept changing while being read")
 
@@ -219,9 +164,9 @@ class LogStore:
         """
         for _ in range(_RETRIES):
             try:
-                return [i.path for subj, sess in self._pairs(subject, session)
+                return [i.path for subj, sess in catalog.session_pairs(self.root, subject, session)
                         for i in self._readable(subj, sess)]
-            except reader.FileVanished:
+            except FileVanished:
                 continue
         raise SnapshotRace("the store kept changing while being listed")
 
@@ -257,13 +202,13 @@ class LogStore:
         flt = _time_filter(start, end)
         for _ in range(_RETRIES):
             try:
-                infos = [info for subj, sess in self._pairs(subject, session)
+                infos = [info for subj, sess in catalog.session_pairs(self.root, subject, session)
                          for info in self._readable(subj, sess)]
                 # time order of files, so that the scan usually comes out sorted already
                 infos.sort(key=lambda i: (i.ts_min if i.ts_min is not None else 0, str(i.path)))
                 table = reader.scan(self.root, [i.path for i in infos], flt, scan_cols)
                 break
-            except reader.FileVanished:
+            except FileVanished:
                 continue
         else:
             raise SnapshotRace("the store kept changing while being read")
@@ -272,80 +217,17 @@ class LogStore:
         return table.select(wanted)
 
     def list_sessions(self, subject: str | None = None) -> pd.DataFrame:
-        """One row per session with summary counts (footers only; data is not scanned)."""
-        rows = [self._session_summary(s, x) for s, x in self._pairs(subject, None)]
-        rows = [r for r in rows if r is not None]
-        df = pd.DataFrame(rows, columns=SESSION_COLUMNS)
-        for col in ("started_at", "ended_at"):
-            df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ms, UTC]")
-        for col in ("n_rows", "n_frames", "n_face_rows", "n_markers", "n_bad_files"):
-            df[col] = df[col].astype("int64")
-        df["duration_s"] = df["duration_s"].astype("float64")
-        df["synthetic"] = df["synthetic"].astype(bool)
-        return df.sort_values(["subject", "started_at", "session"]).reset_index(drop=True)
+        """One row per session with summary counts (footers only; data is not scanned).
 
-    def _session_summary(self, subject: str, session: str) -> dict[str, Any] | None:
-        directory = session_dir(self.root, subject, session)
-        infos, problem = self._infos(subject, session)
-        meta = read_meta(directory)
-        good = [i for i in infos if not i.error]
-        bad = [i for i in infos if i.error and not reader.is_newer_schema(i)]
-        ts_max = max((i.ts_max for i in good if i.ts_max is not None), default=None)
-        ts_min = min((i.ts_min for i in good if i.ts_min is not None), default=None)
-        damage = [problem] if problem else []
-        if bad:
-            damage.append(f"{len(bad)} unreadable file(s): "
-                          + ", ".join(f"{i.path.name} ({i.error})" for i in bad))
-        if meta is None:
-            if not directory.is_dir():
-                return None
-            if not good and not damage:
-                return None  # being created right now, or an empty foreign directory
-            how = "unreadable" if (directory / SESSION_META).exists() else "missing"
-            damage.append(f"metadata {SESSION_META} {how}")
-            meta = SessionMeta(subject, session,
-                               started_at=datetime.fromtimestamp((ts_min or 0) / 1000, UTC))
-        if damage:
-            log.warning("damaged session %s/%s: %s", subject, session, "; ".join(damage))
-        if meta.ended_at is not None:
-            status = "closed"
-            duration = meta.duration_s
-        else:
-            status = "recording" if is_locked(directory / WRITER_LOCK) else "interrupted"
-            last = datetime.fromtimestamp(ts_max / 1000, UTC) if ts_max is not None else None
-            duration = (last - meta.started_at).total_seconds() if last else 0.0
-        if damage and status != "recording":
-            status = "damaged"
-        return {
-            "subject": subject, "session": session, "started_at": meta.started_at,
-            "ended_at": meta.ended_at, "duration_s": duration,
-            "n_rows": sum(i.num_rows for i in good), "n_frames": sum(i.n_frames for i in good),
-            "n_face_rows": sum(i.n_face_rows for i in good), "label": meta.label,
-            "operator": meta.operator, "model_name": meta.model_name,
-            "synthetic": meta.synthetic, "model_version": meta.model_version,
-            "source": meta.source, "status": status, "n_markers": len(meta.markers),
-            "n_bad_files": len(infos) - len(good), "damage": "; ".join(damage),
-        }
+        Columns and dtypes: :func:`fer_core.logstore.catalog.sessions_table`.
+        """
+        rows = [catalog.session_row(self.root, s, x, *self._infos(s, x))
+                for s, x in catalog.session_pairs(self.root, subject)]
+        return catalog.sessions_table([r for r in rows if r is not None])
 
     def list_subjects(self) -> pd.DataFrame:
         """One row per subject; ``synthetic`` is True when every session of it is synthetic."""
-        sessions = self.list_sessions()
-        if sessions.empty:
-            df = pd.DataFrame(columns=SUBJECT_COLUMNS)
-            return df.astype({"n_sessions": "int64", "n_rows": "int64",
-                              "total_duration_s": "float64", "synthetic": bool,
-                              "first_started_at": "datetime64[ms, UTC]",
-                              "last_started_at": "datetime64[ms, UTC]"})
-        grouped = sessions.groupby("subject", sort=True)
-        df = pd.DataFrame({
-            "n_sessions": grouped.size(),
-            "n_rows": grouped["n_rows"].sum(),
-            "first_started_at": grouped["started_at"].min(),
-            "last_started_at": grouped["started_at"].max(),
-            "total_duration_s": grouped["duration_s"].sum(),
-            "synthetic": grouped["synthetic"].all(),
-        }).reset_index()
-        return df[SUBJECT_COLUMNS]
+        return catalog.subjects_table(self.list_sessions())
 
     # ------------------------------------------------------------------ metadata
     def session_meta(self, subject: str, session: str) -> SessionMeta:
@@ -376,9 +258,7 @@ class LogStore:
     # ------------------------------------------------------------------ export / import
     def export(self, fmt: str, subject: str | None = None, session: str | None = None) -> bytes:
         """A session, a subject or everything as ``csv``, ``parquet`` or ``zip`` bytes."""
-        from fer_core.logstore.export import export_bytes
-
-        return export_bytes(self, fmt, subject, session)
+        return export.export_bytes(self, fmt, subject, session)
 
     def import_zip(self, data: bytes | Path, *, skip_existing: bool = False,
                    limits: ImportLimits | None = None) -> list[tuple[str, str]]:
@@ -388,9 +268,7 @@ class LogStore:
         ``skip_existing``, which imports only the new ones. Bad input (too large, wrong
         types, rows the writer would refuse) is a ``ValueError`` and nothing is written.
         """
-        from fer_core.logstore.export import import_zip
-
-        return import_zip(self, data, skip_existing=skip_existing, limits=limits)
+        return export.import_zip(self, data, skip_existing=skip_existing, limits=limits)
 
     # ------------------------------------------------------------------ deletion
     def delete_session(self, subject: str, session: str) -> None:
@@ -398,7 +276,7 @@ class LogStore:
         directory = session_dir(self.root, subject, session)
         if not directory.is_dir():
             raise SessionNotFoundError(f"no session {subject}/{session} in {self.root}")
-        if is_locked(directory / WRITER_LOCK):
+        if is_recording(directory):
             raise SessionBusyError(f"session {subject}/{session} is being recorded")
         self._remove(directory)
         with contextlib.suppress(OSError):
@@ -409,8 +287,8 @@ class LogStore:
         directory = subject_dir(self.root, subject)
         if not directory.is_dir():
             raise SessionNotFoundError(f"no subject {subject} in {self.root}")
-        for session in self._sessions(subject):
-            if is_locked(session_dir(self.root, subject, session) / WRITER_LOCK):
+        for session in catalog.session_ids(self.root, subject):
+            if is_recording(session_dir(self.root, subject, session)):
                 raise SessionBusyError(f"session {subject}/{session} is being recorded")
         self._remove(directory)
 
@@ -424,8 +302,8 @@ class LogStore:
         """Fingerprint of every file's name, size and mtime (changes whenever data changes)."""
         h = hashlib.sha1(usedforsecurity=False)
         h.update(str(self.root.resolve()).encode())
-        for subject in self._subjects():
-            for session in self._sessions(subject):
+        for subject in catalog.subject_ids(self.root):
+            for session in catalog.session_ids(self.root, subject):
                 directory = session_dir(self.root, subject, session)
                 try:
                     entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -456,16 +334,14 @@ class LogStore:
         what was done and what could not be read.
         """
         results = []
-        for subject, session in self._pairs(None, None):
+        for subject, session in catalog.session_pairs(self.root):
             directory = session_dir(self.root, subject, session)
-            lock = FileLock(directory / WRITER_LOCK)
+            lock = WriterLock(directory)
             if not lock.acquire(blocking=False):
-                continue
+                continue  # a live writer: not ours to touch
             try:
                 result = repair_session(directory, subject, session, fsync=self.fsync)
             finally:
-                with contextlib.suppress(OSError):
-                    (directory / WRITER_LOCK).unlink()
                 lock.release()
             if result is not None:
                 results.append(result)
@@ -491,7 +367,4 @@ def table_to_pandas(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=mapper)
 
 
-__all__ = [
-    "PARTITION_SCHEMA", "LogStore", "SessionBusyError", "SessionExistsError",
-    "SessionNotFoundError",
-]
+__all__ = ["LogStore", "table_to_pandas"]

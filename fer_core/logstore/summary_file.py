@@ -21,7 +21,6 @@ analytics and of an import cycle at load time.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -31,18 +30,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fer_core.logstore.fsutil import FileLock, atomic_write_bytes
-from fer_core.logstore.layout import (
-    COMPACT_RE,
-    PART_RE,
-    WRITER_LOCK,
-    SnapshotRace,
-    parse_key_dir,
-    snapshot,
-    subject_dir,
-)
+from fer_core.logstore.catalog import session_pairs
+from fer_core.logstore.errors import SnapshotRace
+from fer_core.logstore.fsutil import atomic_write_bytes
+from fer_core.logstore.layout import COMPACT_RE, PART_RE, session_dir, snapshot
 from fer_core.logstore.meta import read_meta
 from fer_core.logstore.schema import ROW_SCHEMA, SCHEMA_VERSION, conform, file_schema_version
+from fer_core.logstore.session_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +45,8 @@ SUMMARY_FILE = "_summary.json"
 
 def session_dirs(root: Path, subject: str | None = None) -> list[tuple[str, str, Path]]:
     """(subject, session, directory) of every session folder under ``root`` (sorted)."""
-    subjects = [subject] if subject is not None else sorted(
-        s for s in (parse_key_dir(e.name, "subject") for e in _scandir(root) if e.is_dir()) if s)
-    out = []
-    for subj in subjects:
-        base = subject_dir(root, subj)
-        sessions = sorted(s for s in (parse_key_dir(e.name, "session") for e in _scandir(base)
-                                      if e.is_dir()) if s)
-        out.extend((subj, sess, base / f"session={sess}") for sess in sessions)
-    return out
-
-
-def _scandir(directory: Path) -> list[os.DirEntry]:
-    try:
-        return list(os.scandir(directory))
-    except FileNotFoundError:
-        return []
+    return [(subj, sess, session_dir(root, subj, sess))
+            for subj, sess in session_pairs(root, subject)]
 
 
 def source_fingerprint(directory: Path) -> list[list[Any]] | None:
@@ -175,7 +155,7 @@ def refresh_summaries(root: Path, *, fsync: bool = True) -> list[tuple[str, str]
             continue
         if summary_is_current(directory, read_summary(directory)):
             continue
-        lock = FileLock(directory / WRITER_LOCK)
+        lock = WriterLock(directory)
         if not lock.acquire(blocking=False):
             continue
         try:
@@ -185,7 +165,5 @@ def refresh_summaries(root: Path, *, fsync: bool = True) -> list[tuple[str, str]
         except Exception:
             log.exception("could not write the summary of %s/%s", subject, session)
         finally:
-            with contextlib.suppress(OSError):
-                (directory / WRITER_LOCK).unlink()
             lock.release()
     return written

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import contextlib
 import logging
 import queue
 import secrets
@@ -23,41 +22,32 @@ import weakref
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from fer_core.logstore.fsutil import FileLock, publish
-from fer_core.logstore.layout import WRITER_LOCK, part_name
-from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta
+from fer_core.logstore.finishing import finish_session
+from fer_core.logstore.layout import part_name
+from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta, write_meta
+from fer_core.logstore.parquet_io import write_parquet
 from fer_core.logstore.rows import RowBuffer, row_template, validate_row
+from fer_core.logstore.session_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
-#: Parquet options shared by part files and compacted files (zstd: read by all four engines).
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "row_group_size": 65536}
-
 _OPEN_WRITERS: weakref.WeakSet[SessionWriter] = weakref.WeakSet()
-
-
-def write_parquet(table: pa.Table, final: Path, *, fsync: bool = True) -> None:
-    """Publish ``table`` at ``final`` atomically."""
-    publish(lambda tmp: pq.write_table(table, tmp, **PARQUET_OPTIONS), final, fsync=fsync)
 
 
 class SessionWriter:
     """Writes one session's rows; use as a context manager or call :meth:`close`.
 
-    Created by :meth:`fer_core.logstore.LogStore.open_session`, which has already made the
-    session directory, written ``_session.json`` and taken ``writer_lock``.
+    Created by :meth:`fer_core.logstore.LogStore.open_session`, which has made the (new, empty)
+    session directory. The writer owns the session from here on: it takes the session's writer
+    lock, writes ``_session.json`` under it, and releases the lock in :meth:`close` -- the
+    object that takes the lock is the one that gives it back.
     """
 
     def __init__(
         self,
         directory: Path,
         meta: SessionMeta,
-        writer_lock: FileLock,
         *,
         flush_interval: float = 1.0,
         fsync: bool = True,
@@ -81,7 +71,6 @@ class SessionWriter:
         # synthetic sessions opened with an explicit started_at): end = last row's timestamp.
         self._end_at_last_row = end_at_last_row
         self._ts_max: int | None = None
-        self._lock = writer_lock
         self._template = row_template({
             "model_name": meta.model_name,
             "model_version": meta.model_version,
@@ -98,7 +87,16 @@ class SessionWriter:
         self._thread = threading.Thread(
             target=self._run, name=f"logstore-writer-{self.session}", daemon=True
         )
-        self._thread.start()
+        # The lock before the metadata: a session whose _session.json exists while nobody
+        # holds its lock would look interrupted, and a concurrent repair would close it.
+        self._lock = WriterLock(directory)
+        self._lock.acquire()
+        try:
+            write_meta(directory, meta, fsync=fsync)
+            self._thread.start()
+        except BaseException:
+            self._lock.release()
+            raise
         _OPEN_WRITERS.add(self)
 
     # ------------------------------------------------------------------ caller side
@@ -157,25 +155,18 @@ class SessionWriter:
                     lost = sum(b.n for b in self._pending)
                     raise OSError(f"{lost} row(s) of session {self.session} could not be "
                                   f"written: {exc}") from exc
-            if self._compact_on_close:
-                from fer_core.logstore.compaction import compact_session
-
-                try:
-                    compact_session(self.directory, fsync=self._fsync)
-                except Exception:
-                    log.exception("compaction of %s failed; its part files stay valid",
-                                  self.directory)
-            if end_override is not None:
-                end = end_override
-            elif self._end_at_last_row and self._ts_max is not None:
-                end = max(self.started_at, datetime.fromtimestamp(self._ts_max / 1000, UTC))
-            else:
-                end = datetime.now(UTC)
-            update_meta(self.directory, lambda m: setattr(m, "ended_at", end), fsync=self._fsync)
+            finish_session(self.directory, lambda: self._end_time(end_override),
+                           compact=self._compact_on_close, fsync=self._fsync)
         finally:
-            with contextlib.suppress(OSError):
-                (self.directory / WRITER_LOCK).unlink()
             self._lock.release()
+
+    def _end_time(self, override: datetime | None) -> datetime:
+        """``ended_at``: the caller's, else the last row's (data clock), else now."""
+        if override is not None:
+            return override
+        if self._end_at_last_row and self._ts_max is not None:
+            return max(self.started_at, datetime.fromtimestamp(self._ts_max / 1000, UTC))
+        return datetime.now(UTC)
 
     def __enter__(self) -> SessionWriter:
         return self

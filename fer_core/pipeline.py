@@ -146,6 +146,8 @@ class FramePipeline:
     """Detect faces and classify each with the model, one frame (or a batch of frames) at a time.
 
     Not thread-safe (the detector and the tracking state are per instance): one per stream.
+    ``backend`` is one of the shipped backends of :mod:`fer_core.models.compiled`: TorchScript
+    (default, same outputs, faster) or ``"eager"`` (the reference).
     """
 
     def __init__(

@@ -26,9 +26,9 @@ import torch
 
 from fer_core.detection import Box
 from fer_core.labels import FER2013_CLASSES
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import LoadedModel, load_model
-from fer_core.nets import count_macs, create_model
+from fer_core.models.architectures import count_macs, create_model
+from fer_core.models.file_format import LoadedModel, load_model
+from fer_core.models.shipped import resolve_model_path
 from fer_core.pipeline import FramePipeline
 
 FACE = Path(__file__).resolve().parent.parent / "tests/fixtures/fer2013/test/happy"

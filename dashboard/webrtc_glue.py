@@ -42,7 +42,7 @@ from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from fer_core.auth.consent import consent_problem  # auth engineer: consent gate
 from fer_core.config import log_root
 from fer_core.logstore import LogStore, new_session_id
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import FramePipeline, FrameResult, draw_results
 from fer_core.recording import SessionRecorder
 

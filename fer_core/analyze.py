@@ -345,8 +345,8 @@ def analyze_uploads(
 
 def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
     """A pipeline with the default (or named) shipped model and the live settings."""
-    from fer_core.model_zoo import resolve_model_path
-    from fer_core.modelfile import load_model
+    from fer_core.models.file_format import load_model
+    from fer_core.models.shipped import resolve_model_path
 
     return FramePipeline(load_model(resolve_model_path(model)))
 

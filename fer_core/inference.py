@@ -10,7 +10,7 @@ import numpy as np
 from fer_core.preprocess import predict_proba
 
 if TYPE_CHECKING:
-    from fer_core.modelfile import LoadedModel
+    from fer_core.models.file_format import LoadedModel
 
 
 def predict_faces(

@@ -35,8 +35,8 @@ from torch import nn
 from fer_core.detection import Box, FaceDetector, iou
 from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
-from fer_core.modelfile import LoadedModel
-from fer_core.runtime import DEFAULT_BACKEND, optimize_or_eager
+from fer_core.models.compiled import DEFAULT_BACKEND, optimize_or_eager
+from fer_core.models.file_format import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,8 @@ class FramePipeline:
     """Detect faces and classify each with the model, one frame (or a batch of frames) at a time.
 
     Not thread-safe (the detector and the tracking state are per instance): one per stream.
+    ``backend`` is one of the shipped backends of :mod:`fer_core.models.compiled`: TorchScript
+    (default, same outputs, faster) or ``"eager"`` (the reference).
     """
 
     def __init__(
@@ -164,7 +166,7 @@ class FramePipeline:
         self.model = model
         self.settings = settings
         self.backend = backend
-        self.net = optimize_or_eager(model, backend)  # fer_core.runtime: same outputs, faster
+        self.net = optimize_or_eager(model, backend)  # models.compiled: same outputs, faster
         device = next(model.net.parameters()).device
         self._infer_model = (
             model if self.net is model.net

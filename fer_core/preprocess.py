@@ -178,8 +178,8 @@ def predict_proba(
     """Class probabilities (N, classes) of uint8 faces (N, S, S) under ``pre``.
 
     ``net`` is a network (put in eval mode here) or any callable of the same signature (a
-    TorchScript module from :mod:`fer_core.runtime`). The crops of a whole batch go through the
-    network as one forward pass.
+    TorchScript module from :mod:`fer_core.models.compiled`). The crops of a whole batch go
+    through the network as one forward pass.
     """
     if isinstance(net, torch.nn.Module):
         net.eval()

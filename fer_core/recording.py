@@ -20,7 +20,7 @@ import numpy as np
 
 from fer_core.logstore import LogStore, SessionWriter
 from fer_core.logstore.schema import PROB_COLUMNS
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import (
     DEFAULT_SETTINGS,
     FaceResult,

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """Path of the shipped default model; fails the test when it is missing."""
-    from fer_core.model_zoo import resolve_model_path
+    from fer_core.models.shipped import resolve_model_path
 
     try:
         return resolve_model_path(None)
@@ -30,6 +30,6 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def model(model_path: Path) -> LoadedModel:
     """The shipped default model, loaded once for the session."""
-    from fer_core.modelfile import load_model
+    from fer_core.models.file_format import load_model
 
     return load_model(model_path)

@@ -97,7 +97,7 @@ def test_registry_stand_ins_until_a_model_file_is_shipped(tmp_path: Path, monkey
     names = [m.name for m in bench_models(("vgg19",))]
     assert names == ["fast", "paper", "vgg19"]
     # a shipped file replaces the stand-in of its name
-    from fer_core.modelfile import save_model
+    from fer_core.models.file_format import save_model
 
     m = registry_model("fast")
     models = tmp_path / "models"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from fer_core.nets import count_macs, count_params, create_model, list_models
+from fer_core.models.architectures import count_macs, count_params, create_model, list_models
 
 # Hand-derived parameter counts (weights + biases, BN affine) for 44x44x1 input and 7 classes.
 _CONV = lambda k, cin, cout: k * k * cin * cout + cout  # noqa: E731

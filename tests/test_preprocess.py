@@ -19,8 +19,8 @@ from fer_core.cli import main
 from fer_core.data import load_fer2013
 from fer_core.detection import Box
 from fer_core.inference import predict_faces
-from fer_core.modelfile import LoadedModel, ModelFileError, load_model, save_model
-from fer_core.nets import create_model
+from fer_core.models.architectures import create_model
+from fer_core.models.file_format import LoadedModel, ModelFileError, load_model, save_model
 from fer_core.pipeline import FramePipeline
 from fer_core.preprocess import (
     Preprocess,

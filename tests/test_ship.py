@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from fer_core.cli import main
-from fer_core.model_card import held_out_set
-from fer_core.modelfile import load_model, save_model
-from fer_core.nets import create_model
+from fer_core.models.architectures import create_model
+from fer_core.models.cards import held_out_set
+from fer_core.models.file_format import load_model, save_model
 from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 

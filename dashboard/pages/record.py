@@ -17,8 +17,8 @@ from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, ana
 from fer_core.auth import Perm  # access control (auth engineer)
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import InvalidIdError, validate_id
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import LoadedModel, ModelFileError, load_model
+from fer_core.models.file_format import LoadedModel, ModelFileError, load_model
+from fer_core.models.shipped import resolve_model_path
 from fer_core.pipeline import FramePipeline
 
 CONSENT_TEXT = (

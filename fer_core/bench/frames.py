@@ -19,7 +19,7 @@ from tqdm import tqdm
 from fer_core.bench.clip import Clip, match_counts
 from fer_core.bench.timing import Stats, rotate
 from fer_core.detection import Box
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import DEFAULT_SETTINGS as LIVE_SETTINGS
 from fer_core.pipeline import FramePipeline, PipelineSettings
 

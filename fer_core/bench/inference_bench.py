@@ -1,5 +1,8 @@
 """Per-face latency, batch-64 throughput and peak memory, eager vs optimised backends.
 
+The backends are those of :mod:`fer_core.bench.backends`: the shipped TorchScript path and the
+contenders it was chosen over.
+
 One "face" is a 48x48 uint8 crop; the measured call is :func:`fer_core.preprocess.predict_proba`
 (normalise, ten-crop or centre crop, forward, softmax), i.e. the classification half of a frame.
 Real fixture faces are used as input (content does not change speed, but it keeps the inputs
@@ -19,11 +22,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fer_core.bench.backends import build
 from fer_core.bench.models import BenchModel
 from fer_core.bench.timing import Stats, median_time, peak_rss_bytes, reset_peak_rss, rotate
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.preprocess import Preprocess, predict_proba
-from fer_core.runtime import optimize
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ def inference_bench(
         for b in backends:
             t0 = time.perf_counter()
             try:
-                nets[(bm.name, b)] = optimize(bm.model, b)
+                nets[(bm.name, b)] = build(bm.model, b)
             except Exception as exc:  # a backend that cannot run here is reported, not fatal
                 skipped[b] = f"{type(exc).__name__}: {exc}"
                 log.warning("backend %s skipped for %s: %s", b, bm.name, exc)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from fer_core.labels import FER2013_CLASSES
-from fer_core.model_zoo import shipped_models
-from fer_core.modelfile import LoadedModel, load_model
-from fer_core.nets import create_model
+from fer_core.models.architectures import create_model
+from fer_core.models.file_format import LoadedModel, load_model
+from fer_core.models.shipped import shipped_models
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from fer_core.bench.clip import Clip
 from fer_core.bench.timing import Stats, rotate
 from fer_core.logstore import LogStore
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline, PipelineSettings
 
 

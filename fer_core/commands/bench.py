@@ -48,8 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the seed's full protocol sizes and 5 epochs (for a GPU)")  # fmt: skip
     g = p.add_argument_group("inference and frames")
     g.add_argument("--backends", nargs="+",
-                   help="inference backends (default: eager torchscript channels_last, plus "
-                   "onnxruntime when installed)")  # fmt: skip
+                   help="inference: any of fer_core.bench.backends (default: eager torchscript "
+                   "channels_last, plus onnxruntime when installed); frames: the shipped eager "
+                   "and torchscript (default: both)")  # fmt: skip
     g.add_argument(
         "--models",
         nargs="+",
@@ -149,10 +150,10 @@ def _seed(args: argparse.Namespace, repeats: int) -> dict:
 def _inference(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     import numpy as np
 
+    from fer_core.bench.backends import available_backends
     from fer_core.bench.clip import load_face_images
     from fer_core.bench.inference_bench import inference_bench
     from fer_core.bench.models import bench_models
-    from fer_core.runtime import available_backends
 
     backends = args.backends or [
         b for b in available_backends() if b in ("eager", "torchscript", "channels_last",
@@ -234,7 +235,7 @@ def _scaling(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     from fer_core.bench.clip import load_face_images, make_clip
     from fer_core.bench.frames import frame_grid
     from fer_core.bench.models import bench_models
-    from fer_core.model_zoo import DEFAULT_MODEL
+    from fer_core.models.shipped import DEFAULT_MODEL
 
     faces = load_face_images(faces_dir)
     sizes = [(320, 240), (640, 480)] if args.smoke else [

@@ -36,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer_core.data import load_ckplus, load_fer2013, protocol_folds
-    from fer_core.model_zoo import resolve_model_path
-    from fer_core.modelfile import load_model
+    from fer_core.models.file_format import load_model
+    from fer_core.models.shipped import resolve_model_path
     from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
     from fer_core.training.metrics import save_confusion_png
 

@@ -14,9 +14,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer_core.labels import FER2013_CLASSES
-    from fer_core.model_zoo import default_model_name, shipped_models
-    from fer_core.modelfile import load_model
-    from fer_core.nets import arch_info, count_macs, count_params, create_model, list_models
+    from fer_core.models.architectures import (
+        arch_info,
+        count_macs,
+        count_params,
+        create_model,
+        list_models,
+    )
+    from fer_core.models.file_format import load_model
+    from fer_core.models.shipped import default_model_name, shipped_models
 
     print("Architectures:")
     for name in list_models():

@@ -11,7 +11,7 @@ import numpy as np
 
 from fer_core.data.faceset import FaceSet
 from fer_core.inference import predict_faces
-from fer_core.modelfile import LoadedModel
+from fer_core.models.file_format import LoadedModel
 from fer_core.training.metrics import confusion_matrix, format_table, per_class_table
 
 log = logging.getLogger(__name__)

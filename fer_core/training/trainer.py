@@ -28,8 +28,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from fer_core.data.faceset import FaceSet
-from fer_core.modelfile import save_model
-from fer_core.nets import count_macs, count_params, create_model
+from fer_core.models.architectures import count_macs, count_params, create_model
+from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess, prepare_faces, probs_from_logits, test_crops
 from fer_core.transforms import random_affine_crop_flip, random_crop_flip, random_erasing
 

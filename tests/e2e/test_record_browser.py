@@ -25,7 +25,7 @@ from playwright.sync_api import sync_playwright
 
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
-from fer_core.modelfile import load_model
+from fer_core.models.file_format import load_model
 from fer_core.pipeline import FramePipeline
 from fer_core.video_fixture import (
     blank_frame,

@@ -25,8 +25,8 @@ from playwright.sync_api import sync_playwright
 
 from fer_core import analytics as an
 from fer_core.logstore import LogStore
-from fer_core.model_zoo import resolve_model_path
-from fer_core.modelfile import load_model
+from fer_core.models.file_format import load_model
+from fer_core.models.shipped import resolve_model_path
 from fer_core.pipeline import FramePipeline
 from fer_core.video_fixture import blank_frame, compose_face_frame, pick_faces, write_y4m
 from tests.e2e.conftest import (

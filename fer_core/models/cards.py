@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.data import FaceSet, load_ckplus, load_fer2013, protocol_folds
-from fer_core.modelfile import LoadedModel, load_model, save_model
-from fer_core.nets import count_macs, count_params
+from fer_core.models.architectures import count_macs, count_params
+from fer_core.models.file_format import LoadedModel, load_model, save_model
 from fer_core.training.evaluate import EvalResult, evaluate_faces
 from fer_core.training.metrics import format_table
 

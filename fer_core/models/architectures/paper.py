@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer_core.nets.registry import register_model
+from fer_core.models.architectures.registry import register_model
 
 
 def _conv(cin: int, cout: int, k: int, bn: bool = False) -> list[nn.Module]:

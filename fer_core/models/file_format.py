@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from fer_core.errors import FerError
-from fer_core.nets import create_model
+from fer_core.models.architectures import create_model
 from fer_core.preprocess import Preprocess, PreprocessError
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fer_core.nets.paper import alexnet_conv_stack
-from fer_core.nets.registry import register_model
+from fer_core.models.architectures.paper import alexnet_conv_stack
+from fer_core.models.architectures.registry import register_model
 
 VGG19_CFG: list[int | str] = [
     64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",

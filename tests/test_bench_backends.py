@@ -1,0 +1,72 @@
+"""Benchmark-only inference backends compute what eager PyTorch does, on real fixture faces.
+
+They are not shipped (see :mod:`fer_core.bench.backends`), but ``bench inference`` compares them
+with the shipped TorchScript path, and a timing is only worth reporting for the same function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fer_core.bench.backends import BACKENDS, available_backends, build
+from fer_core.models import compiled
+from fer_core.models.compiled import TOLERANCE
+from fer_core.models.file_format import LoadedModel
+from fer_core.preprocess import predict_proba
+from tests.model_fixtures import models_to_compare, random_bn_model, real_faces
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def faces() -> np.ndarray:
+    return real_faces()
+
+
+@pytest.mark.parametrize("label_model", models_to_compare(), ids=lambda lm: lm[0])
+def test_channels_last_probabilities_match_eager_on_real_faces(
+    faces: np.ndarray, label_model: tuple[str, LoadedModel]
+) -> None:
+    # compile/onnxruntime: timed by the benchmark only (a C++ compiler / packages not installed)
+    _, model = label_model
+    net = build(model, "channels_last")
+    for crops in ("ten", "center"):
+        pre = dataclasses.replace(model.preprocess, test_crops=crops)
+        ref = predict_proba(model.net, faces, pre)
+        with torch.inference_mode():
+            got = predict_proba(net, faces, pre, batch_size=7)
+        assert np.abs(got - ref).max() <= TOLERANCE
+        assert (got.argmax(1) == ref.argmax(1)).all()
+
+
+def test_the_shipped_backends_come_from_the_shipped_module() -> None:
+    assert BACKENDS[: len(compiled.BACKENDS)] == compiled.BACKENDS
+    model = random_bn_model("fast")
+    assert build(model, "eager") is model.net
+    assert isinstance(build(model, "torchscript"), torch.jit.ScriptModule)
+    with pytest.raises(ValueError, match="unknown inference backend 'tensorrt'"):
+        build(model, "tensorrt")
+
+
+def test_onnxruntime_missing_is_a_clear_error() -> None:
+    if "onnxruntime" in available_backends():
+        pytest.skip("onnxruntime is installed here, so it cannot be shown to be unavailable")
+    with pytest.raises(RuntimeError, match="onnxruntime"):
+        build(random_bn_model("fast"), "onnxruntime")
+    assert set(available_backends()) <= set(BACKENDS)

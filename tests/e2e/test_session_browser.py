@@ -111,7 +111,9 @@ def _download_controls(page) -> dict[str, int]:
     toolbar_labels: list[str] = []
     for table in page.locator('[data-testid="stDataFrame"]').all():
         table.hover()
-        page.wait_for_timeout(300)
+        # the toolbar shows on hover: wait for it rather than for a fixed time
+        page.locator('[data-testid="stElementToolbarButton"]').first.wait_for(
+            state="visible", timeout=10_000)
         toolbar_labels += [b.get_attribute("aria-label") or b.inner_text() for b in
                            page.locator('[data-testid="stElementToolbarButton"] button').all()]
     return {

@@ -33,3 +33,15 @@ def model(model_path: Path) -> LoadedModel:
     from fer_core.models.file_format import load_model
 
     return load_model(model_path)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (as the benchmarks' default: the cores are shared, and two
+    threads fighting other jobs are slower); the previous count is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from fer_core.data import load_fer2013
 from fer_core.labels import FER2013_CLASSES
 from fer_core.models.architectures import create_model
+from fer_core.models.compiled import TOLERANCE
 from fer_core.models.file_format import LoadedModel, load_model
 from fer_core.models.shipped import shipped_models
-from fer_core.preprocess import Preprocess
+from fer_core.preprocess import Preprocess, predict_proba
 from tests.core_data import FER_FIXTURE
 
 
@@ -44,3 +47,19 @@ def models_to_compare() -> list[tuple[str, LoadedModel]]:
     """Every shipped model file plus the fast and paper nets with random BN statistics."""
     shipped = [(f"shipped:{n}", load_model(p)) for n, p in shipped_models().items()]
     return shipped + [(a, random_bn_model(a)) for a in ("fast", "paper")]
+
+
+def assert_matches_eager(net: torch.nn.Module, model: LoadedModel, faces: np.ndarray) -> None:
+    """``net`` (an optimised copy of ``model.net``) gives eager's probabilities on ``faces``.
+
+    Both test-crop modes, in batches of 7 so a batch boundary falls inside a face's ten crops;
+    within ``TOLERANCE`` and with the same predicted class for every face.
+    """
+    for crops in ("ten", "center"):
+        pre = dataclasses.replace(model.preprocess, test_crops=crops)
+        ref = predict_proba(model.net, faces, pre)
+        with torch.inference_mode():
+            got = predict_proba(net, faces, pre, batch_size=7)
+        assert got.shape == ref.shape == (len(faces), len(model.classes))
+        assert np.abs(got - ref).max() <= TOLERANCE
+        assert (got.argmax(1) == ref.argmax(1)).all()

@@ -25,22 +25,13 @@ from tests.core_data import FER_FIXTURE
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path / "no-models"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """As the benchmarks do: two threads fighting the shared cores' other jobs are slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_stats_and_rotation() -> None:

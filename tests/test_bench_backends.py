@@ -6,7 +6,6 @@ with the shipped TorchScript path, and a timing is only worth reporting for the 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -15,23 +14,20 @@ import torch
 
 from fer_core.bench.backends import BACKENDS, available_backends, build
 from fer_core.models import compiled
-from fer_core.models.compiled import TOLERANCE
 from fer_core.models.file_format import LoadedModel
-from fer_core.preprocess import predict_proba
-from tests.model_fixtures import models_to_compare, random_bn_model, real_faces
+from tests.model_fixtures import (
+    assert_matches_eager,
+    models_to_compare,
+    random_bn_model,
+    real_faces,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +42,7 @@ def test_channels_last_probabilities_match_eager_on_real_faces(
     # compile/onnxruntime: timed by the benchmark only (a C++ compiler / packages not installed)
     _, model = label_model
     net = build(model, "channels_last")
-    for crops in ("ten", "center"):
-        pre = dataclasses.replace(model.preprocess, test_crops=crops)
-        ref = predict_proba(model.net, faces, pre)
-        with torch.inference_mode():
-            got = predict_proba(net, faces, pre, batch_size=7)
-        assert np.abs(got - ref).max() <= TOLERANCE
-        assert (got.argmax(1) == ref.argmax(1)).all()
+    assert_matches_eager(net, model, faces)
 
 
 def test_the_shipped_backends_come_from_the_shipped_module() -> None:

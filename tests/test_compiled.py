@@ -7,7 +7,6 @@ backends of :mod:`fer_core.bench.backends` or ONNX.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -31,11 +30,17 @@ from fer_core.models.compiled import (
 )
 from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import FramePipeline
-from fer_core.preprocess import predict_proba
 from tests.core_data import FER_FIXTURE
-from tests.model_fixtures import models_to_compare, random_bn_model, real_faces
+from tests.model_fixtures import (
+    assert_matches_eager,
+    models_to_compare,
+    random_bn_model,
+    real_faces,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)
@@ -46,15 +51,6 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def faces() -> np.ndarray:
     return real_faces()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread, as the benchmarks: two threads fight the shared cores' other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_only_the_reference_and_torchscript_ship() -> None:
@@ -69,14 +65,7 @@ def test_torchscript_probabilities_match_eager_on_real_faces(
     _, model = label_model
     net = optimize(model, "torchscript")
     assert isinstance(net, torch.jit.ScriptModule)
-    for crops in ("ten", "center"):
-        pre = dataclasses.replace(model.preprocess, test_crops=crops)
-        ref = predict_proba(model.net, faces, pre)
-        with torch.inference_mode():
-            got = predict_proba(net, faces, pre, batch_size=7)
-        assert got.shape == ref.shape == (len(faces), 7)
-        assert np.abs(got - ref).max() <= TOLERANCE
-        assert (got.argmax(1) == ref.argmax(1)).all()
+    assert_matches_eager(net, model, faces)
 
 
 @pytest.mark.parametrize("arch", list_models())

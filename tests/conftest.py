@@ -45,3 +45,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A decode cache of the test's own (``FER_CACHE_DIR``): tests never read or fill the user's
+    cache, and never see each other's cached arrays."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FER_CACHE_DIR", str(cache))
+    return cache

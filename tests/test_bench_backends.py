@@ -6,8 +6,6 @@ with the shipped TorchScript path, and a timing is only worth reporting for the 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -22,12 +20,7 @@ from tests.model_fixtures import (
     real_faces,
 )
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache", "one_torch_thread")
 
 
 @pytest.fixture(scope="module")

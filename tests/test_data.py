@@ -21,10 +21,7 @@ from fer_core.data import (
 from fer_core.labels import CKPLUS_CLASSES, FER2013_CLASSES
 from tests.core_data import CK_FIXTURE, FER_FIXTURE, full_ckplus, full_fer2013
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _expected_fixture_labels(split_folder: str, prefix: str) -> list[int]:

@@ -15,12 +15,7 @@ from fer_core.models.file_format import load_model, save_model
 from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 
-pytestmark = pytest.mark.train  # trains networks (see pyproject markers)
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("private_cache")]  # trains (markers)
 
 
 def _ck_with_21_subjects(tmp_path: Path) -> Path:

@@ -13,12 +13,7 @@ from fer_core.models.file_format import ModelFileError, load_model, save_model
 from fer_core.preprocess import Preprocess
 from tests.core_data import CK_FIXTURE, FER_FIXTURE, full_ckplus
 
-pytestmark = pytest.mark.train  # trains networks (see pyproject markers)
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = [pytest.mark.train, pytest.mark.usefixtures("private_cache")]  # trains (markers)
 
 
 def test_train_writes_a_model_file_that_evaluate_loads(tmp_path: Path, capsys) -> None:

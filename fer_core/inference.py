@@ -17,16 +17,17 @@ def predict_faces(
     model: LoadedModel,
     images: np.ndarray,
     *,
-    tencrop: bool | None = None,
+    crops: str | None = None,
     batch_size: int = 256,
 ) -> np.ndarray:
     """Class probabilities (N, classes) for uint8 faces (N, S, S) under the model's preprocessing.
 
-    ``tencrop`` overrides the file's ``test_crops`` (True: ten-crop, False: centre crop) for
-    speed comparisons; ``None`` keeps what the model was evaluated with.
+    ``crops`` overrides the file's ``test_crops`` (``"ten"``, ``"flip"`` or ``"center"``, see
+    :data:`fer_core.preprocess.CROPS_PER_FACE`): the live pipeline trades a little accuracy for
+    speed with it; ``None`` keeps what the model was evaluated with.
     """
     pre = model.preprocess
-    if tencrop is not None:
-        pre = dataclasses.replace(pre, test_crops="ten" if tencrop else "center")
+    if crops is not None:
+        pre = dataclasses.replace(pre, test_crops=crops)
     device = next(model.net.parameters()).device
     return predict_proba(model.net, images, pre, batch_size=batch_size, device=device)

@@ -37,6 +37,7 @@ from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
 from fer_core.models.compiled import DEFAULT_BACKEND, optimize_or_eager
 from fer_core.models.file_format import LoadedModel
+from fer_core.preprocess import TEST_CROPS
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,18 @@ class PipelineSettings:
     #: frames a lost face is still searched for where it was before a full scan (Haar flickers)
     track_coast: int = 1
     max_faces: int = 8
-    tencrop: bool = True  # mean softmax over ten crops (the evaluated protocol) or centre crop
+    #: test-time crops per face (:data:`fer_core.preprocess.CROPS_PER_FACE`): the centre crop
+    #: and its mirror, a fifth of ten-crop's work for 0.3 points of PublicTest accuracy
+    #: (docs/benchmarks.md, "Crops per face"); "ten" is the seed's evaluated protocol
+    crops: str = "flip"
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
             raise ValueError("detect_every must be >= 1")
         if self.max_faces < 1:
             raise ValueError("max_faces must be >= 1")
+        if self.crops not in TEST_CROPS:
+            raise ValueError(f"crops must be one of {TEST_CROPS}, got {self.crops!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values for the session metadata."""
@@ -178,12 +184,13 @@ class FramePipeline:
         self._lost = 0  # consecutive tracked frames that lost a face
 
     @property
-    def tencrop(self) -> bool:
-        return self.settings.tencrop
+    def crops(self) -> str:
+        """Test-time crops per face (the settings' ``crops``)."""
+        return self.settings.crops
 
-    @tencrop.setter
-    def tencrop(self, value: bool) -> None:
-        self.settings = dataclasses.replace(self.settings, tencrop=bool(value))
+    @crops.setter
+    def crops(self, value: str) -> None:
+        self.settings = dataclasses.replace(self.settings, crops=value)
 
     def reset(self) -> None:
         """Forget tracked faces (call at the start of a new stream)."""
@@ -235,7 +242,7 @@ class FramePipeline:
         """Probabilities (n, 7) for uint8 faces (n, size, size): one batched forward pass."""
         if len(faces) == 0:
             return np.zeros((0, len(FER2013_CLASSES)), dtype=np.float32)
-        return predict_faces(self._infer_model, faces, tencrop=self.settings.tencrop,
+        return predict_faces(self._infer_model, faces, crops=self.settings.crops,
                              batch_size=max(len(faces), 1))
 
     def classify(self, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:

@@ -82,14 +82,16 @@ def test_a_frame_without_a_face_is_logged_as_such(pipeline, tmp_path):
         .isna().all()
 
 
-def test_probabilities_equal_the_models_ten_crop_prediction_on_the_crop(pipeline, model):
-    """The pipeline's crop -> 48x48 -> ten-crop path is the evaluated model's path."""
+def test_probabilities_equal_the_models_prediction_on_the_crop(pipeline, model):
+    """The pipeline's crop -> 48x48 -> crops path is the evaluated model's path, with the
+    live settings' crops (centre and mirror)."""
+    assert pipeline.settings.crops == "flip"
     gray = cv2.cvtColor(compose_face_frame(_gray(_faces("happy")[0])), cv2.COLOR_BGR2GRAY)
     result = pipeline.process(gray, T0, 0)
     assert len(result.faces) == 1
     b = result.faces[0].box
     face = cv2.resize(gray[b.y:b.y + b.h, b.x:b.x + b.w], (48, 48), interpolation=cv2.INTER_AREA)
-    expected = predict_faces(model, face[None], tencrop=True)[0]
+    expected = predict_faces(model, face[None], crops="flip")[0]
     np.testing.assert_allclose(result.faces[0].probs, expected, atol=1e-5)
     row = face_rows(result.faces, T0, 0)[0]
     probs = np.array([row[c] for c in PROB_COLUMNS])
@@ -167,3 +169,16 @@ def test_draw_results_marks_the_face(pipeline):
 def test_bad_frames_are_rejected_clearly(pipeline, bad):
     with pytest.raises(ValueError, match="frame"):
         pipeline.process(bad, T0, 0)
+
+
+@pytest.mark.parametrize("crops", ["five", "", "TEN"])
+def test_unknown_crops_are_refused_when_the_settings_are_made(crops):
+    from fer_core.pipeline import PipelineSettings
+
+    with pytest.raises(ValueError, match="crops must be one of"):
+        PipelineSettings(crops=crops)
+
+
+def test_the_recorded_settings_name_the_crops(pipeline):
+    # the crops change every probability, so a session's metadata must say which were used
+    assert pipeline.settings.as_dict()["crops"] == pipeline.crops == "flip"

@@ -21,7 +21,7 @@ from fer_core.detection import Box
 from fer_core.inference import predict_faces
 from fer_core.models.architectures import create_model
 from fer_core.models.file_format import LoadedModel, ModelFileError, load_model, save_model
-from fer_core.pipeline import FramePipeline
+from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline
 from fer_core.preprocess import (
     Preprocess,
     PreprocessError,
@@ -69,11 +69,15 @@ def test_every_path_gives_the_same_probabilities(trained: LoadedModel, faces: np
     # the trainer's validation (faces prepared once, then cropped and averaged)
     val = _predict_prepared(trained.net, prepare_faces(faces, pre), pre, None)
     np.testing.assert_allclose(val, reference, atol=1e-6)
-    # the live pipeline (TorchScript backend) on frames that are the 48x48 faces themselves
-    pipeline = FramePipeline(trained)
+    # the live pipeline (TorchScript backend) on frames that are the 48x48 faces themselves,
+    # with the model's crops and with its own default (centre and mirror)
     box = [Box(0, 0, 48, 48)]
+    pipeline = FramePipeline(trained, dataclasses.replace(DEFAULT_SETTINGS, crops=pre.test_crops))
     live = np.concatenate([pipeline.classify(face, box) for face in faces])
     np.testing.assert_allclose(live, reference, atol=1e-4)
+    flip = predict_proba(trained.net, faces, dataclasses.replace(pre, test_crops="flip"))
+    live = np.concatenate([FramePipeline(trained).classify(face, box) for face in faces])
+    np.testing.assert_allclose(live, flip, atol=1e-4)
     # a batch size that splits the faces does not change anything
     np.testing.assert_allclose(
         predict_proba(trained.net, faces, pre, batch_size=5), reference, atol=1e-6
@@ -92,7 +96,28 @@ def test_centre_crop_is_one_forward_pass_per_face(trained: LoadedModel, faces: n
     predict_proba(net, faces[:4], trained.preprocess)
     assert calls == [4, 40]
     centre_probs = predict_proba(trained.net, faces[:4], centre)
-    np.testing.assert_allclose(predict_faces(trained, faces[:4], tencrop=False), centre_probs)
+    np.testing.assert_allclose(predict_faces(trained, faces[:4], crops="center"), centre_probs)
+
+
+def test_flip_crops_average_the_centre_crop_and_its_mirror(
+    trained: LoadedModel, faces: np.ndarray
+) -> None:
+    """'flip' runs two crops per face and is the mean softmax of the centre and its mirror."""
+    calls: list[int] = []
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return trained.net(x)
+
+    flip = dataclasses.replace(trained.preprocess, test_crops="flip")
+    got = predict_proba(net, faces[:4], flip)
+    assert calls == [8]
+    centre = dataclasses.replace(trained.preprocess, test_crops="center")
+    plain = predict_proba(trained.net, faces[:4], centre)
+    mirrored = predict_proba(trained.net, np.ascontiguousarray(faces[:4, :, ::-1]), centre)
+    np.testing.assert_allclose(got, (plain + mirrored) / 2, atol=1e-6)
+    assert not np.allclose(got, plain, atol=1e-4)  # the mirror does count
+    np.testing.assert_allclose(predict_faces(trained, faces[:4], crops="flip"), got)
 
 
 def test_equalisation_makes_exposure_irrelevant(trained: LoadedModel, faces: np.ndarray) -> None:

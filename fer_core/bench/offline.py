@@ -34,16 +34,18 @@ class OfflineContender:
     prefetch_frames: int
 
 
-#: ``analyze`` before issue 15: a full Haar scan of every frame, one frame per forward pass,
-#: decoding in the analysing thread.
+#: ``analyze`` before issue 15: a full Haar scan of every frame, ten-crop, one frame per forward
+#: pass, decoding in the analysing thread.
 OLD_ANALYZE = OfflineContender(
-    replace(DEFAULT_SETTINGS, detect_every=1, track_face_px=None, track_coast=0), 1, 0
+    replace(DEFAULT_SETTINGS, detect_every=1, track_face_px=None, track_coast=0, crops="ten"), 1, 0
 )
+_TEN = replace(DEFAULT_SETTINGS, crops="ten")
 OFFLINE_CONTENDERS: dict[str, OfflineContender] = {
-    "before: full scan every frame, 1 frame per pass, no decode thread": OLD_ANALYZE,
-    "live settings, 1 frame per pass, no decode thread": OfflineContender(DEFAULT_SETTINGS, 1, 0),
-    "live settings, 8 frames per pass, decode thread (default)": OfflineContender(
-        DEFAULT_SETTINGS, 8, 16
+    "before: full scan every frame, ten-crop, 1 frame per pass, no decode thread": OLD_ANALYZE,
+    "live detection, ten-crop, 1 frame per pass, no decode thread": OfflineContender(_TEN, 1, 0),
+    "live detection, ten-crop, 8 frames per pass, decode thread": OfflineContender(_TEN, 8, 16),
+    f"live settings ({DEFAULT_SETTINGS.crops} crops), 8 frames per pass, decode thread (default)": (
+        OfflineContender(DEFAULT_SETTINGS, 8, 16)
     ),
 }
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def _crops(res: dict) -> str:
+    """The results' test-time crops (files written before ``crops`` hold a ``tencrop`` flag)."""
+    if "crops" in res:
+        return str(res["crops"])
+    return "ten" if res.get("tencrop", True) else "center"
+
+
 def _s(d: dict[str, float], digits: int = 2) -> str:
     """``median (min-max)`` of a Stats dict."""
     return f"{d['median']:.{digits}f} ({d['min']:.{digits}f}-{d['max']:.{digits}f})"
@@ -96,7 +103,7 @@ def grid_md(res: dict[str, Any]) -> str:
         head.pop(i)
         rows = [r[:i] + r[i + 1 :] for r in rows]
     s = res["setting"]
-    intro = f"Haar scale {s['scale']}, full scan every {s['every']}, ten-crop {res['tencrop']}."
+    intro = f"Haar scale {s['scale']}, full scan every {s['every']}, crops {_crops(res)}."
     return intro + "\n\n" + _table(head, rows)
 
 
@@ -114,7 +121,7 @@ def sweep_md(res: dict[str, Any]) -> str:
             "missed vs reference", "extra boxes", "pasted faces found"]  # fmt: skip
     return (
         f"Clip: {c['frames']} frames {c['width']}x{c['height']}, {c['faces']} face(s); backend "
-        f"{res['backend']}, ten-crop {res['tencrop']}; the reference (scale 1, every frame) finds "
+        f"{res['backend']}, crops {_crops(res)}; the reference (scale 1, every frame) finds "
         f"{100 * res['reference_found_rate']:.1f}% of the pasted faces.\n\n" + _table(head, rows)
     )
 
@@ -133,8 +140,8 @@ def live_md(res: dict[str, Any]) -> str:
     head = ["setting", "faces", "ms/frame", "time / first", "min ms/frame", "min detect ms",
             "min classify ms", "min time / first", "min detect / first",
             "missed vs reference", "extra boxes", "pasted faces found"]  # fmt: skip
-    return (f"{res['width']}x{res['height']}, backend {res['backend']}, ten-crop "
-            f"{res['tencrop']}; first = {res['baseline']}; min = mean over frames of each "
+    return (f"{res['width']}x{res['height']}, backend {res['backend']}, crops as the setting "
+            f"says; first = {res['baseline']}; min = mean over frames of each "
             "frame's fastest repeat; reference for misses: full-resolution Haar on every frame."
             "\n\n"
             + _table(head, rows))

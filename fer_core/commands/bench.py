@@ -64,8 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="face images for inputs and clips (default tests/fixtures/fer2013)",
     )
     g.add_argument("--frames", type=int, default=60, help="frames per generated clip")
-    g.add_argument("--single-crop", action="store_true",
-                   help="frames/scaling: classify the centre crop only, not ten crops")
+    g.add_argument("--crops", choices=("ten", "flip", "center"), default=None,
+                   help="frames/scaling: test-time crops per face (default: the live "
+                        "pipeline's, fer_core.pipeline.DEFAULT_SETTINGS)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -199,12 +200,19 @@ def _frames(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
     models = {m.name: m.model for m in _select(bench_models(tuple(args.archs)), args.models)}
     clips = [make_clip(faces, n_faces=k, frames=max(n // 2, 2)) for k in (0, 1, 3)]
     backends = args.backends or ["eager", "torchscript"]
-    tencrop = not args.single_crop
-    grid = frame_grid(models, clips, backends=backends, repeats=repeats, tencrop=tencrop)
+    crops = crop_choice(args)
+    grid = frame_grid(models, clips, backends=backends, repeats=repeats, crops=crops)
     settings = DEFAULT_SETTINGS[:2] if args.smoke else DEFAULT_SETTINGS
     one_face = make_clip(faces, n_faces=1, frames=n)
-    sweep = detection_sweep(models, one_face, settings, repeats=repeats, tencrop=tencrop)
+    sweep = detection_sweep(models, one_face, settings, repeats=repeats, crops=crops)
     return {"faces_640x480": grid, "detector_settings": sweep}
+
+
+def crop_choice(args: argparse.Namespace) -> str:
+    """``--crops``, or the live pipeline's default crops."""
+    from fer_core.pipeline import DEFAULT_SETTINGS
+
+    return args.crops or DEFAULT_SETTINGS.crops
 
 
 def _live(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
@@ -247,4 +255,4 @@ def _scaling(args: argparse.Namespace, repeats: int, faces_dir: Path) -> dict:
              for w, h in sizes for k in counts]  # fmt: skip
     default = next(m for m in bench_models() if m.name == DEFAULT_MODEL or m.model.arch == "fast")
     return frame_grid({default.name: default.model}, clips, backends=["torchscript"],
-                      repeats=repeats, tencrop=not args.single_crop)  # fmt: skip
+                      repeats=repeats, crops=crop_choice(args))  # fmt: skip

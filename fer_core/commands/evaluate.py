@@ -26,6 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=["seed", "subject"], default="seed", help="CK+ folds")
     p.add_argument("--fold", type=int, default=0, help="CK+: evaluate one fold with one file")
     p.add_argument("--no-tencrop", action="store_true", help="centre crop instead of ten-crop")
+    p.add_argument(
+        "--crops",
+        choices=("ten", "flip", "center"),  # fer_core.preprocess.TEST_CROPS (torch-free here)
+        default=None,
+        help="test-time crops: ten (the seed's protocol, default), flip (centre and mirror: the "
+        "live pipeline's default) or center; wins over --no-tencrop",
+    )
     p.add_argument("--json", default=None, help="write results as JSON here")
     p.add_argument(
         "--confusion",
@@ -41,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
     from fer_core.training.metrics import save_confusion_png
 
-    tencrop = not args.no_tencrop
+    crops = args.crops or ("center" if args.no_tencrop else "ten")
     weights = resolve_model_path(args.weights)
     png = (
         Path(args.confusion)
@@ -51,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "fer2013":
         model = load_model(weights)
         faces = load_fer2013(args.data, args.split)
-        result = evaluate_faces(model, faces, dataset="fer2013", split=args.split, tencrop=tencrop)
+        result = evaluate_faces(model, faces, dataset="fer2013", split=args.split, crops=crops)
         print(result.format())
         save_confusion_png(
             result.confusion,
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                         faces.subset(te),
                         dataset="ckplus",
                         split=f"{args.protocol} fold {k}",
-                        tencrop=tencrop,
+                        crops=crops,
                     )
                 )
             summary = FoldSummary(args.protocol, results)
@@ -99,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 faces.subset(te),
                 dataset="ckplus",
                 split=f"{args.protocol} fold {args.fold}",
-                tencrop=tencrop,
+                crops=crops,
             )
             print(result.format())
             save_confusion_png(

@@ -105,9 +105,9 @@ def ship_model(
     fp32_path = _save_variant(weights, out_dir / f".{name}.fp32.tmp", name=name, version=version,
                               half=False)  # fmt: skip
 
-    def score(path: Path, tencrop: bool = True) -> EvalResult:
+    def score(path: Path, crops: str = "ten") -> EvalResult:
         return evaluate_faces(load_model(path), test.faces, dataset=test.dataset,
-                              split=test.split, tencrop=tencrop)  # fmt: skip
+                              split=test.split, crops=crops)  # fmt: skip
 
     fp32 = score(fp32_path)
     _save_variant(weights, dst, name=name, version=version, half=True)
@@ -134,7 +134,9 @@ def ship_model(
         "classes": list(model.classes),
         "test_set": f"{test.dataset} {test.split}",
         test.card_key: shipped.to_json(),
-        "centre_crop_accuracy": score(dst, tencrop=False).accuracy,
+        "centre_crop_accuracy": score(dst, crops="center").accuracy,
+        # what the live pipeline and analyze compute (fer_core.pipeline.DEFAULT_SETTINGS.crops)
+        "flip_crop_accuracy": score(dst, crops="flip").accuracy,
         "fp32_accuracy": fp32.accuracy,
         "training": model.meta,
         "train_command": train_command,
@@ -223,7 +225,10 @@ def render_card(card: dict[str, Any], result: EvalResult) -> str:
         "```",
         "",
         f"Centre crop only: {card['centre_crop_accuracy']:.3f}%. "
-        f"fp32 weights: {card['fp32_accuracy']:.3f}%.",
+        + (f"Centre crop and its mirror (the live pipeline's and `analyze`'s default crops, "
+           f"`evaluate --crops flip`): {card['flip_crop_accuracy']:.3f}%. "
+           if "flip_crop_accuracy" in card else "")
+        + f"fp32 weights: {card['fp32_accuracy']:.3f}%.",
         "",
     ]
     if "ckplus" in card:

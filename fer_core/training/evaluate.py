@@ -26,7 +26,11 @@ class EvalResult:
     split: str
     classes: tuple[str, ...]
     confusion: np.ndarray
-    tencrop: bool
+    crops: str = "ten"  # test-time crops (fer_core.preprocess.CROPS_PER_FACE)
+
+    @property
+    def tencrop(self) -> bool:
+        return self.crops == "ten"
 
     @property
     def total(self) -> int:
@@ -40,7 +44,7 @@ class EvalResult:
         return per_class_table(self.confusion, self.classes)
 
     def format(self) -> str:
-        crop = "ten-crop" if self.tencrop else "centre crop"
+        crop = {"ten": "ten-crop", "flip": "centre crop and mirror"}.get(self.crops, "centre crop")
         title = f"{self.model_name} on {self.dataset} {self.split} ({self.total} images, {crop})"
         return format_table(self.table(), self.accuracy, title)
 
@@ -50,6 +54,7 @@ class EvalResult:
             "dataset": self.dataset,
             "split": self.split,
             "tencrop": self.tencrop,
+            "crops": self.crops,
             "images": self.total,
             "accuracy": self.accuracy,
             "per_class": {
@@ -62,17 +67,27 @@ class EvalResult:
 
 
 def evaluate_faces(
-    model: LoadedModel, faces: FaceSet, *, dataset: str, split: str, tencrop: bool = True
+    model: LoadedModel,
+    faces: FaceSet,
+    *,
+    dataset: str,
+    split: str,
+    tencrop: bool = True,
+    crops: str | None = None,
 ) -> EvalResult:
-    """Predict every face (ten-crop mean softmax by default) and tabulate against the labels."""
+    """Predict every face (ten-crop mean softmax by default) and tabulate against the labels.
+
+    ``crops`` (``"ten"``, ``"flip"``, ``"center"``) wins over ``tencrop`` (ten or centre).
+    """
     if tuple(model.classes) != tuple(faces.classes):
         raise ValueError(
             f"model classes {model.classes} differ from the dataset's {faces.classes}: "
             "evaluate a FER2013 model on FER2013 and a CK+ model on CK+"
         )
-    probs = predict_faces(model, faces.images, tencrop=tencrop)
+    crops = crops or ("ten" if tencrop else "center")
+    probs = predict_faces(model, faces.images, crops=crops)
     cm = confusion_matrix(faces.labels, probs.argmax(1), len(faces.classes))
-    return EvalResult(model.name, dataset, split, tuple(faces.classes), cm, tencrop)
+    return EvalResult(model.name, dataset, split, tuple(faces.classes), cm, crops)
 
 
 @dataclass

@@ -12,16 +12,15 @@ import os
 import subprocess
 import sys
 import warnings
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from fer_core.logstore import CorruptFileWarning, LogStore
 from fer_core.logstore.synthetic import synthetic_rows
+from tests.store_fixtures import T0, uncompacted_session
 
 REPO = Path(__file__).resolve().parent.parent
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,13 +42,7 @@ def _with_leftover_parts(store: LogStore) -> Path:
     """P001/bad as after a crash between compaction's commit and its clean-up."""
     from fer_core.logstore.compaction import compact_session
 
-    w = store.open_session("P001", "bad", started_at=T0)
-    w._compact_on_close = False
-    for k in range(4):
-        w.append_many(synthetic_rows(10, T0, first_frame=10 * k))
-        w.flush()
-    w.close()
-    d = store.root / "subject=P001" / "session=bad"
+    d = uncompacted_session(store, "P001", "bad")
     parts = {p.name: p.read_bytes() for p in d.glob("part-w*.parquet")}
     compact_session(d)
     for name, data in parts.items():  # the clean-up never ran

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,19 +16,12 @@ from fer_core.logstore import (
     SessionNotFoundError,
 )
 from fer_core.logstore.synthetic import synthetic_rows
-
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+from tests.store_fixtures import T0, uncompacted_session
 
 
 def _parts_session(store: LogStore, subject: str, session: str, n_parts: int, per: int = 50):
-    """A session left with several part files (as after a crash: not compacted, not closed)."""
-    w = store.open_session(subject, session, started_at=T0)
-    w._compact_on_close = False
-    for k in range(n_parts):
-        w.append_many(synthetic_rows(per, T0, first_frame=per * k))
-        w.flush()
-    w.close()
-    return sorted((store.root / f"subject={subject}" / f"session={session}").glob("part-w*"))
+    """The part files of a session left uncompacted (as after a crash)."""
+    return sorted(uncompacted_session(store, subject, session, n_parts, per).glob("part-w*"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])

@@ -9,26 +9,13 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from datetime import UTC, datetime
 
 import pytest
 
 from fer_core import analytics as an
 from fer_core.logstore import CorruptFileWarning, LogStore
 from fer_core.logstore.compaction import compact_session
-from fer_core.logstore.synthetic import synthetic_rows
-
-T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-def _parts(store: LogStore, subject: str, session: str, n_parts: int = 4, per: int = 10):
-    w = store.open_session(subject, session, started_at=T0)
-    w._compact_on_close = False
-    for k in range(n_parts):
-        w.append_many(synthetic_rows(per, T0, first_frame=per * k))
-        w.flush()
-    w.close()
-    return store.root / f"subject={subject}" / f"session={session}"
+from tests.store_fixtures import uncompacted_session
 
 
 def _frames(counts, session: str) -> int:
@@ -37,7 +24,7 @@ def _frames(counts, session: str) -> int:
 
 def test_leftovers_of_an_interrupted_compaction_are_not_counted_twice(tmp_path):
     store = LogStore(tmp_path)
-    d = _parts(store, "P001", "s1")
+    d = uncompacted_session(store, "P001", "s1")
     parts = {p.name: p.read_bytes() for p in d.glob("part-w*.parquet")}
     compact_session(d)
     for name, data in parts.items():  # crash after the commit, before the clean-up
@@ -48,8 +35,8 @@ def test_leftovers_of_an_interrupted_compaction_are_not_counted_twice(tmp_path):
 
 def test_a_corrupt_file_is_skipped_with_a_warning_not_a_crash(tmp_path):
     store = LogStore(tmp_path)
-    _parts(store, "P001", "s1")
-    bad = _parts(store, "P001", "s2") / "part-w"
+    uncompacted_session(store, "P001", "s1")
+    bad = uncompacted_session(store, "P001", "s2") / "part-w"
     victim = sorted(bad.parent.glob("part-w*.parquet"))[1]
     victim.write_bytes(b"PAR1" + b"\x00garbage" * 40 + b"PAR1")
     with pytest.warns(CorruptFileWarning, match=victim.name):
@@ -59,13 +46,13 @@ def test_a_corrupt_file_is_skipped_with_a_warning_not_a_crash(tmp_path):
 
 def test_a_session_with_a_lost_manifest_is_skipped_like_the_reader_does(tmp_path):
     store = LogStore(tmp_path)
-    d = _parts(store, "P001", "s1")
+    d = uncompacted_session(store, "P001", "s1")
     parts = {p.name: p.read_bytes() for p in d.glob("part-w*.parquet")}
     compact_session(d)
     for name, data in parts.items():
         (d / name).write_bytes(data)
     (d / "_compaction-000001.json").unlink()
-    _parts(store, "P002", "ok")
+    uncompacted_session(store, "P002", "ok")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptFileWarning)
         counts = an.session_label_counts(tmp_path)
@@ -84,7 +71,7 @@ def test_compaction_racing_the_query_never_raises_and_never_doubles(tmp_path):
         k = 0
         try:
             while not stop.is_set():
-                compact_session(_parts(store, "P001", f"s{k:03d}"), fsync=False)
+                compact_session(uncompacted_session(store, "P001", f"s{k:03d}"), fsync=False)
                 k += 1
                 time.sleep(0.02)  # sessions close one after another, not all at once
         except Exception as exc:  # surfaced below

@@ -42,6 +42,12 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = PROJECT_ROOT / "artifacts"
+
+
+def fake_camera_args(y4m: Path) -> list[str]:
+    """Chromium's arguments for a webcam that plays ``y4m`` (and grants the camera unasked)."""
+    return [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m.resolve()}"]
 STARTUP_TIMEOUT_S = 90
 
 

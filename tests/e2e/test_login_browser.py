@@ -20,8 +20,8 @@ from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths, 
 from tests.e2e.conftest import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_ARGS,
     E2E_PASSWORD,
+    fake_camera_args,
     login,
     make_auth_dir,
     rerun_after,
@@ -69,8 +69,7 @@ def test_login_record_review_logout(start_app, tmp_path, camera):
     log_root = tmp_path / "logs"
     app = start_app(log_root, auth_dir=auth_dir, FER_MEDIA_DIR=str(tmp_path / "media"))
     ARTIFACTS.mkdir(exist_ok=True)
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera.resolve()}"]
+    args = fake_camera_args(camera)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:

@@ -38,8 +38,8 @@ from fer_core.video_fixture import (
 from tests.e2e.conftest import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_ARGS,
     E2E_PASSWORD,
+    fake_camera_args,
     full_screenshot,
     login,
     make_auth_dir,
@@ -162,8 +162,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
     media = tmp_path / "media"
     app = start_app(log_root, FER_MEDIA_DIR=str(media), auth_dir=_auth(tmp_path))
     ARTIFACTS.mkdir(exist_ok=True)
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={fake_camera.resolve()}"]
+    args = fake_camera_args(fake_camera)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:

@@ -32,8 +32,8 @@ from fer_core.video_fixture import blank_frame, compose_face_frame, pick_faces, 
 from tests.e2e.conftest import (
     ARTIFACTS,
     CHROMIUM,
-    CHROMIUM_ARGS,
     E2E_PASSWORD,
+    fake_camera_args,
     full_screenshot,
     login,
     make_auth_dir,
@@ -100,8 +100,7 @@ def test_dashboard_figures_match_the_camera_schedule(start_app, tmp_path, schedu
     app = start_app(log_root, FER_MEDIA_DIR=str(tmp_path / "media"),
                     auth_dir=make_auth_dir(tmp_path / "auth", **{OPERATOR: "psychologist"}))
     ARTIFACTS.mkdir(exist_ok=True)
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={schedule_camera.resolve()}"]
+    args = fake_camera_args(schedule_camera)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:

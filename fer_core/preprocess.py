@@ -14,6 +14,7 @@ so equalising every face gives the network one kind of input whatever the camera
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -50,6 +51,10 @@ class Preprocess:
         test_crops: ``"ten"`` (four corners, centre and their mirrors, mean softmax: the seed's
             test transform), ``"flip"`` (the centre crop and its mirror, mean softmax) or
             ``"center"`` (one crop, ten times less work).
+        temperature: every crop's logits are divided by it before the softmax. A network trained
+            with label smoothing is not calibrated ("0.8" is not right 80% of the time); the
+            temperature fitted on held-out Training faces (:mod:`fer_core.calibration`) makes the
+            probabilities every path records honest. 1.0 (no change) for files made before it.
     """
 
     equalize: bool = True
@@ -58,6 +63,7 @@ class Preprocess:
     mean: float = 0.5
     std: float = 0.25
     test_crops: str = "ten"
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 < self.crop_size <= self.input_size:
@@ -66,6 +72,8 @@ class Preprocess:
             )
         if not self.std > 0:
             raise PreprocessError(f"std must be positive, got {self.std}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise PreprocessError(f"temperature must be positive, got {self.temperature}")
         if self.test_crops not in TEST_CROPS:
             raise PreprocessError(
                 f"test_crops must be one of {TEST_CROPS}, got {self.test_crops!r}"
@@ -97,6 +105,7 @@ class Preprocess:
                 mean=float(data.get("mean", 0.5)),
                 std=float(data.get("std", 0.25)),
                 test_crops=str(data.get("test_crops", "ten")),
+                temperature=float(data.get("temperature", 1.0)),
             )
         except (TypeError, ValueError) as exc:
             raise PreprocessError(f"bad preprocess spec {data!r}: {exc}") from exc
@@ -114,6 +123,7 @@ class Preprocess:
             mean=float(x.mean()),
             std=float(x.std()),
             test_crops=self.test_crops,
+            temperature=self.temperature,
         )
 
 
@@ -165,9 +175,13 @@ def test_crops(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
 
 
 def probs_from_logits(logits: torch.Tensor, pre: Preprocess) -> torch.Tensor:
-    """(N * k, classes) logits -> (N, classes) probabilities: the mean softmax over the crops."""
+    """(N * k, classes) logits -> (N, classes) probabilities: the mean softmax over the crops.
+
+    Each crop's logits are divided by the spec's temperature first, so every path (live,
+    ``analyze``, upload, ``evaluate``) records the same calibrated probabilities.
+    """
     k = pre.crops_per_face
-    probs = F.softmax(logits.float(), dim=1)
+    probs = F.softmax(logits.float() / pre.temperature, dim=1)
     return probs.reshape(-1, k, probs.shape[1]).mean(dim=1)
 
 
@@ -198,4 +212,32 @@ def predict_proba(
         out.append(probs_from_logits(net(test_crops(x, pre)), pre).cpu().numpy())
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+@torch.inference_mode()
+def predict_crop_logits(
+    net: Net,
+    images: np.ndarray | torch.Tensor,
+    pre: Preprocess,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """Raw logits (N, k, classes) of every test crop, before temperature and softmax.
+
+    Why separate: fitting a temperature needs the logits themselves (the probabilities already
+    carry one); :func:`fer_core.calibration.crop_softmax` turns them back into what
+    :func:`predict_proba` returns.
+    """
+    if isinstance(net, torch.nn.Module):
+        net.eval()
+    k = pre.crops_per_face
+    out: list[np.ndarray] = []
+    for i in range(0, len(images), batch_size):
+        x = prepare_faces(images[i : i + batch_size], pre).to(device)
+        logits = net(test_crops(x, pre)).float()
+        out.append(logits.reshape(-1, k, logits.shape[1]).cpu().numpy())
+    if not out:
+        return np.zeros((0, k, 0), dtype=np.float32)
     return np.concatenate(out).astype(np.float32)

@@ -33,6 +33,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="test-time crops: ten (the seed's protocol, default), flip (centre and mirror: the "
         "live pipeline's default) or center; wins over --no-tencrop",
     )
+    p.add_argument(
+        "--ensemble", nargs="+", default=None, metavar="MODEL",
+        help="FER2013: evaluate the mean of these model files' calibrated probabilities "
+        "(research use; instead of --weights)",
+    )  # fmt: skip
+    p.add_argument(
+        "--perturb", action="store_true",
+        help="FER2013: also score the split under camera-like perturbations (blur, low "
+        "resolution, JPEG, noise, rotation, light, loose/tight boxes; fixed seeds) and print "
+        "each accuracy and its drop from clean",
+    )  # fmt: skip
+    p.add_argument("--perturb-seed", type=int, default=0, help="seed of the perturbations")
+    p.add_argument(
+        "--reliability", default=None,
+        help="FER2013: write a reliability diagram (PNG) of the probabilities here",
+    )  # fmt: skip
     p.add_argument("--json", default=None, help="write results as JSON here")
     p.add_argument(
         "--confusion",
@@ -42,12 +58,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_core.data import load_ckplus, load_fer2013, protocol_folds
+    from fer_core.data import load_ckplus, protocol_folds
     from fer_core.models.file_format import load_model
     from fer_core.models.shipped import resolve_model_path
     from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
     from fer_core.training.metrics import save_confusion_png
 
+    if args.dataset != "fer2013" and (args.ensemble or args.perturb or args.reliability):
+        raise SystemExit("--ensemble, --perturb and --reliability work on FER2013 splits")
     crops = args.crops or ("center" if args.no_tencrop else "ten")
     weights = resolve_model_path(args.weights)
     png = (
@@ -56,17 +74,7 @@ def run(args: argparse.Namespace) -> int:
         else (Path(args.json).with_suffix(".png") if args.json else Path("confusion.png"))
     )
     if args.dataset == "fer2013":
-        model = load_model(weights)
-        faces = load_fer2013(args.data, args.split)
-        result = evaluate_faces(model, faces, dataset="fer2013", split=args.split, crops=crops)
-        print(result.format())
-        save_confusion_png(
-            result.confusion,
-            result.classes,
-            png,
-            f"{result.model_name}: FER2013 {args.split} {result.accuracy:.2f}%",
-        )
-        payload = result.to_json()
+        payload = _evaluate_fer2013(args, weights, crops, png)
     else:
         faces = load_ckplus(args.data)
         folds = protocol_folds(faces, args.protocol)
@@ -121,3 +129,46 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2))
     return 0
+
+
+def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: Path) -> dict:
+    """One FER2013 split: the table with ECE, optionally an ensemble, perturbations, a diagram."""
+    from fer_core.calibration import save_reliability_png
+    from fer_core.data import load_fer2013
+    from fer_core.models.file_format import load_model
+    from fer_core.robustness import format_robustness
+    from fer_core.training.evaluate import evaluate_ensemble, evaluate_faces, robustness_of
+    from fer_core.training.metrics import save_confusion_png
+
+    paths = [Path(p) for p in args.ensemble] if args.ensemble else [weights]
+    models = [load_model(p) for p in paths]
+    faces = load_fer2013(args.data, args.split)
+    if len(models) > 1:
+        result = evaluate_ensemble(models, faces, dataset="fer2013", split=args.split, crops=crops)
+    else:
+        result = evaluate_faces(models[0], faces, dataset="fer2013", split=args.split, crops=crops)
+    print(result.format())
+    save_confusion_png(
+        result.confusion,
+        result.classes,
+        png,
+        f"{result.model_name}: FER2013 {args.split} {result.accuracy:.2f}%",
+    )
+    payload = result.to_json()
+    if args.reliability:
+        title = f"{result.model_name}: FER2013 {args.split}"
+        label = f"T={result.temperature:.2f}, ECE {100 * result.ece:.2f}%"
+        save_reliability_png({label: result.bins}, args.reliability, title)
+        log.info("reliability diagram written to %s", args.reliability)
+    if args.perturb:
+        rows = robustness_of(models, faces, crops=crops, seed=args.perturb_seed)
+        print()
+        print(format_robustness(rows, f"Robustness on FER2013 {args.split} ({crops} crops, "
+                                      f"seed {args.perturb_seed})"))  # fmt: skip
+        payload["robustness"] = {
+            "crops": crops,
+            "seed": args.perturb_seed,
+            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop}
+                     for r in rows],
+        }
+    return payload

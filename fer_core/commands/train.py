@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from fer_core.data import load_ckplus, load_fer2013, protocol_folds
+    from fer_core.data import holdout_split, load_ckplus, load_fer2013, protocol_folds
     from fer_core.training.trainer import TrainConfig, fit
 
     if args.threads:
@@ -87,11 +87,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "fer2013":
         train = load_fer2013(args.data, "Training")
         if args.val_from_train > 0:
-            rng = np.random.default_rng(args.seed)
-            order = rng.permutation(len(train))
-            n_val = int(len(train) * args.val_from_train)
-            val, train = train.subset(order[:n_val]), train.subset(order[n_val:])
+            val, train = holdout_split(train, args.val_from_train, args.seed)
             extra["selection"] = f"{args.val_from_train:.0%} of Training (seed {args.seed})"
+            # calibrate reads these to fit the temperature on exactly these held-out faces
+            extra["holdout"] = {"fraction": args.val_from_train, "seed": args.seed}
         else:
             val = load_fer2013(args.data, args.val_split)
             extra["selection"] = args.val_split

@@ -7,13 +7,14 @@ from fer_core.data.ckplus import (
     subject_folds,
     subject_of,
 )
-from fer_core.data.faceset import DatasetError, FaceSet
+from fer_core.data.faceset import DatasetError, FaceSet, holdout_split
 from fer_core.data.fer2013 import FER2013_SPLITS, load_fer2013
 
 __all__ = [
     "FER2013_SPLITS",
     "DatasetError",
     "FaceSet",
+    "holdout_split",
     "load_ckplus",
     "load_fer2013",
     "protocol_folds",

@@ -61,3 +61,16 @@ class FaceSet:
         """Number of images per class name, in class order."""
         counts = np.bincount(self.labels, minlength=len(self.classes))
         return {name: int(c) for name, c in zip(self.classes, counts, strict=True)}
+
+
+def holdout_split(faces: FaceSet, fraction: float, seed: int) -> tuple[FaceSet, FaceSet]:
+    """(held out, rest): a seeded random ``fraction`` of ``faces`` kept apart from training.
+
+    One function for ``train --val-from-train`` and ``calibrate``: the temperature must be fitted
+    on exactly the faces the network never learned from, so both draw the same permutation.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng(seed).permutation(len(faces))
+    n_val = int(len(faces) * fraction)
+    return faces.subset(order[:n_val]), faces.subset(order[n_val:])

@@ -143,3 +143,26 @@ def _preprocess_of(path: Path, payload: dict[str, Any]) -> Preprocess:
         return Preprocess.from_dict(payload["preprocess"])
     except PreprocessError as exc:
         raise ModelFileError(f"{path} has an invalid preprocessing spec: {exc}") from exc
+
+
+def with_temperature(
+    src: str | Path, dst: str | Path, temperature: float, calibration: dict[str, Any]
+) -> Path:
+    """Copy a model file with ``temperature`` in its spec and ``calibration`` in its metadata.
+
+    Why not load and save: the weights are copied as stored (fp16 stays fp16, byte for byte), so
+    calibrating a shipped file changes its probabilities and nothing else.
+    """
+    src, dst = Path(src), Path(dst)
+    load_model(src)  # refuses anything that is not a loadable model file, with its message
+    payload = torch.load(src, map_location="cpu", weights_only=True)
+    spec = dict(payload["preprocess"])
+    spec["temperature"] = float(temperature)
+    payload["preprocess"] = Preprocess.from_dict(spec).to_dict()
+    payload["meta"] = {**payload.get("meta", {}), "calibration": _plain(calibration)}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(payload, tmp)
+    os.replace(tmp, dst)
+    return dst

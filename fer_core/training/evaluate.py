@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fer_core.calibration import (
+    ReliabilityBin,
+    expected_calibration_error,
+    reliability_bins,
+)
 from fer_core.data.faceset import FaceSet
 from fer_core.inference import predict_faces
 from fer_core.models.file_format import LoadedModel
@@ -27,6 +33,10 @@ class EvalResult:
     classes: tuple[str, ...]
     confusion: np.ndarray
     crops: str = "ten"  # test-time crops (fer_core.preprocess.CROPS_PER_FACE)
+    #: expected calibration error of the recorded probabilities (top class, 15 bins), in [0, 1]
+    ece: float = math.nan
+    temperature: float = 1.0  # the model file's temperature the probabilities were made with
+    bins: list[ReliabilityBin] = field(default_factory=list, repr=False)
 
     @property
     def tencrop(self) -> bool:
@@ -46,7 +56,11 @@ class EvalResult:
     def format(self) -> str:
         crop = {"ten": "ten-crop", "flip": "centre crop and mirror"}.get(self.crops, "centre crop")
         title = f"{self.model_name} on {self.dataset} {self.split} ({self.total} images, {crop})"
-        return format_table(self.table(), self.accuracy, title)
+        text = format_table(self.table(), self.accuracy, title)
+        if not math.isnan(self.ece):
+            text += (f"\nExpected calibration error (top class, 15 bins): {100 * self.ece:.2f}% "
+                     f"(temperature {self.temperature:.3f})")  # fmt: skip
+        return text
 
     def to_json(self) -> dict:
         return {
@@ -63,6 +77,8 @@ class EvalResult:
             },
             "confusion": self.confusion.tolist(),
             "classes": list(self.classes),
+            "ece": None if math.isnan(self.ece) else self.ece,
+            "temperature": self.temperature,
         }
 
 
@@ -86,8 +102,71 @@ def evaluate_faces(
         )
     crops = crops or ("ten" if tencrop else "center")
     probs = predict_faces(model, faces.images, crops=crops)
+    return result_from_probs(model.name, probs, faces, dataset=dataset, split=split, crops=crops,
+                             temperature=model.preprocess.temperature)  # fmt: skip
+
+
+def result_from_probs(
+    name: str,
+    probs: np.ndarray,
+    faces: FaceSet,
+    *,
+    dataset: str,
+    split: str,
+    crops: str,
+    temperature: float = 1.0,
+) -> EvalResult:
+    """Tabulate probabilities (N, classes) of ``faces``: confusion matrix, ECE, reliability bins.
+
+    Shared by single models, ensembles and perturbed copies of a split, so every table and every
+    ECE is computed the same way.
+    """
     cm = confusion_matrix(faces.labels, probs.argmax(1), len(faces.classes))
-    return EvalResult(model.name, dataset, split, tuple(faces.classes), cm, crops)
+    return EvalResult(
+        name, dataset, split, tuple(faces.classes), cm, crops,
+        ece=expected_calibration_error(probs, faces.labels),
+        temperature=temperature,
+        bins=reliability_bins(probs, faces.labels),
+    )  # fmt: skip
+
+
+def ensemble_probs(
+    models: list[LoadedModel], images: np.ndarray, *, crops: str | None = None
+) -> np.ndarray:
+    """Mean of the models' calibrated probabilities (each with its own file's temperature)."""
+    if not models:
+        raise ValueError("an ensemble needs at least one model")
+    classes = {tuple(m.classes) for m in models}
+    if len(classes) != 1:
+        raise ValueError(f"ensemble members disagree on classes: {sorted(classes)}")
+    return np.mean([predict_faces(m, images, crops=crops) for m in models], axis=0)
+
+
+def evaluate_ensemble(
+    models: list[LoadedModel], faces: FaceSet, *, dataset: str, split: str, crops: str = "ten"
+) -> EvalResult:
+    """The seed's table, ECE and reliability bins for the mean of several models' probabilities."""
+    if tuple(models[0].classes) != tuple(faces.classes):
+        raise ValueError(f"model classes {models[0].classes} differ from the dataset's")
+    probs = ensemble_probs(models, faces.images, crops=crops)
+    name = "ensemble(" + " + ".join(m.name for m in models) + ")"
+    return result_from_probs(name, probs, faces, dataset=dataset, split=split, crops=crops)
+
+
+def robustness_of(
+    models: list[LoadedModel], faces: FaceSet, *, crops: str = "ten", seed: int = 0
+) -> list:
+    """Accuracy of a model (or an ensemble) on ``faces`` clean and under every perturbation.
+
+    Returns :class:`fer_core.robustness.RobustnessRow` rows; the perturbations have fixed seeds.
+    """
+    from fer_core.robustness import robustness_table
+
+    def score(images: np.ndarray) -> float:
+        probs = ensemble_probs(models, images, crops=crops)
+        return 100.0 * float((probs.argmax(1) == faces.labels).mean())
+
+    return robustness_table(score, faces.images, seed=seed)
 
 
 @dataclass

@@ -66,7 +66,7 @@ def _store(tmp_path: Path) -> tuple[LogStore, Path]:
 def test_files_are_written_with_page_checksums(tmp_path):
     _, path = _store(tmp_path)
     flip_page_bytes(path)
-    with pytest.raises(OSError, match="CRC|checksum"):
+    with pytest.raises(OSError, match=r"CRC|checksum"):
         pq.read_table(path, page_checksum_verification=True)
 
 
@@ -100,4 +100,5 @@ def test_repair_sets_a_corrupted_file_aside_and_records_the_loss(tmp_path):
     (record,) = store.session_meta("P001", "hit").damage
     assert record["rows_lost"] == 2000  # the footer was readable: its row count is known
     row = store.list_sessions().set_index("session").loc["hit"]
-    assert row["n_rows"] == 0 and row["status"] == "damaged" and "2000 row(s) lost" in row["damage"]
+    assert row["n_rows"] == 0 and row["duration_s"] == 0 and row["status"] == "damaged"
+    assert "2000 row(s) and 66.666 s lost" in row["damage"]  # 2000 frames at 30 fps

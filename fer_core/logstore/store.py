@@ -329,7 +329,8 @@ class LogStore:
 
         Interrupted: compacted, ``ended_at`` = last logged timestamp, ``extra["recovered"]``.
         Damaged (unreadable part, lost manifest, lost metadata): rebuilt from what can be read,
-        unreadable files kept aside as ``_damaged-<name>`` (see :mod:`fer_core.logstore.repair`).
+        unreadable files kept aside as ``_damaged-<name>.quarantined`` and what was lost recorded
+        in the session's metadata (see :mod:`fer_core.logstore.repair`).
         Sessions with a live writer are left alone. One result per session changed, saying
         what was done and what could not be read.
         """

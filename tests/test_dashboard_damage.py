@@ -3,12 +3,15 @@
 Issue 14: deleting one closed session's compaction manifest made every page (Admin included)
 throw; a session label with image markdown made the browser fetch a URL. The store here holds a
 healthy session (p01/s-a), a session whose manifest was lost beside leftover parts (p01/lost),
-one with an unreadable file (p01/broken) and one with an image-markdown label (p01/s-b).
+one with an unreadable file (p01/broken), one whose data file was truncated and then repaired
+(p01/cut: what repair lost is on record in its metadata, issue 23) and one with an
+image-markdown label (p01/s-b).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -38,6 +41,11 @@ def app(tmp_path, monkeypatch):
     (lost / "_compaction-000001.json").unlink()  # which file is current: unknowable
     broken = root / "subject=p01" / "session=broken" / "part-c000001.parquet"
     broken.write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
+    write_session(tmp_path / "cut", "p01", "cut", session_a_rows(), source="video")
+    cut = tmp_path / "cut" / "subject=p01" / "session=cut"
+    (cut / "part-c000001.parquet").write_bytes((cut / "part-c000001.parquet").read_bytes()[:99])
+    LogStore(tmp_path / "cut").repair()  # repaired on its own, then put beside the others
+    shutil.copytree(cut, root / "subject=p01" / "session=cut")
     monkeypatch.setenv("FER_LOG_ROOT", str(root))
     monkeypatch.setenv("FER_TIMEZONE", "UTC")
     use_auth_dir(monkeypatch, tmp_path / "auth")
@@ -62,7 +70,8 @@ def _warnings(at: AppTest) -> str:
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/history.py"])
 def test_pages_name_the_damaged_sessions_and_keep_working(app, page):
     text = _warnings(app(page))
-    assert "2 damaged session(s)" in text
+    assert "3 damaged session(s)" in text
+    assert "cut: repaired" in text and "row\\(s\\)" in text and "lost" in text
     assert "lost: compaction manifest \\_compaction\\-000001\\.json missing" in text
     assert "broken: 1 unreadable file\\(s\\)" in text
 

@@ -128,18 +128,24 @@ def test_repair_rebuilds_what_can_be_read_and_reports_the_rest(tmp_path, kind):
     assert [(r.subject, r.session) for r in results] == [("P001", "bad")]
     result = results[0]
     sessions = store.list_sessions().set_index("session")
-    assert (sessions["damage"] == "").all() and (sessions["status"] == "closed").all()
+    others = sessions.drop(index="bad")
+    assert (others["damage"] == "").all() and (others["status"] == "closed").all()
     assert store.read_table(session="good").equals(before)
     n_bad = len(store.read(session="bad"))
+    lossy = kind == "part unreadable" or kind.startswith("metadata")
+    # what was lost stays on record: the session does not pass for an intact one (issue 23)
+    assert (sessions.loc["bad", "status"] == "damaged") == lossy
+    assert bool(sessions.loc["bad", "damage"]) == lossy
     if kind == "part unreadable":
         assert n_bad == 0 and result.unreadable and "part-c000001" in result.unreadable[0]
-        assert (d / "_damaged-part-c000001.parquet").exists()  # kept for inspection
+        assert (d / "_damaged-part-c000001.parquet.quarantined").exists()  # kept aside
+        assert "40 row(s) and 1.334 s lost" in sessions.loc["bad", "damage"]
     else:
         assert n_bad == 40
     if kind.startswith("metadata"):
         meta = store.session_meta("P001", "bad")
         assert meta.extra["metadata_rebuilt"] and meta.label == ""
-        assert "label, notes, markers and consent are lost" in result.summary()
+        assert "lost: operator, consent, label, notes, markers" in result.summary()
         assert bool(result.unreadable) == (kind == "metadata garbled")
     assert store.repair_report() == []  # nothing left to do
 
@@ -163,4 +169,6 @@ def test_cli_lists_exports_and_repairs_a_damaged_store_without_traceback(tmp_pat
     assert "P002/other" in repaired.stdout and "could not read: part-c000001" in repaired.stdout
     assert "repaired 2 session(s)" in repaired.stdout
     again = cli(store.root, "list")
-    assert again.returncode == 0 and "damaged" not in again.stdout
+    assert again.returncode == 0 and "P001/bad" not in again.stdout  # rebuilt, nothing lost
+    assert "1 damaged session(s)" in again.stdout  # P002/other's loss stays on record
+    assert "P002/other: repaired" in again.stdout and "20 row(s)" in again.stdout

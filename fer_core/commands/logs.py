@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
                              + "\n")
             damaged = sessions.loc[sessions["damage"] != ""]
             if not damaged.empty:  # said plainly, not hidden in a wide column
-                sys.stdout.write(f"\n{len(damaged)} damaged session(s) (run `logs repair`):\n")
+                sys.stdout.write(f"\n{len(damaged)} damaged session(s) (`logs repair` rebuilds "
+                                 "what can be read; what it could not stays on record):\n")
                 for row in damaged.itertuples():
                     sys.stdout.write(f"  {row.subject}/{row.session}: {row.damage}\n")
         elif args.action == "repair":
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             lost = [r for r in results if r.unreadable]
             if lost:
                 log.error("%d session(s) had data that could not be read (set aside as "
-                          "_damaged-* files, listed above)", len(lost))
+                          "_damaged-*.quarantined files, listed above and recorded in each "
+                          "session's _session.json)", len(lost))
                 return 1
         elif args.action == "export":
             data = store.export(args.format, args.subject, args.session)

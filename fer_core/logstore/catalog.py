@@ -24,7 +24,7 @@ import pandas as pd
 from fer_core.logstore import reader
 from fer_core.logstore.ids import validate_id
 from fer_core.logstore.layout import SESSION_META, parse_key_dir, session_dir, subject_dir
-from fer_core.logstore.meta import SessionMeta, read_meta
+from fer_core.logstore.meta import SessionMeta, damage_text, read_meta
 from fer_core.logstore.session_lock import is_recording
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ def session_row(root: Path, subject: str, session: str, infos: list[reader.FileI
                            started_at=datetime.fromtimestamp((ts_min or 0) / 1000, UTC))
     if damage:
         log.warning("damaged session %s/%s: %s", subject, session, "; ".join(damage))
+    # what an earlier repair could not recover stays on record (not a new warning each time)
+    damage.extend(damage_text(record) for record in meta.damage)
     if meta.ended_at is not None:
         status = "closed"
         duration = meta.duration_s

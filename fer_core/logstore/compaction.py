@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir
 from fer_core.logstore.layout import (
@@ -35,7 +34,7 @@ from fer_core.logstore.layout import (
     read_manifest,
     snapshot,
 )
-from fer_core.logstore.parquet_io import write_parquet
+from fer_core.logstore.parquet_io import read_parquet, write_parquet
 from fer_core.logstore.rows import with_summary
 from fer_core.logstore.schema import SCHEMA_VERSION, SORT_KEYS, conform, file_schema_version
 from fer_core.logstore.summary_file import ensure_summary
@@ -45,7 +44,7 @@ log = logging.getLogger(__name__)
 
 def _read_one(path: Path) -> pa.Table | None:
     try:
-        table = pq.read_table(path)
+        table = read_parquet(path)
         version = file_schema_version(table.schema)
         if version is not None and version > SCHEMA_VERSION:
             log.warning("%s has schema version %s (newer than %s); not compacted",

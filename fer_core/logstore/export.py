@@ -265,9 +265,12 @@ def _install(store: StoreView, meta: SessionMeta, rows: pa.Table | None) -> None
     make_dirs(final.parent)
     staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
     make_dir(staging)
+    # Staged data is named so that no ``*.parquet`` glob (DuckDB's ``**`` enters hidden
+    # folders) reaches it; it takes its real name just before the folder appears.
+    staged_data = staging / f"{compact_name(1)}.staged"
     try:
         if rows is not None and rows.num_rows:
-            write_parquet(with_summary(rows), staging / compact_name(1), fsync=store.fsync)
+            write_parquet(with_summary(rows), staged_data, fsync=store.fsync)
             atomic_write_bytes(staging / manifest_name(1), json.dumps(
                 {"generation": 1, "compacted": compact_name(1), "superseded": [],
                  "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}).encode(),
@@ -277,6 +280,8 @@ def _install(store: StoreView, meta: SessionMeta, rows: pa.Table | None) -> None
             fsync_dir(staging)
         if final.exists():
             raise SessionExistsError(f"{meta.subject}/{meta.session} appeared during import")
+        if staged_data.exists():
+            os.replace(staged_data, staging / compact_name(1))
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -18,6 +18,7 @@ from typing import Any
 from fer_core import __version__
 from fer_core.logstore.fsutil import atomic_write_bytes, locked
 from fer_core.logstore.layout import META_LOCK, SESSION_META
+from fer_core.logstore.schema import SOURCES
 
 #: Version of the metadata JSON layout (independent of the row schema).
 META_FORMAT_VERSION = 1
@@ -71,6 +72,9 @@ class SessionMeta:
     synthetic: bool = False
     consent: dict | None = None
     extra: dict = field(default_factory=dict)
+    #: What ``logs repair`` could not recover, one record per repair that lost something
+    #: (:func:`damage_record`); empty for an intact session. Never cleared by a later repair.
+    damage: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,6 +98,9 @@ class SessionMeta:
             Marker(_parse(m["timestamp"]), str(m["label"]))  # type: ignore[arg-type]
             for m in data.get("markers", [])
         ]
+        damage = data.get("damage", [])
+        if not isinstance(damage, list) or not all(isinstance(d, dict) for d in damage):
+            raise ValueError("damage must be a list of objects")
         meta = cls(**data)
         meta.extra = {**unknown, **meta.extra}
         return meta
@@ -106,6 +113,78 @@ class SessionMeta:
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+#: Provenance fields: who recorded, from what, with which consent. ``logs repair`` never
+#: changes these from what the old metadata or the rows say (see :func:`salvage_meta`).
+PROVENANCE_FIELDS = ("synthetic", "source", "operator", "consent")
+
+
+def damage_record(*, what: str, files: list[str], rows_lost: int | None,
+                  seconds_lost: float | None, metadata_lost: list[str],
+                  ended_at_before: datetime | None = None,
+                  at: datetime | None = None) -> dict[str, Any]:
+    """One entry of ``SessionMeta.damage``: what a repair lost, and when it found out.
+
+    ``rows_lost``/``seconds_lost`` are None when unknowable (a file whose footer is gone and no
+    manifest or summary that counted it); ``files`` are the set-aside (quarantined) names.
+    """
+    return {"repaired_at": _iso(at or datetime.now(UTC)), "what": what, "files": list(files),
+            "rows_lost": rows_lost,
+            "seconds_lost": None if seconds_lost is None else round(float(seconds_lost), 3),
+            "metadata_lost": list(metadata_lost), "ended_at_before": _iso(ended_at_before)}
+
+
+def damage_text(record: dict[str, Any]) -> str:
+    """One line for listings and the dashboard: when, what, how much was lost."""
+    parts = [f"repaired {record.get('repaired_at') or '?'}: {record.get('what') or 'damaged'}"]
+    rows, seconds = record.get("rows_lost"), record.get("seconds_lost")
+    if rows is None and seconds is None:
+        if record.get("files"):
+            parts.append("amount of data lost unknown")
+    else:
+        lost = []
+        if rows is not None:
+            lost.append(f"{rows} row(s)")
+        if seconds is not None:
+            lost.append(f"{seconds:g} s")
+        parts.append(" and ".join(lost) + " lost")
+    if record.get("metadata_lost"):
+        parts.append("metadata lost: " + ", ".join(map(str, record["metadata_lost"])))
+    if record.get("files"):
+        parts.append("set aside: " + ", ".join(map(str, record["files"])))
+    return "; ".join(parts)
+
+
+def salvage_meta(raw: bytes) -> dict[str, Any]:
+    """The fields of a damaged ``_session.json`` that still parse and have the right type.
+
+    Why: a garbled metadata file often still holds its provenance (a demo session's
+    ``synthetic: true``); rebuilding it from scratch would turn synthetic data into a "real"
+    recording. Only fields whose value has the documented type are kept.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("operator", "label", "notes", "model_name", "model_version", "app_version"):
+        if isinstance(data.get(key), str):
+            out[key] = data[key]
+    if isinstance(data.get("synthetic"), bool):
+        out["synthetic"] = data["synthetic"]
+    if data.get("source") in SOURCES:
+        out["source"] = data["source"]
+    if "consent" in data and (data["consent"] is None or isinstance(data["consent"], dict)):
+        out["consent"] = data["consent"]
+    for key in ("extra",):
+        if isinstance(data.get(key), dict):
+            out[key] = data[key]
+    if isinstance(data.get("damage"), list):
+        out["damage"] = [d for d in data["damage"] if isinstance(d, dict)]
+    return out
 
 
 def read_meta(session_dir: Path) -> SessionMeta | None:

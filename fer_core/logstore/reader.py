@@ -23,6 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from fer_core.logstore.errors import CorruptFileWarning, FileVanished
+from fer_core.logstore.parquet_io import open_parquet, scan_format, verify_pages
 from fer_core.logstore.schema import (
     META_N_FACE_ROWS,
     META_N_FRAMES,
@@ -90,7 +91,7 @@ def file_info(path: Path) -> FileInfo:
 
 def _inspect(path: Path) -> FileInfo:
     try:
-        pf = pq.ParquetFile(path)
+        pf = open_parquet(path)
         schema = pf.schema_arrow
         version = file_schema_version(schema)
         if version is not None and version > SCHEMA_VERSION:
@@ -110,6 +111,10 @@ def _inspect(path: Path) -> FileInfo:
                            or 0)
             n_face = int(pc.sum(t["face_detected"].cast(pa.int64())).as_py() or 0)
         ts_min, ts_max = _ts_range(md, schema)
+        # Every page once per file version (cached): a page whose checksum fails makes the file
+        # damaged here, so listings, data_files() (external engines do not verify) and repair
+        # all see it, not only a read that happens to touch it.
+        verify_pages(pf)
         return FileInfo(path, md.num_rows, n_frames, n_face, ts_min, ts_max)
     except FileNotFoundError:
         raise FileVanished(str(path)) from None
@@ -196,7 +201,7 @@ def _scan(root: Path, files: list[Path], flt: ds.Expression | None,
     dataset = ds.dataset(
         [str(p) for p in files],
         schema=DATASET_SCHEMA,
-        format="parquet",
+        format=scan_format(),
         partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
         partition_base_dir=str(root),
     )

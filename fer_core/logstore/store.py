@@ -293,9 +293,9 @@ class LogStore:
         self._remove(directory)
 
     def _remove(self, directory: Path) -> None:
-        trash = directory.with_name(f".deleting-{directory.name}-{secrets.token_hex(4)}")
+        trash = directory.with_name(f"{DELETING_PREFIX}{directory.name}-{secrets.token_hex(4)}")
         os.replace(directory, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        _erase(trash)
 
     # ------------------------------------------------------------------ maintenance
     def state_token(self) -> str:
@@ -329,11 +329,15 @@ class LogStore:
 
         Interrupted: compacted, ``ended_at`` = last logged timestamp, ``extra["recovered"]``.
         Damaged (unreadable part, lost manifest, lost metadata): rebuilt from what can be read,
-        unreadable files kept aside as ``_damaged-<name>`` (see :mod:`fer_core.logstore.repair`).
+        unreadable files kept aside as ``_damaged-<name>.quarantined`` and what was lost recorded
+        in the session's metadata (see :mod:`fer_core.logstore.repair`).
         Sessions with a live writer are left alone. One result per session changed, saying
         what was done and what could not be read.
         """
         results = []
+        for trash in _leftover_deletions(self.root):  # a delete whose process died: finish it
+            _erase(trash)
+            log.info("finished the interrupted deletion %s", trash)
         for subject, session in catalog.session_pairs(self.root):
             directory = session_dir(self.root, subject, session)
             lock = WriterLock(directory)
@@ -346,6 +350,33 @@ class LogStore:
             if result is not None:
                 results.append(result)
         return results
+
+
+DELETING_PREFIX = ".deleting-"
+
+
+def _erase(trash: Path) -> None:
+    """Remove a folder being deleted: its Parquet files first, then the rest.
+
+    Why that order: the hidden ``.deleting-*`` name already hides it from fer_core and from the
+    documented ``subject=*/session=*/*.parquet`` glob, but DuckDB's ``**/*.parquet`` enters
+    hidden folders; removing the data files first leaves that glob nothing to count for more
+    than a moment, even if this process dies during the rest of the removal.
+    """
+    for path in sorted(trash.rglob("*.parquet")):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _leftover_deletions(root: Path) -> list[Path]:
+    """``.deleting-*`` folders a delete left behind when its process died."""
+    found = []
+    for parent in [root, *(subject_dir(root, s) for s in catalog.subject_ids(root))]:
+        with contextlib.suppress(FileNotFoundError):
+            found.extend(Path(e.path) for e in os.scandir(parent)
+                         if e.is_dir() and e.name.startswith(DELETING_PREFIX))
+    return sorted(found)
 
 
 def _time_filter(start: datetime | int | None, end: datetime | int | None) -> ds.Expression | None:

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fer_core.logstore.catalog import session_pairs
 from fer_core.logstore.errors import SnapshotRace
 from fer_core.logstore.fsutil import atomic_write_bytes
 from fer_core.logstore.layout import COMPACT_RE, PART_RE, session_dir, snapshot
 from fer_core.logstore.meta import read_meta
+from fer_core.logstore.parquet_io import read_parquet
 from fer_core.logstore.schema import ROW_SCHEMA, SCHEMA_VERSION, conform, file_schema_version
 from fer_core.logstore.session_lock import WriterLock
 
@@ -84,7 +84,7 @@ def _read_rows(directory: Path, columns: list[str]) -> pa.Table:
     tables = []
     for path in snapshot(directory).files:
         try:
-            table = pq.read_table(path)
+            table = read_parquet(path)
             version = file_schema_version(table.schema)
             if version is not None and version > SCHEMA_VERSION:
                 continue

@@ -154,3 +154,6 @@ def check_meta(data: dict[str, Any], where: str) -> None:
               and isinstance(m.get("label"), str), where,
               "each marker must be {\"timestamp\": string, \"label\": string}")
     _need(_is_int(data.get("format_version", 1)), where, "format_version must be an integer")
+    damage = data.get("damage", [])
+    _need(isinstance(damage, list) and all(isinstance(d, dict) for d in damage), where,
+          "damage must be a list of objects")

@@ -10,8 +10,13 @@ modification time (or the time of analysis, on request). The session is opened w
 ``started_at``, so its end time is the last frame's, not the wall clock's.
 
 Inputs are checked before the session is created: a missing path, an unsupported file or an
-unreadable video raise :class:`MediaError` and leave the store untouched. A damaged image inside a
-folder is skipped with a warning and counted, so one bad file never loses the others.
+unreadable video raise :class:`MediaError` and leave the store untouched. Every item is then
+checked on its own (:mod:`fer_core.media_check`): an image that is unreadable, of the wrong type,
+too small or declares absurdly many pixels is skipped with its reason (logged, in
+:attr:`AnalyzeResult.skipped` and in the session metadata's ``extra["input_check"]``), and a frame
+larger than 4096 px on its long side is shrunk before detection, so one bad file never loses the
+others. The session is created when the first good frame is ready: a run in which no frame can be
+analysed writes nothing at all.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,7 +37,18 @@ import cv2
 import numpy as np
 
 from fer_core.errors import FerError
-from fer_core.logstore import LogStore, validate_id
+from fer_core.logstore import LogStore, SessionExistsError, validate_id
+from fer_core.logstore.layout import session_dir
+from fer_core.logstore.meta import update_meta
+from fer_core.media_check import (
+    DEFAULT_LIMITS,
+    FrameLimits,
+    InputRejected,
+    SkippedInput,
+    fit_frame,
+    is_large,
+    load_image,
+)
 from fer_core.pipeline import FramePipeline
 from fer_core.recording import SessionRecorder
 
@@ -57,11 +75,13 @@ class MediaError(FerError, ValueError):
 
 @dataclass
 class MediaFrame:
-    """One decoded frame and the time it shows."""
+    """One decoded frame and the time it shows, or the reason it cannot be analysed."""
 
-    image: np.ndarray | None  # BGR uint8; None for an image file that could not be decoded
+    image: np.ndarray | None  # BGR or gray uint8; None for an item that was rejected
     timestamp: datetime
     name: str
+    reason: str = ""  # why ``image`` is None (see fer_core.media_check)
+    original_size: tuple[int, int] | None = None  # (w, h) before shrinking, when shrunk
 
 
 @dataclass
@@ -85,19 +105,31 @@ class AnalyzeResult:
     frames: int = 0
     frames_with_face: int = 0
     rows: int = 0
-    skipped: list[str] = field(default_factory=list)
+    #: items not analysed, each with its reason (also in the metadata's extra["input_check"])
+    skipped: list[SkippedInput] = field(default_factory=list)
+    #: items analysed after shrinking to the long-side limit: name -> original (width, height)
+    downscaled: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _mtime(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
-def _open_video(path: Path, start: datetime | None, every: int) -> MediaSource:
+def _open_video(path: Path, start: datetime | None, every: int,
+                limits: FrameLimits = DEFAULT_LIMITS) -> MediaSource:
     cap = cv2.VideoCapture(str(path))
-    ok, first = cap.read() if cap.isOpened() else (False, None)
-    if not ok:
+    try:
+        ok, first = cap.read() if cap.isOpened() else (False, None)
+    except cv2.error:
+        ok, first = False, None
+    if not ok or first is None:
         cap.release()
         raise MediaError(f"cannot read video {path} (corrupt, empty or an unsupported codec)")
+    try:
+        fit_frame(first, limits)
+    except InputRejected as exc:  # every frame of a video has the first one's size
+        cap.release()
+        raise MediaError(f"cannot analyse video {path.name}: frames are {exc}") from None
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     t0 = start or datetime.now(UTC)
 
@@ -107,7 +139,8 @@ def _open_video(path: Path, start: datetime | None, every: int) -> MediaSource:
             while image is not None:
                 if index % every == 0:
                     ms = _frame_ms(cap, index)
-                    yield MediaFrame(image, t0 + timedelta(milliseconds=ms), f"{path.name}#{index}")
+                    yield _video_frame(image, t0 + timedelta(milliseconds=ms),
+                                       f"{path.name}#{index}", limits)
                 ok, image = cap.read()
                 if not ok:
                     image = None
@@ -116,6 +149,17 @@ def _open_video(path: Path, start: datetime | None, every: int) -> MediaSource:
             cap.release()
 
     return MediaSource(path, "video", t0, -(-total // every) if total > 0 else 0, frames())
+
+
+def _video_frame(image: np.ndarray, ts: datetime, name: str, limits: FrameLimits) -> MediaFrame:
+    """A decoded video frame, checked and shrunk here (on the decoding thread, so that the
+    prefetch queue holds shrunk frames only)."""
+    height, width = image.shape[:2]
+    try:
+        fitted, shrunk = fit_frame(image, limits)
+    except InputRejected as exc:  # a stream whose frame size changed mid-way
+        return MediaFrame(None, ts, name, reason=str(exc))
+    return MediaFrame(fitted, ts, name, original_size=(width, height) if shrunk else None)
 
 
 def _frame_ms(cap: cv2.VideoCapture, index: int) -> float:
@@ -138,17 +182,79 @@ def _image_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _open_images(files: list[Path], timestamps: str) -> MediaSource:
+def _open_images(files: list[Path], timestamps: str, limits: FrameLimits = DEFAULT_LIMITS,
+                 names: Mapping[str, str] | None = None) -> MediaSource:
     now = datetime.now(UTC)
     stamps = [_mtime(p) if timestamps == "mtime" else now for p in files]
+    shrunk, rejected, scratch = _shrink_large_images(files, limits)
 
     def frames() -> Iterator[MediaFrame]:
-        for p, ts in zip(files, stamps, strict=True):
-            image = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            yield MediaFrame(image, ts, p.name)
+        try:
+            for p, ts in zip(files, stamps, strict=True):
+                name = (names or {}).get(p.name, p.name)
+                if p in rejected:
+                    yield MediaFrame(None, ts, name, reason=rejected[p])
+                elif p in shrunk:
+                    stored, original = shrunk[p]
+                    yield MediaFrame(np.load(stored), ts, name, original_size=original)
+                    stored.unlink()
+                else:
+                    yield _image_frame(p, ts, name, limits)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
 
-    return MediaSource(files[0].parent if len(files) > 1 else files[0], "image", min(stamps),
-                       len(files), frames())
+    source = MediaSource(files[0].parent if len(files) > 1 else files[0], "image", min(stamps),
+                         len(files), frames())
+    if scratch is not None:  # also when the frames are never read
+        weakref.finalize(source, shutil.rmtree, scratch, ignore_errors=True)
+    return source
+
+
+def _image_frame(path: Path, ts: datetime, name: str, limits: FrameLimits) -> MediaFrame:
+    """One image file, decoded within ``limits``, or the reason it cannot be analysed."""
+    try:
+        image, original = load_image(path, limits)
+    except InputRejected as exc:
+        return MediaFrame(None, ts, name, reason=str(exc))
+    except Exception as exc:  # a decoder failing in its own way on a hostile file
+        log.debug("decoding %s failed", path, exc_info=True)
+        return MediaFrame(None, ts, name, reason=f"not a readable image ({exc})")
+    return MediaFrame(image, ts, name, original_size=original)
+
+
+def _shrink_large_images(
+    files: Sequence[Path], limits: FrameLimits,
+) -> tuple[dict[Path, tuple[Path, tuple[int, int]]], dict[Path, str], Path | None]:
+    """Decode and shrink the images larger than ``limits.max_side`` now, into a scratch folder.
+
+    Why now: :func:`open_media` runs before the model is loaded (``analyze`` loads it after
+    checking its inputs), so the one moment a large image is held whole (a PNG decodes at one
+    byte per pixel) does not add to the model's memory. Each shrunk frame (at most
+    ``max_side`` squared bytes) waits as a ``.npy`` file and is deleted once read. Returns
+    {file: (npy file, original size)}, {file: reason rejected}, the scratch folder (or None).
+    """
+    large = [p for p in files if is_large(p, limits)]
+    if not large:
+        return {}, {}, None
+    scratch = Path(tempfile.mkdtemp(prefix="fer-analyze-"))
+    shrunk: dict[Path, tuple[Path, tuple[int, int]]] = {}
+    rejected: dict[Path, str] = {}
+    log.info("shrinking %d image(s) larger than %d px before analysis", len(large),
+             limits.max_side)
+    try:
+        for i, p in enumerate(large):
+            item = _image_frame(p, datetime.now(UTC), p.name, limits)
+            if item.image is None:
+                rejected[p] = item.reason
+                continue
+            stored = scratch / f"{i:06d}.npy"
+            np.save(stored, item.image)
+            shrunk[p] = (stored, item.original_size or item.image.shape[1::-1])
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return shrunk, rejected, scratch
 
 
 def open_media(
@@ -157,11 +263,15 @@ def open_media(
     start: datetime | None = None,
     every: int = 1,
     image_time: str = "mtime",
+    limits: FrameLimits = DEFAULT_LIMITS,
+    names: Mapping[str, str] | None = None,
 ) -> MediaSource:
     """Open a video file, an image or a folder of images for analysis (checks it first).
 
     ``start``: the wall-clock time of a video's first frame (default: now). ``every``: analyse
     every n-th video frame. ``image_time``: "mtime" (file modification time) or "now".
+    ``limits``: the size checks of every frame (:mod:`fer_core.media_check`). ``names``: file
+    name -> the name to report it by (the upload's temporary files carry their original names).
     """
     path = Path(path)
     if every < 1:
@@ -174,9 +284,9 @@ def open_media(
         raise MediaError(f"no such file or folder: {path}")
     suffix = path.suffix.lower()
     if path.is_file() and suffix in VIDEO_EXTENSIONS:
-        return _open_video(path, start, every)
+        return _open_video(path, start, every, limits)
     if path.is_dir() or suffix in IMAGE_EXTENSIONS:
-        return _open_images(_image_files(path), image_time)
+        return _open_images(_image_files(path), image_time, limits, names)
     raise MediaError(
         f"{path.name}: unsupported file type {suffix or '(none)'}; expected a video "
         f"({', '.join(sorted(VIDEO_EXTENSIONS))}), an image or a folder of images"
@@ -246,32 +356,44 @@ def analyze_source(
     on_progress: ProgressFn | None = None,
     batch_frames: int = BATCH_FRAMES,
     prefetch_frames: int = PREFETCH_FRAMES,
+    limits: FrameLimits = DEFAULT_LIMITS,
 ) -> AnalyzeResult:
     """Record every frame of ``media`` through ``pipeline`` into a new session of ``store``.
 
     ``batch_frames`` consecutive frames are detected one by one and their faces classified in
     one forward pass (see :meth:`FramePipeline.process_many`); a thread decodes up to
     ``prefetch_frames`` ahead (0: decode in this thread).
+
+    Rejected items are skipped and reported (see module doc). The session is opened at the first
+    good frame, so a source with none raises :class:`MediaError` and writes nothing; an id
+    already taken is refused before anything is decoded.
     """
     from tqdm import tqdm
 
     validate_id(subject, "subject")
     if session is not None:
         validate_id(session, "session")
+        if session_dir(store.root, subject, session).exists():
+            raise SessionExistsError(
+                f"session {session!r} of subject {subject!r} already exists in {store.root}")
     if batch_frames < 1:
         raise ValueError("batch_frames must be >= 1")
-    recorder = SessionRecorder.open(
-        store, pipeline.model, subject, session, source=media.kind, pipeline=pipeline,
-        started_at=media.started_at, operator=operator, label=label, notes=notes,
-        consent=consent, extra={"input": media.path.name},
-    )
-    result = AnalyzeResult(subject, recorder.session, media.kind)
+    recorder: SessionRecorder | None = None
+    result = AnalyzeResult(subject, session or "", media.kind)
     bar = tqdm(total=media.total or None, desc=f"analyze {media.path.name}", unit="frame",
                disable=not progress)
     images: list[np.ndarray] = []
     stamps: list[datetime] = []
 
     def record_batch() -> None:
+        nonlocal recorder
+        if recorder is None:  # the first good frame: now the session exists
+            recorder = SessionRecorder.open(
+                store, pipeline.model, subject, session, source=media.kind, pipeline=pipeline,
+                started_at=media.started_at, operator=operator, label=label, notes=notes,
+                consent=consent, extra={"input": media.path.name},
+            )
+            result.session = recorder.session
         recorder.add_many(images, stamps)
         bar.update(len(images))
         images.clear()
@@ -283,10 +405,19 @@ def analyze_source(
         frames = prefetch(media.frames, prefetch_frames) if prefetch_frames else media.frames
         for item in frames:
             if item.image is None:
-                log.warning("skipped %s: not a readable image", item.name)
-                result.skipped.append(item.name)
+                log.warning("skipped %s: %s", item.name, item.reason or "not a readable image")
+                result.skipped.append(SkippedInput(item.name,
+                                                   item.reason or "not a readable image"))
                 bar.update(1)
+                if on_progress is not None:
+                    on_progress((recorder.frames if recorder else 0) + len(images)
+                                + len(result.skipped), media.total)
                 continue
+            if item.original_size is not None:
+                w, h = item.original_size
+                result.downscaled[item.name] = (w, h)
+                log.info("%s is %dx%d px: shrunk to %d px on its long side before detection",
+                         item.name, w, h, limits.max_side)
             images.append(item.image)
             stamps.append(item.timestamp)
             if len(images) >= batch_frames:
@@ -295,17 +426,42 @@ def analyze_source(
             record_batch()
     finally:
         bar.close()
-        recorder.close()
+        if recorder is not None:
+            recorder.close()
+            _record_input_check(store, subject, recorder.session, result, limits)
+    if recorder is None:
+        # nothing could be analysed: no session was created (an empty one would only confuse)
+        reasons = "; ".join(str(s) for s in result.skipped[:5])
+        more = f" (and {len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
+        raise MediaError(f"no readable frame in {media.path.name} ({len(result.skipped)} "
+                         f"skipped{': ' + reasons if reasons else ''}{more}); nothing written")
     result.frames, result.frames_with_face = recorder.frames, recorder.frames_with_face
     result.rows = recorder.rows
-    if result.frames == 0:
-        # nothing could be decoded: an empty session would only confuse the dashboard
-        store.delete_session(subject, recorder.session)
-        raise MediaError(f"no readable frame in {media.path} ({len(result.skipped)} skipped)")
     log.info("%s: %d frames (%d with a face), %d rows -> subject %s session %s%s",
              media.path.name, result.frames, result.frames_with_face, result.rows, subject,
              recorder.session, f"; skipped {len(result.skipped)}" if result.skipped else "")
     return result
+
+
+def _record_input_check(store: LogStore, subject: str, session: str, result: AnalyzeResult,
+                        limits: FrameLimits) -> None:
+    """Keep what was skipped or shrunk in the session metadata (``extra["input_check"]``).
+
+    Why after closing: items are checked as they are decoded, so the full list is known only
+    at the end. A failure here loses no rows; it is logged, the summary still reports it.
+    """
+    check = {
+        "limits": limits.as_dict(),
+        "skipped": [s.as_dict() for s in result.skipped],
+        "downscaled": [{"name": n, "width": w, "height": h}
+                       for n, (w, h) in result.downscaled.items()],
+    }
+    try:
+        update_meta(session_dir(store.root, subject, session),
+                    lambda m: m.extra.__setitem__("input_check", check), fsync=store.fsync)
+    except (OSError, ValueError) as exc:
+        log.warning("could not record the input check in %s/%s's metadata: %s",
+                    subject, session, exc)
 
 
 def analyze_uploads(
@@ -320,27 +476,51 @@ def analyze_uploads(
     operator: str = "",
     consent: dict | None = None,
     on_progress: ProgressFn | None = None,
+    limits: FrameLimits = DEFAULT_LIMITS,
 ) -> AnalyzeResult:
     """The Record page's upload: one video or any number of images, as (file name, bytes).
 
     The bytes go to a temporary folder that is deleted afterwards (the upload is never kept);
     images are stamped with the time of analysis, a video with ``start`` (default: now) plus
-    its own clock.
+    its own clock. A file of another type is skipped and reported like an unreadable image.
     """
     if not files:
         raise MediaError("nothing uploaded")
     videos = [name for name, _ in files if Path(name).suffix.lower() in VIDEO_EXTENSIONS]
     if videos and len(files) > 1:
         raise MediaError("upload one video, or any number of images, per analysis")
+    wrong = [SkippedInput(Path(name).name, f"unsupported file type "
+                          f"{Path(name).suffix.lower() or '(none)'}")
+             for name, _ in files
+             if Path(name).suffix.lower() not in VIDEO_EXTENSIONS | IMAGE_EXTENSIONS]
     with tempfile.TemporaryDirectory(prefix="fer-upload-") as tmp:
+        names: dict[str, str] = {}
         for i, (name, data) in enumerate(files):
-            (Path(tmp) / f"{i:05d}_{Path(name).name}").write_bytes(data)
+            if Path(name).suffix.lower() not in VIDEO_EXTENSIONS | IMAGE_EXTENSIONS:
+                continue
+            stored = f"{i:05d}_{Path(name).name}"
+            (Path(tmp) / stored).write_bytes(data)
+            names[stored] = Path(name).name
+        if not names:
+            raise MediaError("no video or image among the uploaded files: "
+                             + "; ".join(str(w) for w in wrong))
         target = next(Path(tmp).iterdir()) if videos else Path(tmp)
-        media = open_media(target, start=start, image_time="now")
+        media = open_media(target, start=start, image_time="now", limits=limits, names=names)
+        if wrong:
+            media.frames = _with_rejected(wrong, media.frames, media.started_at)
+            media.total += len(wrong)
         return analyze_source(
             media, pipeline, store, subject, label=label, notes=notes, operator=operator,
-            consent=consent, progress=False, on_progress=on_progress,
+            consent=consent, progress=False, on_progress=on_progress, limits=limits,
         )
+
+
+def _with_rejected(rejected: Sequence[SkippedInput], frames: Iterator[MediaFrame],
+                   ts: datetime) -> Iterator[MediaFrame]:
+    """``frames`` preceded by items rejected before decoding (reported the same way)."""
+    for item in rejected:
+        yield MediaFrame(None, ts, item.name, reason=item.reason)
+    yield from frames
 
 
 def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
@@ -368,14 +548,15 @@ def analyze_path(
     on_progress: ProgressFn | None = None,
     batch_frames: int = BATCH_FRAMES,
     prefetch_frames: int = PREFETCH_FRAMES,
+    limits: FrameLimits = DEFAULT_LIMITS,
 ) -> AnalyzeResult:
     """Analyse a video, an image or a folder of images into the log store (see module doc)."""
     validate_id(subject, "subject")
     if session is not None:
         validate_id(session, "session")
-    media = open_media(path, start=start, every=every, image_time=image_time)
+    media = open_media(path, start=start, every=every, image_time=image_time, limits=limits)
     return analyze_source(
         media, pipeline or default_pipeline(), store or LogStore(), subject, session,
         label=label, notes=notes, consent=consent, progress=progress, on_progress=on_progress,
-        batch_frames=batch_frames, prefetch_frames=prefetch_frames,
+        batch_frames=batch_frames, prefetch_frames=prefetch_frames, limits=limits,
     )

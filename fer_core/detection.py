@@ -76,12 +76,15 @@ class FaceDetector:
         self.min_neighbors = min_neighbors
 
     def _run(self, gray: np.ndarray, scale: float) -> list[Box]:
+        min_side = max(int(self.min_face * scale), 20)
+        if min(gray.shape[:2]) * scale < min_side:
+            # no window fits (and resizing a 1-px frame by 0.5 fails with "!dsize.empty()")
+            return []
         small = (
             gray
             if scale == 1
             else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         )
-        min_side = max(int(self.min_face * scale), 20)
         found = self._cascade.detectMultiScale(
             small,
             scaleFactor=self.scale_factor,

@@ -182,6 +182,7 @@ class FramePipeline:
         self._last_boxes: list[Box] = []
         self._since_full = 0
         self._lost = 0  # consecutive tracked frames that lost a face
+        self._shape: tuple[int, ...] | None = None  # the last frame's size
 
     @property
     def crops(self) -> str:
@@ -197,12 +198,16 @@ class FramePipeline:
         self._last_boxes = []
         self._since_full = 0
         self._lost = 0
+        self._shape = None
 
     def detect(self, gray: np.ndarray) -> tuple[list[Box], bool]:
         """Faces in ``gray`` (largest first) and whether this was a full scan; updates tracking."""
         s = self.settings
+        # a frame of another size (the next image of a folder) is another picture: boxes
+        # tracked in the last one mean nothing here
+        resized, self._shape = gray.shape != self._shape, gray.shape
         full = (s.detect_every == 1 or not self._last_boxes or self._lost > s.track_coast
-                or self._since_full >= s.detect_every - 1)
+                or self._since_full >= s.detect_every - 1 or resized)
         if full:
             boxes = self.detector.detect(gray)[: s.max_faces]
             self._since_full = self._lost = 0

@@ -176,3 +176,81 @@ def test_cli_import_of_a_bad_zip_is_one_line_exit_2(good_zip, tmp_path):
                          text=True, env=env, cwd=REPO, timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     assert "<img src=x" in res.stderr and "not one of" in res.stderr
+
+
+# ---------------------------------------------------------------- bounded memory (issue 23)
+def _no_trace_left(root: Path) -> None:
+    """Nothing imported and no scratch or staging folder left behind."""
+    assert not list(root.glob("subject=*/session=*"))
+    assert not [p.name for p in root.rglob(".import-*")]
+
+
+def test_a_parquet_member_of_zeros_is_refused_at_its_first_bytes(good_zip, tmp_path):
+    """The probe's bomb (a 1 MB ZIP whose data.parquet is 1 GiB of zeros), at 256 MiB here:
+    refused from its first four bytes, under the default limits, before any copy or decode."""
+    zeros = rezip({**members(good_zip), "data.parquet": b"\0" * (256 * MIB)})
+    assert len(zeros) < MIB
+    LogStore(tmp_path).import_zip(good_zip)  # the store exists: the scratch folder goes there
+    with pytest.raises(ValueError, match=r"data\.parquet in the export ZIP is not a readable "
+                                         r"Parquet file \(it does not start with b'PAR1'"):
+        LogStore(tmp_path).import_zip(zeros, skip_existing=True)
+    assert not [p.name for p in tmp_path.rglob(".import-*")]
+
+
+def test_a_parquet_member_over_its_own_cap_is_refused_while_copying(good_zip, tmp_path):
+    padded = rezip({**members(good_zip), "data.parquet": b"PAR1" + b"\0" * (16 * MIB)})
+    with pytest.raises(ValueError, match="over the limit of 8 MiB"):
+        LogStore(tmp_path).import_zip(padded, limits=ImportLimits(max_parquet_bytes=8 * MIB))
+    lying = padded.replace((16 * MIB + 4).to_bytes(4, "little"), (1024).to_bytes(4, "little"))
+    with pytest.raises(ValueError, match=r"data\.parquet in the export ZIP"):  # stops early
+        LogStore(tmp_path).import_zip(lying, limits=ImportLimits(max_parquet_bytes=8 * MIB))
+    _no_trace_left(tmp_path)
+
+
+def test_a_row_group_too_large_to_decode_is_refused_from_the_footer(good_zip, tmp_path):
+    with pytest.raises(ValueError, match="row group of 0 MiB decoded, over the limit of 0 MiB"):
+        LogStore(tmp_path).import_zip(good_zip, limits=ImportLimits(max_row_group_bytes=100))
+    _no_trace_left(tmp_path)
+
+
+def _rows(store: LogStore, subject: str, session: str):
+    return store.read(subject, session).drop(columns=["subject", "session"], errors="ignore")
+
+
+def test_rows_streamed_in_small_batches_import_exactly(tmp_path):
+    """Batches of 7 rows across two sessions, shuffled: the same rows, sorted, with the same
+    summary counts as an import in one piece."""
+    src = LogStore(tmp_path / "src")
+    for session in ("s1", "s2"):
+        with src.open_session("P001", session, started_at=T0) as w:
+            w.append_many(synthetic_rows(40, T0))
+    good = src.export("zip")
+    shuffled = with_table(good, _shuffle)
+    one, small = LogStore(tmp_path / "one"), LogStore(tmp_path / "small")
+    assert sorted(one.import_zip(good)) == [("P001", "s1"), ("P001", "s2")]
+    assert sorted(small.import_zip(shuffled, limits=ImportLimits(batch_rows=7))) == [
+        ("P001", "s1"), ("P001", "s2")]
+    for session in ("s1", "s2"):
+        assert _rows(small, "P001", session).equals(_rows(one, "P001", session))
+        files = small.data_files("P001", session)
+        assert len(files) == 1
+        meta = pq.read_schema(files[0]).metadata
+        assert meta == pq.read_schema(one.data_files("P001", session)[0]).metadata
+    assert not [p.name for p in (tmp_path / "small").rglob(".import-*")]
+
+
+def _shuffle(table: pa.Table) -> pa.Table:
+    order = list(range(table.num_rows))
+    order = order[1::2] + order[0::2]  # every session's rows out of order, across batches
+    return table.take(pa.array(order))
+
+
+def test_a_deeply_nested_export_json_is_one_line(good_zip, tmp_path):
+    deep = rezip({**members(good_zip), "export.json": b"[" * 200_000 + b"]" * 200_000})
+    with pytest.raises(ValueError, match=r"export\.json in the export ZIP is nested too deeply"):
+        LogStore(tmp_path).import_zip(deep)
+    nested_meta = rezip({**members(good_zip), META: b'{"extra": ' + b"[" * 200_000
+                         + b"]" * 200_000 + b"}"})
+    with pytest.raises(ValueError, match=r"s1\.json in the export ZIP is nested too deeply"):
+        LogStore(tmp_path).import_zip(nested_meta)
+    _no_trace_left(tmp_path)

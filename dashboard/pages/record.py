@@ -264,8 +264,8 @@ with upload_tab:
             st.error(f"Could not analyse the upload: {exc}")
             st.stop()
         progress.empty()
-        skipped = (f"Skipped {len(result.skipped)} unreadable file(s): "
-                   + ", ".join(result.skipped)) if result.skipped else None
+        skipped = (f"Skipped {len(result.skipped)} file(s) that could not be analysed: "
+                   + "; ".join(str(s) for s in result.skipped)) if result.skipped else None
         recorder.finished = glue.FinishedSession(result.subject, result.session, result.frames,
                                                  result.rows, error=skipped)
         _ended(recorder.finished, action="analyse")

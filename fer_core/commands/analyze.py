@@ -7,9 +7,17 @@ import argparse
 NAME = "analyze"
 HELP = ("Analyse a video file, an image or a folder of images with the same per-frame pipeline "
         "as live recording, and log the predictions as a new session.")
+#: Exit statuses (docs/recording.md): every input analysed; bad call or nothing analysable
+#: (nothing written); a session was written but some inputs were skipped (listed on stderr).
+EXIT_OK, EXIT_BAD_INPUT, EXIT_SOME_SKIPPED = 0, 2, 3
+EPILOG = ("exit status: 0 every input analysed; 2 bad call or no analysable frame (nothing "
+          "written); 3 session written, but some inputs were skipped (each listed with its "
+          "reason). Images too large are shrunk before detection, too small or absurdly large "
+          "ones skipped; the limits are in docs/recording.md.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("path", help="video file, image file or folder of images")
     parser.add_argument("--subject", required=True, help="subject id (letters, digits, _ - .)")
     parser.add_argument("--session", default=None,
@@ -45,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         start = datetime.fromisoformat(args.start) if args.start else None
     except (InvalidIdError, ValueError) as exc:
         log.error("%s", exc)
-        return 2
+        return EXIT_BAD_INPUT
     # inputs and model are checked before the session exists: a bad call writes nothing
     media = open_media(args.path, start=start, every=args.every, image_time=args.image_time)
     pipeline = default_pipeline(args.model)
@@ -55,8 +63,12 @@ def run(args: argparse.Namespace) -> int:
                                 progress=not args.no_progress)
     except SessionExistsError as exc:
         log.error("%s (choose another --session)", exc)
-        return 2
-    log.info("done: subject=%s session=%s frames=%d with_face=%d rows=%d skipped=%d",
-             result.subject, result.session, result.frames, result.frames_with_face, result.rows,
-             len(result.skipped))
-    return 0
+        return EXIT_BAD_INPUT
+    log.info("done: subject=%s session=%s frames=%d with_face=%d rows=%d skipped=%d "
+             "downscaled=%d", result.subject, result.session, result.frames,
+             result.frames_with_face, result.rows, len(result.skipped), len(result.downscaled))
+    if result.skipped:
+        log.warning("%d input(s) skipped (exit status %d):\n%s", len(result.skipped),
+                    EXIT_SOME_SKIPPED, "\n".join(f"  {s}" for s in result.skipped))
+        return EXIT_SOME_SKIPPED
+    return EXIT_OK

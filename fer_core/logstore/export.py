@@ -19,13 +19,16 @@ protocol, the scope comes from :mod:`fer_core.logstore.catalog`, and the errors 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import os
 import secrets
 import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,20 +41,29 @@ import pyarrow.parquet as pq
 from fer_core import __version__
 from fer_core.logstore.catalog import session_pairs
 from fer_core.logstore.errors import RowError, SessionExistsError, SessionNotFoundError
-from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir, make_dir, make_dirs
+from fer_core.logstore.fsutil import atomic_write_bytes, fsync_dir, make_dir, make_dirs, publish
 from fer_core.logstore.ids import validate_id
 from fer_core.logstore.layout import compact_name, manifest_name, session_dir
 from fer_core.logstore.meta import SessionMeta, write_meta
 from fer_core.logstore.parquet_io import PARQUET_OPTIONS, write_parquet
 from fer_core.logstore.rows import validate_table, with_summary
 from fer_core.logstore.schema import (
+    META_N_FACE_ROWS,
+    META_N_FRAMES,
+    META_SCHEMA_VERSION,
     PARTITION_SCHEMA,
     ROW_SCHEMA,
     SCHEMA_VERSION,
     SORT_KEYS,
     conform,
 )
-from fer_core.logstore.zipcheck import ImportLimits, ZipReader, check_manifest, check_meta
+from fer_core.logstore.zipcheck import (
+    ImportLimits,
+    ZipReader,
+    check_manifest,
+    check_meta,
+    load_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +183,17 @@ def import_zip(store: StoreView, data: bytes | Path, *, skip_existing: bool = Fa
     rules); a bad input is a one-line ``ValueError``. A session that already exists is an
     error (:class:`SessionExistsError`, nothing imported) unless ``skip_existing``. Each
     session appears to readers in one directory rename, complete with data and metadata.
+
+    Memory: ``data.parquet`` is spooled to a hidden scratch folder and read a batch at a time;
+    each session's rows are written to a scratch file as they come, so an import holds one
+    batch (plus, only for rows that arrive out of order, one session) in memory.
     """
     source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else Path(data)
     try:
         zf = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValueError(f"not a readable export ZIP: {exc}") from exc
-    with zf:
+    with zf, _scratch(store.root) as scratch:
         members = ZipReader(zf, limits)
         entries = check_manifest(_json_member(members, "export.json"), EXPORT_FORMAT_VERSION)
         metas: dict[tuple[str, str], SessionMeta] = {}
@@ -188,63 +204,146 @@ def import_zip(store: StoreView, data: bytes | Path, *, skip_existing: bool = Fa
             check_meta(raw, name)
             try:
                 meta = SessionMeta.from_dict(raw)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
                 raise ValueError(f"{name}: not valid session metadata: {exc}") from exc
             if (meta.subject, meta.session) != (subj, sess):
                 raise ValueError(f"metadata of {subj}/{sess} names {meta.subject}/{meta.session}")
             metas[(subj, sess)] = meta
             expected_rows[(subj, sess)] = n_rows
-        table = members.parquet("data.parquet")
+        wanted = list(metas)
+        existing = [p for p in wanted if session_dir(store.root, *p).exists()]
+        if existing and not skip_existing:
+            raise SessionExistsError(
+                "already in the store (nothing imported): "
+                + ", ".join(f"{s}/{x}" for s, x in existing))
+        sinks: dict[tuple[str, str], _SessionRows] = {}
+        try:
+            for table in members.parquet_batches("data.parquet", scratch / "data.parquet.spool"):
+                _check_key_columns(table)
+                for pair, part in _split(table).items():
+                    if pair not in metas:
+                        raise ValueError(f"rows of {pair[0]}/{pair[1]} have no metadata in the ZIP")
+                    if pair not in sinks:
+                        sinks[pair] = _SessionRows(scratch / f"{len(sinks):06d}.rows")
+                    sinks[pair].add(part)
+        finally:
+            for sink in sinks.values():
+                sink.close()
+        for pair, expected in expected_rows.items():
+            got = sinks[pair].n_rows if pair in sinks else 0
+            if expected is not None and expected != got:
+                raise ValueError(f"export.json says {expected} row(s) for {pair[0]}/{pair[1]}, "
+                                 f"data.parquet holds {got}")
+        done = []
+        for pair in wanted:
+            if pair in existing:
+                continue
+            _install(store, metas[pair], sinks.get(pair))
+            done.append(pair)
+    log.info("imported %d session(s) into %s", len(done), store.root)
+    return done
+
+
+@contextlib.contextmanager
+def _scratch(root: Path) -> Iterator[Path]:
+    """A scratch folder for an import, on the store's disk when it exists (hidden, removed).
+
+    Why there: the spooled Parquet member can be large; the system's temporary folder may be
+    a RAM disk. Files in it never end in ``.parquet``, so no reader's glob reaches them.
+    """
+    parent = root if root.is_dir() else None
+    folder = Path(tempfile.mkdtemp(prefix=".import-scratch-", dir=parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_key_columns(table: pa.Table) -> None:
     for name in ("subject", "session"):
         if name not in table.column_names:
             raise ValueError(f"data.parquet has no {name!r} column")
         if not pa.types.is_string(table.schema.field(name).type):
             raise ValueError(f"data.parquet column {name!r} must be strings")
-    groups = _split(table)
-    for subj, sess in groups:
-        validate_id(subj, "subject")
-        validate_id(sess, "session")
-        if (subj, sess) not in metas:
-            raise ValueError(f"rows of {subj}/{sess} have no metadata in the ZIP")
-    for pair, expected in expected_rows.items():
-        got = groups[pair].num_rows if pair in groups else 0
-        if expected is not None and expected != got:
-            raise ValueError(f"export.json says {expected} row(s) for {pair[0]}/{pair[1]}, "
-                             f"data.parquet holds {got}")
-    wanted = list(metas)
-    existing = [p for p in wanted if session_dir(store.root, *p).exists()]
-    if existing and not skip_existing:
-        raise SessionExistsError(
-            "already in the store (nothing imported): "
-            + ", ".join(f"{s}/{x}" for s, x in existing))
-    done = []
-    for pair in wanted:
-        if pair in existing:
-            continue
-        _install(store, metas[pair], groups.get(pair))
-        done.append(pair)
-    log.info("imported %d session(s) into %s", len(done), store.root)
-    return done
+
+
+#: PARQUET_OPTIONS as a ParquetWriter takes them (the row group size goes to each write)
+_WRITER_OPTIONS = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
+
+
+class _SessionRows:
+    """One session's validated rows, written to a scratch Parquet file batch by batch.
+
+    Tracks the row and frame counts (for the file's summary metadata) and whether the rows
+    arrived in :data:`SORT_KEYS` order; only if not are they re-read whole and sorted.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.n_rows = self.n_frames = self.n_face = 0
+        self.ordered = True
+        self._last: tuple | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, part: pa.Table) -> None:
+        """Append a batch's rows of this session (already conformed, validated, sorted)."""
+        if not part.num_rows:
+            return
+        first = tuple(part[k][0].as_py() for k, _ in SORT_KEYS)
+        if self._last is not None and first < self._last:
+            self.ordered = False
+        self._last = tuple(part[k][-1].as_py() for k, _ in SORT_KEYS)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, part.schema, **_WRITER_OPTIONS)
+        self._writer.write_table(part, row_group_size=PARQUET_OPTIONS["row_group_size"])
+        summary = with_summary(part).schema.metadata
+        self.n_rows += part.num_rows
+        self.n_frames += int(summary[META_N_FRAMES])
+        self.n_face += int(summary[META_N_FACE_ROWS])
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def publish(self, final: Path, fsync: bool) -> None:
+        """Write the session's rows as its compacted file ``final`` (sorted, with summary)."""
+        if not self.ordered:  # rows out of order across batches: this one session is sorted
+            write_parquet(with_summary(pq.read_table(self.path).sort_by(SORT_KEYS)), final,
+                          fsync=fsync)
+            return
+        table_meta = pq.read_schema(self.path).metadata or {}
+        meta = {**table_meta, META_SCHEMA_VERSION: str(SCHEMA_VERSION).encode(),
+                META_N_FRAMES: str(self.n_frames).encode(),
+                META_N_FACE_ROWS: str(self.n_face).encode()}
+
+        def write(tmp: Path) -> None:
+            source = pq.ParquetFile(self.path)
+            schema = source.schema_arrow.with_metadata(meta)
+            with pq.ParquetWriter(tmp, schema, **_WRITER_OPTIONS) as out:
+                for batch in source.iter_batches(batch_size=PARQUET_OPTIONS["row_group_size"]):
+                    out.write_table(pa.Table.from_batches([batch], schema),
+                                    row_group_size=PARQUET_OPTIONS["row_group_size"])
+
+        publish(write, final, fsync=fsync)
 
 
 def _json_member(members: ZipReader, name: str) -> dict[str, Any]:
-    raw = members.read(name, members.limits.max_json_bytes)
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} in the export ZIP is not valid JSON: {exc}") from exc
+    data = load_json(members.read(name, members.limits.max_json_bytes), name)
     if not isinstance(data, dict):
         raise ValueError(f"{name} in the export ZIP is not a JSON object")
     return data
 
 
 def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
-    """Rows per (subject, session), conformed to the row schema."""
+    """Rows per (subject, session), conformed to the row schema, validated and sorted."""
     out: dict[tuple[str, str], pa.Table] = {}
     if not table.num_rows:
         return out
     keys = table.select(["subject", "session"]).group_by(["subject", "session"]).aggregate([])
     for key in keys.to_pylist():
+        validate_id(key["subject"], "subject")
+        validate_id(key["session"], "session")
         mask = pc.and_(pc.equal(table["subject"], key["subject"]),
                        pc.equal(table["session"], key["session"]))
         where = f"data.parquet rows of {key['subject']}/{key['session']}"
@@ -260,7 +359,7 @@ def _split(table: pa.Table) -> dict[tuple[str, str], pa.Table]:
     return out
 
 
-def _install(store: StoreView, meta: SessionMeta, rows: pa.Table | None) -> None:
+def _install(store: StoreView, meta: SessionMeta, rows: _SessionRows | None) -> None:
     final = session_dir(store.root, meta.subject, meta.session)
     make_dirs(final.parent)
     staging = final.parent / f".import-{meta.session}-{secrets.token_hex(4)}"
@@ -269,11 +368,11 @@ def _install(store: StoreView, meta: SessionMeta, rows: pa.Table | None) -> None
     # folders) reaches it; it takes its real name just before the folder appears.
     staged_data = staging / f"{compact_name(1)}.staged"
     try:
-        if rows is not None and rows.num_rows:
-            write_parquet(with_summary(rows), staged_data, fsync=store.fsync)
+        if rows is not None and rows.n_rows:
+            rows.publish(staged_data, store.fsync)
             atomic_write_bytes(staging / manifest_name(1), json.dumps(
                 {"generation": 1, "compacted": compact_name(1), "superseded": [],
-                 "rows": rows.num_rows, "schema_version": SCHEMA_VERSION}).encode(),
+                 "rows": rows.n_rows, "schema_version": SCHEMA_VERSION}).encode(),
                 fsync=store.fsync)
         write_meta(staging, meta, fsync=store.fsync)
         if store.fsync:

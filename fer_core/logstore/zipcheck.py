@@ -6,12 +6,23 @@ metadata can be any JSON at all. Each of these must end in a one-line ``ValueErr
 member and the field, never in a traceback or in gigabytes of memory. Sizes are enforced while
 decompressing (a member's declared size can lie), and a Parquet member's own uncompressed size is
 checked from its footer before its columns are decoded.
+
+The Parquet member is never held in memory whole: it must start with Parquet's magic bytes (a
+member of zeros is refused at its first four bytes), it is copied to a scratch file in 1 MiB
+chunks under its own cap (``max_parquet_bytes``, like ``max_json_bytes`` for the JSON members),
+its footer is checked (each row group's decoded size under ``max_row_group_bytes``, all of them
+within the total budget), and its rows are then read in batches (:meth:`ZipReader.parquet_batches`),
+so an import's memory is bounded by a batch, not by the ZIP (docs/benchmarks.md, "Import memory").
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +42,9 @@ class ImportLimits:
     max_member_bytes: int = 1024 * MIB  # any one member, decompressed
     max_total_bytes: int = 2048 * MIB  # all members read, decompressed, plus Parquet decoding
     max_json_bytes: int = 4 * MIB  # export.json and each session's metadata
+    max_parquet_bytes: int = 1024 * MIB  # data.parquet, as stored (compressed columns)
+    max_row_group_bytes: int = 256 * MIB  # one row group of data.parquet, decoded
+    batch_rows: int = 65_536  # rows decoded at a time
 
 
 class _Budget:
@@ -78,17 +92,80 @@ class ZipReader:
             raise ValueError(f"{name} in the export ZIP cannot be read: {exc}") from exc
         return b"".join(chunks)
 
-    def parquet(self, name: str) -> pa.Table:
-        data = self.read(name)
+    def spool(self, name: str, target: Path, limit: int, magic: bytes = b"") -> None:
+        """Copy member ``name`` to the file ``target`` in 1 MiB chunks, at most ``limit`` bytes.
+
+        ``magic``: the bytes the member must start with, checked before anything else is read.
+        """
+        limit = min(limit, self.limits.max_member_bytes)
         try:
-            pf = pq.ParquetFile(pa.BufferReader(data))
+            info = self.zf.getinfo(name)
+        except KeyError:
+            raise ValueError(f"export ZIP has no {name}") from None
+        if info.file_size > limit:
+            raise ValueError(f"{name} in the export ZIP is {info.file_size // MIB} MiB "
+                             f"decompressed, over the limit of {limit // MIB} MiB")
+        size = 0
+        try:
+            with self.zf.open(info) as fh, open(target, "wb") as out:
+                head = fh.read(len(magic))
+                if head != magic:
+                    raise ValueError(f"{name} in the export ZIP is not a readable Parquet file "
+                                     f"(it does not start with {magic!r})")
+                out.write(head)
+                size = len(head)
+                while chunk := fh.read(MIB):
+                    size += len(chunk)
+                    if size > limit:  # the declared size lied
+                        raise ValueError(f"{name} in the export ZIP decompresses to more than "
+                                         f"{limit // MIB} MiB")
+                    self.budget.take(len(chunk), name)
+                    out.write(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
+            raise ValueError(f"{name} in the export ZIP cannot be read: {exc}") from exc
+
+    def parquet_batches(self, name: str, scratch: Path) -> Iterator[pa.Table]:
+        """The rows of Parquet member ``name``, a batch at a time, within the limits.
+
+        The member is spooled to ``scratch`` (a file the caller deletes), its footer is checked
+        before any column is decoded, and batches of ``batch_rows`` rows are decoded one by one.
+        """
+        self.spool(name, scratch, self.limits.max_parquet_bytes, magic=b"PAR1")
+        try:
+            pf = pq.ParquetFile(scratch)
             md = pf.metadata
-            decoded = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+            decoded = 0
+            for i in range(md.num_row_groups):
+                size = max(md.row_group(i).total_byte_size, sum(
+                    md.row_group(i).column(c).total_uncompressed_size
+                    for c in range(md.row_group(i).num_columns)))
+                if size > self.limits.max_row_group_bytes:
+                    raise ValueError(f"{name} in the export ZIP has a row group of "
+                                     f"{size // MIB} MiB decoded, over the limit of "
+                                     f"{self.limits.max_row_group_bytes // MIB} MiB")
+                decoded += size
             self.budget.take(decoded, f"{name}'s columns")
-            return pf.read()
+            batches = pf.iter_batches(batch_size=self.limits.batch_rows)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    return
+                yield pa.Table.from_batches([batch])
         except (OSError, pa.ArrowException) as exc:
             raise ValueError(f"{name} in the export ZIP is not a readable Parquet file: "
                              f"{exc}") from exc
+
+
+def load_json(raw: bytes, name: str) -> Any:
+    """Parse a JSON member; too deep a nesting is a one-line refusal, not a RecursionError."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError(f"{name} in the export ZIP is nested too deeply to be an "
+                         "export") from None
+    except ValueError as exc:
+        raise ValueError(f"{name} in the export ZIP is not valid JSON: {exc}") from exc
 
 
 def _need(ok: bool, where: str, what: str) -> None:

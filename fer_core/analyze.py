@@ -5,9 +5,12 @@ the same pipeline settings, as the live Record page and its upload, so the same 
 same timestamps produce identical rows (``tests/test_recording.py`` feeds them through all three).
 
 Clocks: a video's frames are stamped ``start + CAP_PROP_POS_MSEC`` (the container's own clock,
-so dropped or variable-rate frames keep their true spacing); an image is stamped with its file
-modification time (or the time of analysis, on request). The session is opened with an explicit
-``started_at``, so its end time is the last frame's, not the wall clock's.
+so dropped or variable-rate frames keep their true spacing) by the same
+:class:`fer_core.clock.FrameClock` the live page uses; the wall clock is read at most once (the
+default ``start``), so a wall-clock step during the analysis changes nothing. An image is
+stamped with its file modification time (or the time of analysis, on request). The session is
+opened with an explicit ``started_at``, so its end time is the last frame's, not the wall
+clock's.
 
 Inputs are checked before the session is created: a missing path, an unsupported file or an
 unreadable video raise :class:`MediaError` and leave the store untouched. A damaged image inside a
@@ -23,12 +26,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_core.clock import FrameClock, wall_now
 from fer_core.errors import FerError
 from fer_core.logstore import LogStore, validate_id
 from fer_core.pipeline import FramePipeline
@@ -99,7 +103,8 @@ def _open_video(path: Path, start: datetime | None, every: int) -> MediaSource:
         cap.release()
         raise MediaError(f"cannot read video {path} (corrupt, empty or an unsupported codec)")
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    t0 = start or datetime.now(UTC)
+    t0 = start or wall_now()
+    clock = FrameClock(max_lag=None, start=t0)  # the file's own clock from t0; never re-anchored
 
     def frames() -> Iterator[MediaFrame]:
         index, image = 0, first
@@ -107,7 +112,7 @@ def _open_video(path: Path, start: datetime | None, every: int) -> MediaSource:
             while image is not None:
                 if index % every == 0:
                     ms = _frame_ms(cap, index)
-                    yield MediaFrame(image, t0 + timedelta(milliseconds=ms), f"{path.name}#{index}")
+                    yield MediaFrame(image, clock.stamp(ms / 1000.0), f"{path.name}#{index}")
                 ok, image = cap.read()
                 if not ok:
                     image = None
@@ -139,7 +144,7 @@ def _image_files(path: Path) -> list[Path]:
 
 
 def _open_images(files: list[Path], timestamps: str) -> MediaSource:
-    now = datetime.now(UTC)
+    now = wall_now()  # read once: every image of a "now" run gets the same time
     stamps = [_mtime(p) if timestamps == "mtime" else now for p in files]
 
     def frames() -> Iterator[MediaFrame]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from fer_core.analytics.frames import CLASSES, NO_FACE, session_summary
 from fer_core.analytics.history import session_table
@@ -92,16 +92,17 @@ def every_nth_frame(store: LogStore, subject: str, session: str, step: int) -> p
     Read batch by batch from the files every reader uses (:meth:`LogStore.data_files`), so
     memory holds one batch plus the kept rows.
     """
-    files = [str(p) for p in store.data_files(subject, session)]
     columns = [*SOURCE_COLUMNS, "box_x", "box_y", "box_w", "box_h"]
     kept: list[pa.RecordBatch] = []
-    if files:
-        dataset = ds.dataset(files, format="parquet")
-        columns = [c for c in columns if c in dataset.schema.names]
-        for batch in dataset.to_batches(columns=columns, filter=ds.field("face_index") <= 0,
-                                        batch_size=BATCH_ROWS):
+    for path in store.data_files(subject, session):
+        parquet = pq.ParquetFile(path)
+        names = set(parquet.schema_arrow.names)
+        columns = [c for c in columns if c in names]
+        # row group by row group: memory is one batch plus what is kept
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
             frame = batch.column("frame_index").to_numpy(zero_copy_only=False)
-            mask = frame % step == 0
+            face = batch.column("face_index").to_numpy(zero_copy_only=False)
+            mask = (frame % step == 0) & (face <= 0)
             if mask.any():
                 kept.append(batch.filter(pa.array(mask)))
     if not kept:

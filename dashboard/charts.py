@@ -241,10 +241,12 @@ def compare_bars(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> go.F
 def sessions_scatter(sessions: pd.DataFrame, shares: pd.DataFrame) -> go.Figure:
     """Every session of every subject on a time axis, coloured by negative-affect share."""
     data = sessions.merge(shares, on=["subject", "session"], how="left")
+    # a negative duration (an end recorded before the start: a damaged session) is drawn as
+    # the smallest marker; Plotly refuses negative sizes
+    length = data["duration_s"].fillna(0).clip(lower=0)
     fig = go.Figure(go.Scatter(
         x=data["started_at"], y=data["subject"], mode="markers", name="sessions",
-        marker={"size": 6 + 14 * (data["duration_s"].fillna(0) / max(
-            float(data["duration_s"].max() or 1), 1.0)),
+        marker={"size": 6 + 14 * (length / max(float(length.max() or 1), 1.0)),
             "color": 100 * data["negative_share"].fillna(0), "colorscale": "Reds",
             "cmin": 0, "cmax": 100, "showscale": True, "colorbar": {"title": "neg. %"}},
         hovertext=[f"{s}: {100 * (v if v == v else 0):.0f}% negative affect"

@@ -83,6 +83,12 @@ def _session_rows(root_: str, token_: str, subject: str, session: str) -> pd.Dat
     return LogStore(root_).read(subject=subject, session=session)
 
 
+@st.cache_data(show_spinner="Loading the session...", max_entries=4)
+def _session_view(root_: str, token_: str, subject: str, session: str,
+                  n_rows: int) -> an.SessionView:
+    return an.session_view(root_, subject, session, n_rows)
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _session_meta(root_: str, token_: str, subject: str, session: str) -> SessionMeta:
     return LogStore(root_).session_meta(subject, session)
@@ -149,6 +155,13 @@ def history(subject: str) -> History:
 def session_rows(subject: str, session: str) -> pd.DataFrame:
     auth_ui.require(Perm.VIEW, subject)
     return _session_rows(root(), token(), subject, session)
+
+
+def session_view(subject: str, session: str, n_rows: int) -> an.SessionView:
+    """The session's chart rows (downsampled above ``an.LARGE_SESSION_ROWS``) and its exact
+    summary; ``n_rows`` from the session listing."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_view(root(), token(), subject, session, n_rows)
 
 
 def session_meta(subject: str, session: str) -> SessionMeta:

@@ -8,7 +8,8 @@ Threads: ``webrtc_streamer`` calls :meth:`LiveRecorder.on_frame` on its own proc
 (never the script thread), so the recorder makes no ``st.*`` call; it hands results to the page
 through a queue (:meth:`LiveRecorder.drain`). With ``async_processing`` a slow callback makes the
 component drop frames: only frames actually processed are logged, each with its own timestamp
-(from the frame's media clock, see :class:`FrameClock`), and the page shows the processed rate.
+(from the frame's media clock, kept to the session's monotonic clock: see
+:class:`fer_core.clock.FrameClock`), and the page shows the processed rate.
 
 Session life cycle: the page *arms* the recorder with the form's subject, label, notes and consent
 (:meth:`LiveRecorder.arm`); the first frame after START opens the log session; STOP ends it via
@@ -30,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ import numpy as np
 from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
 from fer_core.auth.consent import consent_problem  # auth engineer: consent gate
+from fer_core.clock import FrameClock, SessionClock, wall_now
 from fer_core.config import log_root
 from fer_core.logstore import LogStore, new_session_id
 from fer_core.models.file_format import LoadedModel
@@ -86,44 +88,6 @@ class LiveUpdate:
     label: str | None
     confidence: float | None
     n_faces: int
-
-
-class FrameClock:
-    """Wall-clock timestamps for frames from their media clock (``frame.time``, seconds).
-
-    Why not the time of processing: with asynchronous processing a frame may wait in a queue,
-    so the moment we process it is not the moment it was captured. The media clock keeps the
-    true spacing; it is anchored to the wall clock at the first frame and re-anchored if it
-    jumps backwards or drifts outside ``[now - max_lag, now]`` (RTP clocks can wrap or restart).
-    """
-
-    def __init__(self, max_lag: float = 2.0,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.max_lag = max_lag
-        self._now = now
-        self._anchor: tuple[float, datetime] | None = None
-        self._last_media: float | None = None
-        self._last_stamp: datetime | None = None
-
-    def stamp(self, media_time: float | None, now: datetime | None = None) -> datetime:
-        now = now or self._now()
-        if media_time is None:
-            ts = now
-        else:
-            ts = None
-            if self._anchor is not None and self._last_media is not None \
-                    and media_time >= self._last_media:
-                ts = self._anchor[1] + timedelta(seconds=media_time - self._anchor[0])
-                if not now - timedelta(seconds=self.max_lag) <= ts <= now:
-                    ts = None
-            if ts is None:  # first frame, clock jump or drift: re-anchor
-                self._anchor = (media_time, now)
-                ts = now
-            self._last_media = media_time
-        if self._last_stamp is not None and ts < self._last_stamp:
-            ts = self._last_stamp  # never out of order within a session
-        self._last_stamp = ts
-        return ts
 
 
 class _VideoSink:
@@ -177,11 +141,15 @@ class LiveRecorder:
 
     def __init__(self, model: LoadedModel, store: LogStore | None = None,
                  *, history_s: float = 30.0, queue_size: int = 512,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = wall_now,
+                 monotonic: Callable[[], float] | None = None) -> None:
         self.model = model
         self.store = store or LogStore()
         self.history_s = history_s
-        self._now = now  # the wall clock the frame clock anchors to
+        # The wall clock is read once per session (its start); durations come from the
+        # monotonic clock (default time.monotonic), so a wall-clock step changes no timestamp.
+        self._now = now
+        self._monotonic = monotonic
         self._settings: RecordSettings | None = None
         self._rec: _Recording | None = None
         self._pipeline: FramePipeline | None = None
@@ -256,7 +224,8 @@ class LiveRecorder:
 
     # ----------------------------------------------------------------- processing thread
     def _open(self, settings: RecordSettings) -> _Recording:
-        session = new_session_id()
+        clock = SessionClock(wall=self._now, monotonic=self._monotonic)
+        session = new_session_id(clock.started_at)
         extra: dict[str, Any] = {"client": "record page"}
         sink = None
         if settings.save_video:
@@ -266,13 +235,14 @@ class LiveRecorder:
             self._pipeline = FramePipeline(self.model)
         recorder = SessionRecorder.open(
             self.store, self.model, settings.subject, session, source="webcam",
-            pipeline=self._pipeline, operator=settings.operator, label=settings.label,
+            pipeline=self._pipeline, clock=clock, operator=settings.operator,
+            label=settings.label,
             notes=settings.notes, consent=settings.consent, extra=extra,
         )
         self.history.clear()
         self.finished = None
         self.error = None
-        return _Recording(recorder, FrameClock(now=self._now), sink)
+        return _Recording(recorder, FrameClock(now=clock.now), sink)
 
     def process_image(self, image: np.ndarray, media_time: float | None) -> FrameResult | None:
         """Process one BGR frame into the open (or a newly opened) session; draw on it."""

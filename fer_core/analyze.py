@@ -5,16 +5,19 @@ the same pipeline settings, as the live Record page and its upload, so the same 
 same timestamps produce identical rows (``tests/test_recording.py`` feeds them through all three).
 
 Clocks: a video's frames are stamped ``start + CAP_PROP_POS_MSEC`` (the container's own clock,
-so dropped or variable-rate frames keep their true spacing); an image is stamped with its file
-modification time (or the time of analysis, on request). The session is opened with an explicit
-``started_at``, so its end time is the last frame's, not the wall clock's.
+so dropped or variable-rate frames keep their true spacing) by the same
+:class:`fer_core.clock.FrameClock` the live page uses; the wall clock is read at most once (the
+default ``start``), so a wall-clock step during the analysis changes nothing. An image is
+stamped with its file modification time (or the time of analysis, on request). The session is
+opened with an explicit ``started_at``, so its end time is the last frame's, not the wall
+clock's.
 
 Inputs are checked before the session is created: a missing path, an unsupported file or an
 unreadable video raise :class:`MediaError` and leave the store untouched. Every item is then
 checked on its own (:mod:`fer_core.media_check`): an image that is unreadable, of the wrong type,
 too small or declares absurdly many pixels is skipped with its reason (logged, in
 :attr:`AnalyzeResult.skipped` and in the session metadata's ``extra["input_check"]``), and a frame
-larger than 4096 px on its long side is shrunk before detection, so one bad file never loses the
+larger than 2048 px on its long side is shrunk before detection, so one bad file never loses the
 others. The session is created when the first good frame is ready: a run in which no frame can be
 analysed writes nothing at all.
 """
@@ -30,12 +33,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_core.clock import FrameClock, wall_now
 from fer_core.errors import FerError
 from fer_core.logstore import LogStore, SessionExistsError, validate_id
 from fer_core.logstore.layout import session_dir
@@ -131,7 +135,8 @@ def _open_video(path: Path, start: datetime | None, every: int,
         cap.release()
         raise MediaError(f"cannot analyse video {path.name}: frames are {exc}") from None
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    t0 = start or datetime.now(UTC)
+    t0 = start or wall_now()
+    clock = FrameClock(max_lag=None, start=t0)  # the file's own clock from t0; never re-anchored
 
     def frames() -> Iterator[MediaFrame]:
         index, image = 0, first
@@ -139,7 +144,7 @@ def _open_video(path: Path, start: datetime | None, every: int,
             while image is not None:
                 if index % every == 0:
                     ms = _frame_ms(cap, index)
-                    yield _video_frame(image, t0 + timedelta(milliseconds=ms),
+                    yield _video_frame(image, clock.stamp(ms / 1000.0),
                                        f"{path.name}#{index}", limits)
                 ok, image = cap.read()
                 if not ok:
@@ -184,7 +189,7 @@ def _image_files(path: Path) -> list[Path]:
 
 def _open_images(files: list[Path], timestamps: str, limits: FrameLimits = DEFAULT_LIMITS,
                  names: Mapping[str, str] | None = None) -> MediaSource:
-    now = datetime.now(UTC)
+    now = wall_now()  # read once: every image of a "now" run gets the same time
     stamps = [_mtime(p) if timestamps == "mtime" else now for p in files]
     shrunk, rejected, scratch = _shrink_large_images(files, limits)
 

@@ -8,6 +8,12 @@ Rows are built in one place, :func:`face_rows`, from the pipeline's faces plus t
 timestamp. The session context (model name and version, source) is set once, when the session is
 opened, and the session writer fills it into every row; the pipeline settings that decide the rows
 are written into the session metadata (``extra["pipeline"]``).
+
+Clocks: every session has one :class:`fer_core.clock.SessionClock` (its start's wall time plus
+monotonic seconds), held by its writer and exposed as :attr:`SessionRecorder.clock`; frame
+timestamps come from a :class:`fer_core.clock.FrameClock` kept to it (live) or anchored at the
+file's start (``analyze``), so a wall-clock step during a recording changes no timestamp order
+and no duration.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_core.clock import SessionClock
 from fer_core.logstore import LogStore, SessionWriter
 from fer_core.logstore.schema import PROB_COLUMNS
 from fer_core.models.file_format import LoadedModel
@@ -89,6 +96,7 @@ class SessionRecorder:
         settings: PipelineSettings = DEFAULT_SETTINGS,
         pipeline: FramePipeline | None = None,
         started_at: datetime | None = None,
+        clock: SessionClock | None = None,
         operator: str = "",
         label: str = "",
         notes: str = "",
@@ -99,6 +107,8 @@ class SessionRecorder:
 
         ``pipeline``: reuse a prepared pipeline (building one traces the network); its model and
         settings are the session's. Otherwise one is built from ``model`` and ``settings``.
+        ``started_at``: the data's own clock (a file); ``clock``: the live session clock
+        (default: one started now); give at most one.
         """
         if pipeline is None:
             pipeline = FramePipeline(model, settings)
@@ -107,7 +117,7 @@ class SessionRecorder:
         writer = store.open_session(
             subject, session, operator=operator, label=label, notes=notes,
             model_name=model.name, model_version=model.version, source=source,
-            started_at=started_at, consent=consent,
+            started_at=started_at, clock=clock, consent=consent,
             extra={**(extra or {}), "pipeline": pipeline_meta(pipeline)},
         )
         return cls(pipeline, writer)
@@ -119,6 +129,11 @@ class SessionRecorder:
     @property
     def session(self) -> str:
         return self.writer.session
+
+    @property
+    def clock(self) -> SessionClock:
+        """The session's clock (start wall time + monotonic seconds; see fer_core.clock)."""
+        return self.writer.clock
 
     def add(self, frame: np.ndarray, timestamp: datetime) -> FrameResult:
         """Process one frame (BGR or gray uint8) and append its rows."""

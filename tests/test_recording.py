@@ -67,16 +67,13 @@ def clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
 
 def _live(model, store: LogStore, images: list[np.ndarray]) -> str:
     """Feed ``images`` to the Record page's recorder as streamlit-webrtc would; its session id."""
-    ticks = iter(range(len(images)))
-
-    def now() -> datetime:  # the wall clock at each frame: frame k arrives k/FPS after T0
-        return T0 + timedelta(milliseconds=next(ticks) * 1000 // FPS)
-
-    recorder = LiveRecorder(model, store, now=now)
+    elapsed = [0.0]  # the monotonic clock: frame k arrives k/FPS after the start (at T0)
+    recorder = LiveRecorder(model, store, now=lambda: T0, monotonic=lambda: elapsed[0])
     recorder.arm(RecordSettings("P1", consent=CONSENT))
 
     def feed() -> None:
         for i, image in enumerate(images):
+            elapsed[0] = i / FPS
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = 123_456 + i * 90_000 // FPS
             frame.time_base = Fraction(1, 90_000)

@@ -1,5 +1,6 @@
 """Compare: two sessions, or two periods of one subject, side by side with their differences."""
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import auth_ui, charts, loaders, ui
@@ -57,6 +58,10 @@ if mode == "Two sessions":
     synthetic = syn_a or syn_b
     picked = [(st.session_state[f"compare.{x}.subject"], st.session_state[f"compare.{x}.session"])
               for x in "AB"]
+    listed = pd.concat([loaders.sessions(subj) for subj in dict.fromkeys(shown_subjects)],
+                       ignore_index=True)
+    ui.damage_notice(listed.loc[[(r.subject, r.session) in picked
+                                 for r in listed.itertuples()]])
     if picked[0] == picked[1]:  # e.g. a subject with one session: nothing to compare yet
         only_one = len(loaders.sessions(picked[0][0])) < 2
         st.info("A and B are the same session. Choose another session or subject for one side"
@@ -68,6 +73,7 @@ else:
     auth_ui.require(Perm.VIEW, subject)
     shown_subjects.append(subject)
     st.caption(f"Subject **{subject}** (change it in the sidebar).")
+    ui.damage_notice(loaders.sessions(subject))
     hist = loaders.history(subject)
     days = hist.sessions["start"].dt.tz_convert(ui.display_tz()).dt.date
     middle = days.iloc[len(days) // 2] if len(days) else None

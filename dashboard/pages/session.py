@@ -24,7 +24,9 @@ except LookupError:  # metadata missing or unreadable: named above, nothing else
 st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
            + (f" · {ui.plain(meta.label)}" if meta.label else ""))
 ui.synthetic_badge(meta.synthetic)
-rows = loaders.session_rows(subject, session)
+listed = this.loc[this["session"] == session, "n_rows"]
+view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)
+rows = view.rows  # every row, or (a long session) the primary row of every step-th frame
 if rows.empty:
     st.info("This session has no logged frames yet.")
     st.stop()
@@ -32,7 +34,13 @@ if rows.empty:
 st.session_state.setdefault("session.window_s", 2.0)
 window_s = st.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
                      help="Centred moving average of the probabilities; 0 shows raw values.")
-s = an.session_summary(rows)
+s = view.summary  # of all rows, whether or not the charts are downsampled
+if view.downsampled:
+    st.info(f"Long session ({view.n_rows:,} rows): the charts, transitions and peaks are drawn "
+            f"from every {view.step}th frame ({len(rows):,} frames) to keep the page light; "
+            "the figures above the charts and the share of time per expression are computed "
+            "from all rows.", icon=":material/speed:")
+sampled = f" (every {view.step}th frame)" if view.downsampled else ""
 c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric("Duration", ui.fmt_duration(s["duration_s"]))
 c2.metric("Face in view", ui.pct(s["face_in_view"]))
@@ -49,15 +57,21 @@ raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart l
             if tl_raw.attrs["bin_s"] else "")
 figs = {
     "probabilities (raw)": charts.probability_timeline(
-        tl_raw, meta.markers, "Class probabilities over time, raw" + raw_note),
+        tl_raw, meta.markers, "Class probabilities over time, raw" + sampled + raw_note),
     "probabilities (smoothed)": charts.probability_timeline(
-        tl, meta.markers, f"Class probabilities over time, smoothed over {window_s:g} s"),
+        tl, meta.markers,
+        f"Class probabilities over time, smoothed over {window_s:g} s" + sampled),
     "ethogram": charts.ethogram(ui.localise(an.ethogram_segments(
-        rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end")),
+        rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end"),
+        "Ethogram: dominant expression" + sampled),
     "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
-    "share of time per expression": charts.shares_bar(an.class_shares(rows)),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S)),
+    "share of time per expression": charts.shares_bar(view.shares),
+    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S),
+                                            "Transitions between expressions" + sampled),
 }
+if sampled:
+    valence_fig = figs["valence (derived estimate)"]
+    valence_fig.update_layout(title=f"{valence_fig.layout.title.text}{sampled}")
 for name, fig in figs.items():
     ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session)
 st.caption("Transitions count changes of the predicted expression between frames with a face, "

@@ -38,6 +38,7 @@ from fer_core.analytics.history import (
     time_of_day_heatmap,
     valence_by_day,
 )
+from fer_core.analytics.session_detail import LARGE_SESSION_ROWS, SessionView, session_view
 from fer_core.analytics.store_queries import (
     filter_overview,
     negative_share_by_session,
@@ -50,10 +51,12 @@ from fer_core.analytics.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_
 __all__ = [
     "CLASSES",
     "DEFAULT_MAX_GAP_S",
+    "LARGE_SESSION_ROWS",
     "NO_FACE",
     "PROB_COLUMNS",
     "VALENCE_LABEL",
     "VALENCE_WEIGHTS",
+    "SessionView",
     "baseline_flags",
     "bucket_counts",
     "class_peaks",
@@ -74,6 +77,7 @@ __all__ = [
     "session_label_counts",
     "session_summary",
     "session_table",
+    "session_view",
     "shares_by_day",
     "smooth_probabilities",
     "subject_history",

@@ -45,9 +45,10 @@ def _why_not_usable(directory: Path, digest: dict[str, Any] | None) -> str | Non
     return None
 
 
-def read_digests(root: str | Path, subject: str | None = None
+def read_digests(root: str | Path, subject: str | None = None, session: str | None = None
                  ) -> list[tuple[str, str, dict[str, Any]]]:
-    """(subject, session, summary) of every session of ``subject`` (or of the whole store).
+    """(subject, session, summary) of every session of ``subject`` (or of the whole store;
+    or only ``session`` of it).
 
     Stored summaries are checked (:func:`fer_core.analytics.summaries.stale_reason` and the
     session's current files); any other is recomputed from the rows.
@@ -55,18 +56,20 @@ def read_digests(root: str | Path, subject: str | None = None
     root = Path(root)
     store = LogStore(root)
     out = []
-    for subj, session, directory in session_dirs(root, subject):
+    for subj, sess, directory in session_dirs(root, subject):
+        if session is not None and sess != session:
+            continue
         digest = read_summary(directory)
         reason = _why_not_usable(directory, digest)
         if reason is not None:
             meta = read_meta(directory)
             closed = meta is not None and meta.ended_at is not None
             (log.warning if closed else log.info)(
-                "summary of %s/%s not used (%s): recomputed from its rows%s", subj, session,
+                "summary of %s/%s not used (%s): recomputed from its rows%s", subj, sess,
                 reason, "; `logs repair` stores it" if closed else "")
-            rows = store.read(subject=subj, session=session, columns=SOURCE_COLUMNS)
+            rows = store.read(subject=subj, session=sess, columns=SOURCE_COLUMNS)
             digest = session_digest(rows)
-        out.append((subj, session, digest))
+        out.append((subj, sess, digest))
     return out
 
 

@@ -107,17 +107,26 @@ def session_row(root: Path, subject: str, session: str, infos: list[reader.FileI
         damage.append(f"metadata {SESSION_META} {how}")
         meta = SessionMeta(subject, session,
                            started_at=datetime.fromtimestamp((ts_min or 0) / 1000, UTC))
+    last = datetime.fromtimestamp(ts_max / 1000, UTC) if ts_max is not None else None
+    # an end before the start (a wall clock set back by an older recorder, a hand edit): the
+    # metadata's times cannot be trusted, so the session is damaged and lasts as its rows do
+    backwards = meta.ended_at is not None and meta.ended_at < meta.started_at
+    if backwards:
+        damage.append(f"recorded end {meta.ended_at:%Y-%m-%d %H:%M:%S} UTC ends before it "
+                      f"starts ({meta.started_at:%Y-%m-%d %H:%M:%S} UTC)")
     if damage:
         log.warning("damaged session %s/%s: %s", subject, session, "; ".join(damage))
     # what an earlier repair could not recover stays on record (not a new warning each time)
     damage.extend(damage_text(record) for record in meta.damage)
-    if meta.ended_at is not None:
+    if meta.ended_at is not None and not backwards:
         status = "closed"
         duration = meta.duration_s
     else:
-        status = "recording" if is_recording(directory) else "interrupted"
-        last = datetime.fromtimestamp(ts_max / 1000, UTC) if ts_max is not None else None
-        duration = (last - meta.started_at).total_seconds() if last else 0.0
+        status = ("closed" if backwards else
+                  "recording" if is_recording(directory) else "interrupted")
+        first = datetime.fromtimestamp(ts_min / 1000, UTC) if ts_min is not None else None
+        begin = first if backwards and first is not None else meta.started_at
+        duration = max(0.0, (last - begin).total_seconds()) if last else 0.0
     if damage and status != "recording":
         status = "damaged"
     return {

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from fer_core import __version__
+from fer_core.clock import SessionClock
 from fer_core.logstore import catalog, export, reader
 from fer_core.logstore.errors import (
     FileVanished,
@@ -84,15 +85,21 @@ class LogStore:
         started_at: datetime | None = None,
         extra: dict | None = None,
         app_version: str = __version__,
+        clock: SessionClock | None = None,
     ) -> SessionWriter:
         """Create a new session and return its writer (raises SessionExistsError on reuse).
 
         With an explicit ``started_at`` (a video file, a replay, synthetic data) the session's
         clock is the data's, so ``close()`` sets ``ended_at`` to the last row's timestamp;
-        otherwise to the wall-clock time of ``close()``.
+        otherwise to the session clock's time of ``close()``: ``clock`` (a
+        :class:`~fer_core.clock.SessionClock`, default: one started now) is the wall time read
+        once at the start plus monotonic seconds, so a wall-clock step cannot move the end.
         """
         validate_id(subject, "subject")
-        start = to_utc(started_at, "started_at") if started_at else datetime.now(UTC)
+        if started_at is not None and clock is not None:
+            raise ValueError("give started_at or clock, not both")
+        clock = clock or SessionClock(to_utc(started_at, "started_at") if started_at else None)
+        start = clock.started_at
         session = (validate_id(session, "session") if session is not None
                    else new_session_id(start))
         if source not in SOURCES:
@@ -116,7 +123,7 @@ class LogStore:
         # The writer takes the session's writer lock and writes _session.json under it; it
         # releases the lock itself in close().
         return SessionWriter(directory, meta, flush_interval=flush_interval, fsync=self.fsync,
-                             end_at_last_row=started_at is not None)
+                             end_at_last_row=started_at is not None, clock=clock)
 
     # ------------------------------------------------------------------ discovery
     def _snapshot(self, subject: str, session: str) -> Snapshot:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fer_core.clock import SessionClock
 from fer_core.logstore.finishing import finish_session
 from fer_core.logstore.layout import part_name
 from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta, write_meta
@@ -53,6 +54,7 @@ class SessionWriter:
         fsync: bool = True,
         compact_on_close: bool = True,
         end_at_last_row: bool = False,
+        clock: SessionClock | None = None,
     ) -> None:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
@@ -60,6 +62,9 @@ class SessionWriter:
         self.session = meta.session
         self.directory = directory
         self.started_at = meta.started_at
+        # The session's clock: its start's wall time + monotonic seconds, so a wall-clock step
+        # while recording cannot end the session before it began (fer_core.clock).
+        self.clock = clock or SessionClock(meta.started_at)
         self.flush_interval = flush_interval
         self.rows_appended = 0
         self.rows_written = 0
@@ -123,7 +128,7 @@ class SessionWriter:
 
         After :meth:`close` the marker is written at once (the session still exists).
         """
-        marker = Marker(to_utc(timestamp or datetime.now(UTC)), str(label))
+        marker = Marker(to_utc(timestamp or self.clock.now()), str(label))
         with self._buffer_lock:
             if not self._closed:
                 self._markers.append(marker)
@@ -161,12 +166,13 @@ class SessionWriter:
             self._lock.release()
 
     def _end_time(self, override: datetime | None) -> datetime:
-        """``ended_at``: the caller's, else the last row's (data clock), else now."""
+        """``ended_at``: the caller's, else the last row's (data clock), else the session
+        clock's now (start + monotonic time: a wall-clock step cannot put it before the start)."""
         if override is not None:
             return override
         if self._end_at_last_row and self._ts_max is not None:
             return max(self.started_at, datetime.fromtimestamp(self._ts_max / 1000, UTC))
-        return datetime.now(UTC)
+        return self.clock.now()
 
     def __enter__(self) -> SessionWriter:
         return self

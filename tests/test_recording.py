@@ -22,12 +22,18 @@ import pytest
 
 from dashboard.webrtc_glue import LiveRecorder, RecordSettings
 from fer_core.analyze import analyze_path, analyze_uploads
+from fer_core.calibration import crop_softmax, expected_calibration_error
+from fer_core.data import load_fer2013
 from fer_core.detection import FaceDetector
+from fer_core.inference import predict_faces_logits
 from fer_core.logstore import PROB_COLUMNS as PROBS
 from fer_core.logstore import LogStore
-from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline
+from fer_core.models.file_format import load_model, with_temperature
+from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline, to_gray
 from fer_core.recording import SessionRecorder, face_rows
+from fer_core.training.evaluate import evaluate_faces
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths, write_y4m
+from tests.core_data import FER_FIXTURE
 
 FACES = Path(__file__).parent / "fixtures" / "fer2013" / "test" / "happy"
 CONSENT = {"given": True, "text": "consent text shown", "at": "2026-11-27T10:00:00+00:00"}
@@ -153,3 +159,46 @@ def _other(model):
     import dataclasses
 
     return dataclasses.replace(model)
+
+
+def test_every_path_records_the_model_files_calibrated_probabilities(model_path, clip, tmp_path):
+    """A model file with a temperature: live, analyze, upload and evaluate all apply it.
+
+    The expected probabilities are computed independently: the boxes of an uncalibrated run,
+    the crops cut from them, their raw per-crop logits, then mean softmax(logits / T).
+    """
+    t = 2.5
+    plain = load_model(model_path)
+    hot = load_model(with_temperature(model_path, tmp_path / "hot.pt", t, {"temperature": t}))
+    path, images = clip
+    store = LogStore(tmp_path / "store")
+    sessions = [
+        _live(hot, store, images),
+        analyze_path(path, "P1", "offline", store=store, pipeline=FramePipeline(hot),
+                     start=T0, progress=False).session,
+        analyze_uploads([("camera.y4m", path.read_bytes())], FramePipeline(hot), store,
+                        "P1", start=T0, consent=CONSENT).session,
+    ]
+    reference = FramePipeline(plain)
+    expected = []
+    for result, image in zip(reference.process_many(images, [T0] * len(images)), images,
+                             strict=True):
+        if result.faces:
+            crops = reference.crop_faces(to_gray(image), [f.box for f in result.faces])
+            logits = predict_faces_logits(plain, crops, crops=DEFAULT_SETTINGS.crops)
+            expected.append(crop_softmax(logits, t))
+    want = np.concatenate(expected)
+    assert len(want) >= 8
+    for session in sessions:
+        rows = store.read("P1", session)
+        got = rows.loc[rows["face_detected"], PROB_COLUMNS].to_numpy(dtype=float)
+        np.testing.assert_allclose(got, want, atol=2e-5)
+        # and they are not the uncalibrated ones
+        assert np.abs(got - crop_softmax(logits, 1.0)[-1]).max() > 1e-3
+    # evaluate: the same temperature on a split's faces
+    faces = load_fer2013(FER_FIXTURE, "PublicTest", use_cache=False)
+    probs = crop_softmax(predict_faces_logits(plain, faces.images), t)
+    result = evaluate_faces(hot, faces, dataset="fer2013", split="fixture")
+    assert result.temperature == t
+    assert result.accuracy == pytest.approx(100 * np.mean(probs.argmax(1) == faces.labels))
+    assert result.ece == pytest.approx(expected_calibration_error(probs, faces.labels))

@@ -19,12 +19,16 @@ from typing import Any, Literal
 
 #: Characters that open a Markdown construct anywhere in a line: links and images (``[]()!``),
 #: HTML (``<>&``), emphasis and code (``*_~` ``), colour and icon directives (``:``), maths
-#: (``$``), tables (``|``), e-mail autolinks (``@``) and the escape itself. ``:`` also stops
-#: ``http://`` autolinks; ``www.`` autolinks and line-start markers are handled in :func:`plain`.
+#: (``$``), tables (``|``) and the escape itself. Autolinks and line-start markers are handled
+#: separately in :func:`plain`.
 _MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#!|~:$&@")
 #: a list item or heading marker at the start of the text (``- x``, ``+ x``, ``1. x``, ``1) x``)
 _LEADING_MARKER = re.compile(r"^(\s*|\s*\d+)([-+=]|(?<=\d)[.)])(?=\s|$)")
-_WWW = re.compile(r"(www)\.", re.IGNORECASE)
+#: Streamlit's Markdown (remark-gfm) turns ``http(s)://``, ``www.`` and ``a@b.c`` into links
+#: *after* escapes are resolved, so a backslash cannot stop it: an invisible WORD JOINER
+#: (U+2060) is put inside each of those patterns instead (the text looks the same).
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\\?\.)|(?<=@)", re.IGNORECASE)
 
 
 Kind = Literal["error", "warning", "info", "success", "caption", "markdown", "write"]
@@ -33,13 +37,14 @@ Kind = Literal["error", "warning", "info", "success", "caption", "markdown", "wr
 def plain(text: object) -> str:
     """``text`` as literal characters inside Streamlit Markdown (labels, notes, ids, errors).
 
-    Every character that can open a link, image, emphasis, HTML, directive or autolink is
-    backslash-escaped (CommonMark drops the backslash when drawing); newlines become spaces,
+    Every character that can open a link, image, emphasis, HTML or directive is
+    backslash-escaped (CommonMark drops the backslash when drawing), bare URLs and e-mail
+    addresses are kept from becoming links by an invisible joiner; newlines become spaces,
     so a message stays one paragraph and a typed ``- x`` or ``1. x`` stays text.
     """
     one_line = " ".join(str(text).splitlines())
     out = "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in one_line)
-    out = _WWW.sub(r"\1\\.", out)  # "www.host" would become a link
+    out = _AUTOLINK.sub(WORD_JOINER, out)  # no autolink: "http:⁠//", "www⁠.", "a@⁠b"
     return _LEADING_MARKER.sub(lambda m: m.group(1) + "\\" + m.group(2), out)
 
 

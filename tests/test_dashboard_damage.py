@@ -63,7 +63,7 @@ def _warnings(at: AppTest) -> str:
 def test_pages_name_the_damaged_sessions_and_keep_working(app, page):
     text = _warnings(app(page))
     assert "2 damaged session(s)" in text
-    assert "lost: compaction manifest \\_compaction\\-000001\\.json missing" in text
+    assert "lost: compaction manifest \\_compaction-000001.json missing" in text
     assert "broken: 1 unreadable file\\(s\\)" in text
 
 

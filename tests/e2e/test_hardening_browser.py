@@ -47,7 +47,7 @@ class Beacon:
         hits: list[str] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 hits.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "image/png")
@@ -182,7 +182,7 @@ def test_no_foreign_text_becomes_markup(app, page, beacon, start_app, tmp_path):
     page.goto(f"{app.url}/session?subject=p01&session=s-a")
     wait_for_streamlit(page)
     page.get_by_role("heading", name="Session — p01").wait_for(timeout=60_000)
-    assert "label-md.png" in _main_text(page), "the label is not shown as text"
+    shown_as_text = {"label": "label-md.png" in _main_text(page)}
     seen_links = _beacon_links(page, beacon)
     # the Record page: an invalid subject id quoted in its error message
     page.goto(f"{app.url}/record")
@@ -191,11 +191,11 @@ def test_no_foreign_text_becomes_markup(app, page, beacon, start_app, tmp_path):
     box.wait_for(timeout=120_000)
     rerun_after(page, lambda: (box.fill(f"![r]({beacon.url('record.png')})"), box.press("Enter")))
     page.locator('[data-testid="stAlertContentError"]').first.wait_for(timeout=60_000)
-    assert "record.png" in _main_text(page)
+    shown_as_text["typed id"] = "record.png" in _main_text(page)
     seen_links += _beacon_links(page, beacon)
 
     # an import refusal on an empty store (the admin's empty state)
-    data, payload = _refused_zip(beacon, tmp_path)
+    data, _ = _refused_zip(beacon, tmp_path)
     empty = start_app(tmp_path / "empty_store", script=SERVE,
                       auth_dir=make_auth_dir(tmp_path / "auth_empty"))
     page.goto(empty.url)
@@ -203,10 +203,11 @@ def test_no_foreign_text_becomes_markup(app, page, beacon, start_app, tmp_path):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         files=[{"name": "export.zip", "mimeType": "application/zip", "buffer": data}])
     page.get_by_text("Could not import export.zip").wait_for(timeout=60_000)
-    assert "zip-md.png" in _main_text(page)
+    shown_as_text["zip refusal"] = "zip-md.png" in _main_text(page)
     seen_links += _beacon_links(page, beacon)
 
     # give the browser every chance to have fetched something: wait for a hit (none comes)
     wait_until(lambda: beacon.hits, 3, tick=lambda s: page.wait_for_timeout(1000 * s))
     assert beacon.hits == [], f"the browser fetched {beacon.hits}"
     assert seen_links == [], f"links or images to the beacon in the page: {seen_links}"
+    assert all(shown_as_text.values()), f"markup not shown as text: {shown_as_text}"

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.plaintext import WORD_JOINER, plain
 from fer_core.auth import Throttle
-from tests.auth_fixtures import PW, use_auth_dir
+from tests.auth_fixtures import PW, log_in, use_auth_dir
 
 APP = "../dashboard/app.py"
 
@@ -44,3 +44,18 @@ def test_login_on_a_full_disk_is_a_clear_message(tmp_path, monkeypatch):
     assert "not possible right now" in message and "No space left on device" in message
     assert "OSError" not in message and "Errno" not in message
     assert at.title[0].value == "Log in"
+
+
+def test_admin_page_reports_a_truncated_audit_line_without_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path / "logs"))
+    auth = use_auth_dir(monkeypatch, tmp_path / "auth")
+    auth.audit.write("admin", "delete", "subject=p01")
+    path = auth.audit.files()[-1]
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]) + lines[-1][:40])
+    at = log_in(AppTest.from_file(APP, default_timeout=60))
+    at.run()
+    at.switch_page("pages/admin.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    report = [e.value for e in at.error if "tampering" in e.value]
+    assert len(report) == 1 and "truncated" in report[0], [e.value for e in at.error]

@@ -42,7 +42,7 @@ def _claim_many(directory: str, who: Principal, barrier, trials: int) -> list[st
     auth = Auth(directory)  # each claimant its own Auth, as two app processes would have
     results = []
     for i in range(trials):
-        barrier.wait(timeout=60)
+        barrier.wait(timeout=300)  # generous: a spawned process may import slowly on a busy machine
         results.append(auth.claim_subject(who, f"new-{i}", exists=False))
     return results
 
@@ -184,7 +184,7 @@ def test_parallel_audit_lines_are_in_time_order(auth_path):
     barrier = threading.Barrier(n_threads)
 
     def writer(k: int) -> None:
-        barrier.wait(timeout=60)
+        barrier.wait(timeout=300)  # generous: a spawned process may import slowly on a busy machine
         for i in range(per_thread):
             auth.audit.write(f"user{k}", "login", f"user=user{k}", i=i)
 

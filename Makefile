@@ -31,7 +31,7 @@ $(LOCK):
 setup: $(STAMP)
 
 app: $(STAMP)
-	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
+	$(BIN)/streamlit run dashboard/serve.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

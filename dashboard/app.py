@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` only puts dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from dashboard import auth_ui, loaders, ui  # noqa: E402
+from dashboard.plaintext import say  # noqa: E402
 from fer_core.auth import Perm  # noqa: E402
 
 st.set_page_config(page_title="FER monitor", page_icon=":material/mood:", layout="wide")
@@ -42,19 +43,29 @@ def _copy(source: str, target: str) -> None:
 SESSION_PAGES = {"Session summary"}
 
 
-def _restore_from_url() -> None:
+def _restore_from_url(options: list[str]) -> None:
     """A fresh browser session (a reload, a bookmark) takes its picks from the URL.
 
     The picks live in ``st.session_state``, which a reload empties; the sidebar mirrors them
-    into the query string (``?subject=...&session=...``), and they are validated below like any
-    other pick (only subjects this account may see are options).
+    into the query string (``?subject=...&session=...``), and they are validated like any
+    other pick: only subjects this account may see (``options``) are taken. Any other subject
+    is refused out loud and audited as ``denied`` (a viewer who opens a link to an unassigned
+    subject learns why it is not shown, and the attempt is on record).
     """
     if ui.SUBJECT_KEY in st.session_state:
         return
-    if st.query_params.get("subject"):
-        st.session_state[ui.PENDING_SUBJECT_KEY] = st.query_params["subject"]
-    if st.query_params.get("session"):
-        st.session_state[ui.SESSION_KEY] = st.query_params["session"]
+    subject, session = st.query_params.get("subject"), st.query_params.get("session")
+    if subject and subject not in options:
+        who = auth_ui.current()
+        if who is not None and not who.sees_all_subjects:
+            auth_ui.refuse_subject(who, subject, session)
+        else:
+            say(st, "info", f"There is no subject {subject} in the log store.")
+        return
+    if subject:
+        st.session_state[ui.PENDING_SUBJECT_KEY] = subject
+    if session:
+        st.session_state[ui.SESSION_KEY] = session
 
 
 def sidebar(page) -> None:
@@ -64,8 +75,8 @@ def sidebar(page) -> None:
     if subjects.empty:
         st.sidebar.caption("No subjects yet.")
         return
-    _restore_from_url()
     options = subjects.sort_values("subject")["subject"].tolist()
+    _restore_from_url(options)
     pending = st.session_state.pop(ui.PENDING_SUBJECT_KEY, None)
     if pending in options:
         st.session_state[ui.SUBJECT_KEY] = pending
@@ -95,8 +106,25 @@ def sidebar(page) -> None:
     st.sidebar.caption(f"Times shown in {ui.display_tz()}.")
 
 
-auth_ui.gate([p.url_path for p in PAGES])  # login / first-run form until someone logs in
-page = st.navigation([p for p in PAGES if auth_ui.may(PAGE_PERMISSION.get(p.title, Perm.VIEW))])
+#: every page's URL path; the default page is served at "/", but a bookmark or a typed
+#: "/overview" (its file name) must show the login form too, not "Page not found"
+URL_PATHS = ["overview", *(p.url_path for p in PAGES)]
+auth_ui.gate(URL_PATHS)  # login / first-run form until someone logs in
+
+
+def _navigation_pages() -> list:
+    """The pages this account may open, and for each other page a hidden stand-in at its URL
+    that says why it is closed (and audits it) instead of "Page not found"."""
+    pages = []
+    for p in PAGES:
+        perm = PAGE_PERMISSION.get(p.title, Perm.VIEW)
+        pages.append(p if auth_ui.may(perm) else st.Page(
+            auth_ui.page_refused(p.title, perm), title=p.title, url_path=p.url_path,
+            visibility="hidden"))
+    return pages
+
+
+page = st.navigation(_navigation_pages())
 auth_ui.account_box()
 sidebar(page)
 page.run()

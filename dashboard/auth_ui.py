@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.plaintext import plain, say
 from fer_core.auth import Auth, Perm, Principal, auth_dir
 from fer_core.auth.cookies import COOKIE_NAME
 
@@ -66,6 +67,21 @@ def audit(action: str, target: str = "", **details: Any) -> None:
     get_auth().audit.write(who.username if who else "", action, target, **details)
 
 
+def denial_reason(who: Principal, perm: Perm, subject: str | None = None) -> str:
+    """Why ``who`` may not ``perm`` (on ``subject``): the role, or the subject assignment."""
+    if not get_auth().can(who, perm):
+        return f"role {who.role} lacks {perm.value}"
+    return f"subject {subject} not assigned to {who.username}"
+
+
+def deny(who: Principal, target: str, reason: str, message: str, *,
+         permission: str = "") -> None:
+    """Audit a refused access (user, target, reason) and tell the user why, as plain text."""
+    get_auth().audit.write(who.username, "denied", target, reason=reason,
+                           **({"permission": permission} if permission else {}))
+    st.error(message, icon=":material/block:")
+
+
 def require(perm: Perm, subject: str | None = None) -> Principal:
     """Stop the page unless the logged-in user may ``perm`` (on ``subject``)."""
     who = current()
@@ -73,13 +89,48 @@ def require(perm: Perm, subject: str | None = None) -> Principal:
         st.warning("Your login has expired. Please log in again.")
         st.stop()
     if not may(perm, subject):
-        target = f"subject={subject}" if subject else ""
-        get_auth().audit.write(who.username, "denied", target, permission=perm.value)
-        what = f" for subject {subject}" if subject else ""
-        st.error(f"Your account ({who.role}) is not allowed to {perm.value}{what}.",
-                 icon=":material/block:")
+        reason = denial_reason(who, perm, subject)
+        if subject and reason.startswith("subject"):
+            why = (f"subject {plain(subject)} is not assigned to you. Ask an admin to assign "
+                   "it to your account.")
+        else:
+            why = f"this needs the {perm.value} permission, which your role does not have."
+        deny(who, f"subject={subject}" if subject else f"permission={perm.value}", reason,
+             f"Your account ({who.role}) is not allowed to {perm.value}"
+             + (f" for subject {plain(subject)}" if subject else "") + f": {why}",
+             permission=perm.value)
         st.stop()
     return who
+
+
+def page_refused(title: str, perm: Perm) -> Callable[[], None]:
+    """A stand-in for a page the account may not open, registered under that page's URL.
+
+    Opening ``/admin`` as a viewer then says why and is audited, instead of Streamlit's
+    "Page not found" (and the page's own script never runs).
+    """
+    def page() -> None:
+        who = current()
+        if who is None:  # the login expired between the gate and here
+            st.warning("Your login has expired. Please log in again.")
+            st.stop()
+        deny(who, f"page={title}", denial_reason(who, perm),
+             f"The {title} page is not open to your account ({who.role}): it needs the "
+             f"{perm.value} permission, which your role does not have. Ask an admin if you "
+             "need it.", permission=perm.value)
+
+    page.__name__ = page.__qualname__ = "refused_" + "".join(c if c.isalnum() else "_"
+                                                             for c in title.lower())
+    return page
+
+
+def refuse_subject(who: Principal, subject: str, session: str | None = None) -> None:
+    """A subject (and session) asked for by URL that this account may not see: audit, tell."""
+    target = f"subject={subject}" + (f" session={session}" if session else "")
+    deny(who, target, f"subject {subject} not assigned to {who.username}",
+         f"Subject {plain(subject)} is not open to your account ({who.role}): it is not "
+         "assigned to you, or it does not exist. Ask an admin to assign it to you. Showing "
+         "your own subjects instead.", permission=Perm.VIEW.value)
 
 
 def log_view(page: str, subject: str | None = None, session: str | None = None) -> None:
@@ -212,31 +263,54 @@ def _setup_form(auth: Auth) -> None:
         try:
             token = auth.setup_admin(username, password)
         except ValueError as exc:
-            st.error(str(exc))
+            say(st, "error", exc)
+            return
+        except OSError as exc:
+            _storage_error(exc)
             return
         _finish_login(token)
+
+
+def _storage_error(exc: OSError) -> None:
+    """A login that cannot be recorded (full disk, read-only folder): refused, said plainly.
+
+    Nobody is logged in without the throttle and the audit log being written.
+    """
+    log.error("login could not be recorded: %s", exc)
+    st.error("Logging in is not possible right now: the server could not record the login "
+             f"({plain(exc.strerror or type(exc).__name__)}). The disk may be full or the "
+             "account folder read-only; ask the person who runs this computer to free space. "
+             "Nothing was changed.", icon=":material/storage:")
 
 
 def _login_form(auth: Auth) -> None:
     st.title("Log in")
     if st.session_state.get(NOTICE_KEY):
-        st.info(st.session_state[NOTICE_KEY])
+        say(st, "info", st.session_state[NOTICE_KEY])
     with st.form("auth.login"):
         username = st.text_input("Username", key="auth.user")
         password = st.text_input("Password", type="password", key="auth.password")
         submitted = st.form_submit_button("Log in")
     if submitted:
-        result = auth.login(username, password)
+        try:
+            result = auth.login(username, password)
+        except OSError as exc:  # e.g. a full disk: the throttle and audit files cannot grow
+            _storage_error(exc)
+            return
         if result.token:
             _finish_login(result.token)
-        st.error(result.error)
+        say(st, "error", result.error)
     if _oidc_configured():
         user = getattr(st, "user", None)
         if user is not None and user.get("is_logged_in"):
-            result = auth.login_external(str(user.get("email") or "").lower(), "oidc")
+            try:
+                result = auth.login_external(str(user.get("email") or "").lower(), "oidc")
+            except OSError as exc:
+                _storage_error(exc)
+                return
             if result.token:
                 _finish_login(result.token)
-            st.error(result.error)
+            say(st, "error", result.error)
             st.button("Log out of single sign-on", on_click=st.logout)
         else:
             st.button("Log in with single sign-on", on_click=st.login, key="auth.oidc")

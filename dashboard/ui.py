@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth_ui, charts, loaders
+from dashboard.plaintext import plain
 from fer_core.auth import Perm
 
 # Keys of state shared by all pages (the sidebar pickers). Page-local widgets use a page prefix
@@ -87,7 +88,7 @@ def empty_state() -> None:
         try:
             imported = loaders.store().import_zip(upload.getvalue())
         except Exception as exc:  # shown to the user; the store is left as it was
-            st.error(f"Could not import {upload.name}: {exc}")
+            st.error(f"Could not import {plain(upload.name)}: {plain(exc)}")
         else:
             auth_ui.audit("import", " ".join(f"subject={a} session={b}" for a, b in imported),
                           file=upload.name)
@@ -106,22 +107,6 @@ def require_data() -> pd.DataFrame:
                                          else "."), icon=":material/lock:")
         st.stop()
     return subjects
-
-
-#: Characters Streamlit's markdown gives a meaning to (links, images, emphasis, code, HTML-ish
-#: tags, colour directives like ``:red[...]``, tables, maths); escaped in user-typed text.
-_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|~:$=&")
-
-
-def plain(text: object) -> str:
-    """``text`` as literal characters inside Streamlit markdown (labels, notes, file names).
-
-    Why: a session label such as ``![x](http://host/t.png)`` would otherwise make the browser
-    fetch that URL (and links or colour directives could disguise the page). Every character
-    with a markdown meaning is backslash-escaped; newlines become spaces.
-    """
-    out = "".join(f"\\{c}" if c in _MARKDOWN_SPECIALS else c for c in str(text))
-    return " ".join(out.splitlines())
 
 
 def damage_notice(sessions: pd.DataFrame) -> None:

@@ -72,7 +72,7 @@ def test_pages_name_the_damaged_sessions_and_keep_working(app, page):
     text = _warnings(app(page))
     assert "3 damaged session(s)" in text
     assert "cut: repaired" in text and "row\\(s\\)" in text and "lost" in text
-    assert "lost: compaction manifest \\_compaction\\-000001\\.json missing" in text
+    assert "lost: compaction manifest \\_compaction-000001.json missing" in text
     assert "broken: 1 unreadable file\\(s\\)" in text
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth_ui, loaders
+from dashboard.plaintext import plain, say
 from fer_core.auth import AccountError, ErasureError, Perm, Role, erase_session, erase_subject
 from fer_core.logstore import LogStore, SessionBusyError, SessionNotFoundError
 
@@ -20,7 +21,7 @@ accounts_tab, assign_tab, audit_tab, erase_tab = st.tabs(
 
 with accounts_tab:
     if st.session_state.get("admin.created"):
-        st.success(st.session_state.pop("admin.created"))
+        say(st, "success", st.session_state.pop("admin.created"))
     accounts = auth.accounts.all()
     st.dataframe(pd.DataFrame([{"username": a.username, "role": str(a.role), "active": a.active,
                                 "created": a.created_at, "created by": a.created_by}
@@ -38,7 +39,7 @@ with accounts_tab:
                 st.session_state["admin.created"] = f"Account {name.strip().lower()} created."
                 st.rerun()
             except (AccountError, PermissionError) as exc:
-                st.error(str(exc))
+                say(st, "error", exc)
     names = [a.username for a in accounts]
     with st.form("admin.edit_account"):
         st.markdown("**Change an account**")
@@ -55,9 +56,9 @@ with accounts_tab:
                     who, target, role=None if new_role == "(unchanged)" else Role(new_role),
                     active=None if active == "(unchanged)" else active == "active",
                     password=new_pw or None)
-                st.success(f"Account {target} updated.")
+                say(st, "success", f"Account {target} updated.")
             except (AccountError, PermissionError) as exc:
-                st.error(str(exc))
+                say(st, "error", exc)
 
 with assign_tab:
     st.caption("Psychologists and viewers see only the subjects assigned to them (a "
@@ -76,17 +77,22 @@ with assign_tab:
                 auth.set_assignment(who, subject, user, True)
             for subject in current - set(chosen):
                 auth.set_assignment(who, subject, user, False)
-            st.success(f"Assignments of {user} saved.")
+            say(st, "success", f"Assignments of {user} saved.")
     st.dataframe(pd.DataFrame([{"account": u, "subjects": ", ".join(s)}
                                for u, s in auth.assignments.all().items()]),
                  hide_index=True, key="admin.assignments")
 
 with audit_tab:
     auth_ui.require(Perm.READ_AUDIT)
-    entries = pd.DataFrame(auth.audit.entries())
-    problems = auth.audit.verify()
+    try:  # a damaged line or anchor is reported by verify(), never raised
+        entries = pd.DataFrame(auth.audit.entries())
+        problems = auth.audit.verify()
+    except OSError as exc:
+        entries, problems = pd.DataFrame(), [f"the audit folder cannot be read ({exc})"]
     if problems:
-        st.error("The audit log was altered: " + "; ".join(problems[:5]))
+        st.error("The audit log was altered (tampering): " + plain("; ".join(problems[:5]))
+                 + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+                 icon=":material/gpp_bad:")
     else:
         st.caption("Append-only; the hash chain of every line is intact.")
     if entries.empty:
@@ -141,7 +147,7 @@ with erase_tab:
             except (SessionBusyError, SessionNotFoundError, ErasureError) as exc:
                 auth_ui.audit("delete_failed", f"subject={subject}"
                               + (f" session={session}" if session else ""), error=str(exc))
-                st.error(f"Not erased: {exc}")
+                st.error(f"Not erased: {plain(exc)}")
                 st.stop()
             auth_ui.audit("delete", f"subject={subject}"
                           + (f" session={session}" if session else ""), removed=removed)
@@ -151,4 +157,4 @@ with erase_tab:
             st.session_state["admin.erased"] = f"Erased {expected}: " + "; ".join(removed)
             st.rerun()
     if st.session_state.get("admin.erased"):
-        st.success(st.session_state.pop("admin.erased"))
+        say(st, "success", st.session_state.pop("admin.erased"))

@@ -72,7 +72,7 @@ else:
     subject = st.session_state[ui.SUBJECT_KEY]
     auth_ui.require(Perm.VIEW, subject)
     shown_subjects.append(subject)
-    st.caption(f"Subject **{subject}** (change it in the sidebar).")
+    st.caption(f"Subject **{ui.plain(subject)}** (change it in the sidebar).")
     ui.damage_notice(loaders.sessions(subject))
     hist = loaders.history(subject)
     days = hist.sessions["start"].dt.tz_convert(ui.display_tz()).dt.date
@@ -88,7 +88,7 @@ auth_ui.log_view("Compare", " ".join(dict.fromkeys(shown_subjects)))
 if not a or not b or not a.get("n_face_frames") or not b.get("n_face_frames"):
     st.warning("One side has no frames with a face; pick another session or period.")
     st.stop()
-st.markdown(f"**A** = {name_a} &nbsp;&nbsp; **B** = {name_b}")
+st.markdown(f"**A** = {ui.plain(name_a)} &nbsp;&nbsp; **B** = {ui.plain(name_b)}")
 table = an.compare_summaries(a, b)
 st.table(table.set_index("metric").style.format("{:.2f}"))
 st.caption("Shares are % of the time a face was in view; their differences are percentage "

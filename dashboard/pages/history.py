@@ -13,7 +13,7 @@ subject = st.session_state[ui.SUBJECT_KEY]
 auth_ui.require(Perm.VIEW, subject)
 auth_ui.log_view("Subject history", subject)
 synthetic = bool(subjects.set_index("subject").at[subject, "synthetic"])
-st.title(f"Subject history — {subject}")
+st.title(f"Subject history — {ui.plain(subject)}")
 ui.synthetic_badge(synthetic)
 ui.damage_notice(loaders.sessions(subject))
 
@@ -76,7 +76,8 @@ if flags.empty:
     st.caption("No session's negative-affect share lies more than 2 sd from this person's "
                "earlier sessions (at least 3 earlier sessions are needed to compare).")
 for f in flags.itertuples():
-    st.warning(f"**{ui.fmt_time(f.start)}** — {f.observation}", icon=":material/visibility:")
+    st.warning(f"**{ui.fmt_time(f.start)}** — {ui.plain(f.observation)}",
+               icon=":material/visibility:")
 
 st.subheader("Sessions")
 shown = table.assign(

@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import auth_ui, charts, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
+from dashboard.plaintext import plain, say
 from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, analyze_uploads
 from fer_core.auth import Perm  # access control (auth engineer)
 from fer_core.labels import FER2013_CLASSES
@@ -100,7 +101,7 @@ try:
     model_path = resolve_model_path(None)
     model = _model(str(model_path.resolve()), model_path.stat().st_mtime)
 except (FileNotFoundError, ModelFileError) as exc:
-    st.error(f"No expression model available: {exc}. Ship one as `models/fast.pt` or set "
+    st.error(f"No expression model available: {plain(exc)}. Ship one as `models/fast.pt` or set "
              "`FER_MODEL` to a model file.")
     st.stop()
 
@@ -127,8 +128,8 @@ if choice == NEW_SUBJECT:
         validate_id(subject, "subject")
     except InvalidIdError as exc:
         subject_error = str(exc) if subject else "Enter a subject id."
-        if subject:
-            left.error(subject_error)
+        if subject:  # the message quotes the typed id: plain text
+            say(left, "error", subject_error)
 label = right.text_input("Session label", key="record.label", disabled=recording,
                          placeholder="e.g. baseline, task 2")
 notes = right.text_area("Notes", key="record.notes", disabled=recording, height=80)
@@ -146,7 +147,7 @@ settings = None
 if consent and consent_at and subject_error is None:
     subject_error = auth_ui.claim_subject(subject, loaders.root())
     if subject_error:
-        left.error(subject_error)
+        say(left, "error", subject_error)
 # ---------------------------------------------------------------------------------------
 if consent and consent_at and subject_error is None:
     settings = glue.RecordSettings(
@@ -191,7 +192,7 @@ def live_panel(box, chart_box) -> None:
                 chart_box.plotly_chart(charts.live_probabilities(pd.DataFrame(rows)),
                                        config=ui.PLOTLY_CONFIG, key=f"record.live.{n}")
         if recorder.error:
-            st.warning(recorder.error)
+            say(st, "warning", recorder.error)
 
 
 def finished_panel(where: str = "camera") -> None:
@@ -203,10 +204,10 @@ def finished_panel(where: str = "camera") -> None:
     if from_upload != (where == "upload"):
         return
     if fin.error:
-        st.warning(fin.error)
+        say(st, "warning", fin.error)  # names uploaded files: plain text
     st.success(f"Session `{fin.session}` of subject `{fin.subject}` saved: {fin.frames} frames "
                f"processed, {fin.rows} rows logged."
-               + (f" Video: `{fin.video_path}`." if fin.video_path else ""))
+               + (f" Video: {plain(fin.video_path)}." if fin.video_path else ""))
     st.button("Open the session summary", key=f"record.open_summary.{where}",
               icon=":material/movie:", on_click=_goto_summary, args=(fin.subject, fin.session))
 
@@ -261,7 +262,7 @@ with upload_tab:
                     text=f"Analysing... {done} of {total or '?'} frames"),
             )
         except (MediaError, ValueError) as exc:
-            st.error(f"Could not analyse the upload: {exc}")
+            st.error(f"Could not analyse the upload: {plain(exc)}")
             st.stop()
         progress.empty()
         skipped = (f"Skipped {len(result.skipped)} file(s) that could not be analysed: "

@@ -12,7 +12,7 @@ ui.require_data()
 subject, session = st.session_state[ui.SUBJECT_KEY], st.session_state[ui.SESSION_KEY]
 auth_ui.require(Perm.VIEW, subject)
 auth_ui.log_view("Session summary", subject, session)
-st.title(f"Session — {subject}")
+st.title(f"Session — {ui.plain(subject)}")
 this = loaders.sessions(subject)
 ui.damage_notice(this.loc[this["session"] == session])
 try:

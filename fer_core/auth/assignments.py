@@ -32,6 +32,25 @@ class Assignments:
 
         update_json(self.path, {}, change)
 
+    def claim(self, subject: str, username: str, exists: bool) -> bool:
+        """Assign a *new* subject to ``username``, atomically; False if it is taken.
+
+        Why one locked read-modify-write: checking "nobody owns it" and assigning in two steps
+        let two psychologists who typed the same new id at the same instant both get it (each
+        would then see the other's recordings). Under the file lock (threads and processes)
+        exactly one claimant wins. ``exists``: the subject already has data in the store, so
+        only an admin may grant it. Re-claiming one's own subject succeeds.
+        """
+        def change(data: dict) -> bool:
+            if subject in data.get(username, []):
+                return True
+            if exists or any(subject in subjects for subjects in data.values()):
+                return False
+            data[username] = sorted({*data.get(username, []), subject})
+            return True
+
+        return update_json(self.path, {}, change)
+
     def unassign(self, subject: str, username: str) -> None:
         def change(data: dict) -> None:
             subjects = set(data.get(username, [])) - {subject}

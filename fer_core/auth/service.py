@@ -157,11 +157,12 @@ class Auth:
             return "Your role may not record."
         if self.can(who, Perm.RECORD, subject):
             return None
-        owners = self.assignments.users_of(subject)
-        if exists or owners:
-            return (f"Subject {subject} exists and is not assigned to you; ask an admin to "
-                    "assign it, or use another id.")
-        self.assignments.assign(subject, who.username)
+        if not self.assignments.claim(subject, who.username, exists):  # atomic: one wins
+            self.audit.write(who.username, "denied", f"subject={subject}",
+                             permission=Perm.RECORD.value,
+                             reason="subject exists or is claimed by another account")
+            return (f"Subject {subject} already exists or was just taken by another account "
+                    "and is not assigned to you; ask an admin to assign it, or use another id.")
         self.audit.write(who.username, "assign", f"subject={subject}", account=who.username,
                          via="created by recording")
         return None

@@ -60,13 +60,15 @@ def run(args: argparse.Namespace) -> int:
             auth.audit.write(who, "account_update", f"user={args.username}", unlocked=True)
             print(f"{args.username} unlocked")
         elif args.action == "verify-audit":
-            problems = auth.audit.verify()
+            problems = auth.audit.verify()  # one line per finding, never raises on bad lines
             for p in problems:
                 print(p, file=sys.stderr)
             n = sum(1 for _ in auth.audit.entries())
-            print(f"{n} entries, {'chain intact' if not problems else 'ALTERED'}")
+            print(f"{n} entries, " + (f"ALTERED: {len(problems)} finding(s)" if problems
+                                      else "chain intact"))
             return 1 if problems else 0
-    except (AccountError, ValueError) as exc:
+    except (AccountError, ValueError, RuntimeError, OSError) as exc:
+        # a damaged auth file or an unreadable folder: one line, never a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

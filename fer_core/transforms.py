@@ -123,3 +123,110 @@ def random_erasing(
     mask &= (torch.rand(n, generator=generator) < p)[:, None, None]
     noise = torch.randn(x.shape, generator=generator)
     return torch.where(mask[:, None].to(x.device), noise.to(x.device), x)
+
+
+#: JPEG's standard luminance quantisation table (ITU-T T.81, Annex K.1)
+_JPEG_LUMA = torch.tensor([
+    [16, 11, 10, 16, 24, 40, 51, 61], [12, 12, 14, 19, 26, 58, 60, 55],
+    [14, 13, 16, 24, 40, 57, 69, 56], [14, 17, 22, 29, 51, 87, 80, 62],
+    [18, 22, 37, 56, 68, 109, 103, 77], [24, 35, 55, 64, 81, 104, 113, 92],
+    [49, 64, 78, 87, 103, 121, 120, 101], [72, 92, 95, 98, 112, 100, 103, 99],
+], dtype=torch.float32)  # fmt: skip
+
+
+def _dct_matrix(n: int = 8) -> torch.Tensor:
+    k = torch.arange(n, dtype=torch.float32)
+    d = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n)) * math.sqrt(2 / n)
+    d[0] /= math.sqrt(2)
+    return d
+
+
+def jpeg_quality_table(quality: torch.Tensor) -> torch.Tensor:
+    """(N,) qualities 1..100 -> (N, 8, 8) quantisation tables, as libjpeg scales them."""
+    q = quality.clamp(1, 100).float()
+    scale = torch.where(q < 50, 5000.0 / q, 200.0 - 2.0 * q)
+    table = torch.floor((_JPEG_LUMA[None] * scale[:, None, None] + 50.0) / 100.0)
+    return table.clamp(min=1.0)
+
+
+def jpeg_like(pixels: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """Batched JPEG luminance round trip of (N, 1, H, W) pixel values in [0, 255].
+
+    8x8 block DCT, quantisation by each image's quality table, inverse DCT: the lossy part of
+    JPEG (entropy coding is lossless, chroma is absent in gray faces). H and W must be multiples
+    of 8 (48x48 faces are); runs on the batch's device as two matrix products per block.
+    """
+    n, c, h, w = pixels.shape
+    if h % 8 or w % 8:
+        raise ValueError(f"jpeg_like needs sides that are multiples of 8, got {h}x{w}")
+    d = _dct_matrix().to(pixels.device)
+    blocks = (pixels - 128.0).reshape(n, c, h // 8, 8, w // 8, 8).permute(0, 1, 2, 4, 3, 5)
+    coef = d @ blocks @ d.T
+    table = jpeg_quality_table(quality).to(pixels.device)[:, None, None, None]
+    coef = torch.round(coef / table) * table
+    out = (d.T @ coef @ d).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w) + 128.0
+    return out.clamp(0.0, 255.0)
+
+
+def _gaussian_kernels(sigma: torch.Tensor, size: int = 9) -> torch.Tensor:
+    r = torch.arange(size, dtype=torch.float32) - size // 2
+    g = torch.exp(-(r[None, :] ** 2) / (2 * sigma[:, None] ** 2))
+    g = g / g.sum(dim=1, keepdim=True)
+    return g[:, :, None] * g[:, None, :]  # (N, size, size)
+
+
+def random_camera(
+    x: torch.Tensor,
+    *,
+    pixel_mean: float,
+    pixel_std: float,
+    p: float = 0.2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Camera-like degradations of prepared faces (N, 1, S, S), each with probability ``p``.
+
+    Blur (sigma 0.5-2 px), a low-resolution sensor (12-32 px, upscaled back), JPEG compression
+    (quality 8-60) and sensor noise (sd 3-20 gray levels): what
+    :mod:`fer_core.robustness` measures at test time, applied here to the equalised, normalised
+    faces of a training batch (``pixel_mean``/``pixel_std``: the spec's normalisation, to work
+    in gray levels where it matters). Parameters come from the CPU generator; pixels stay on the
+    batch's device.
+    """
+    n, _c, h, w = x.shape
+    dev = x.device
+    out = x.clone()
+
+    def pick() -> torch.Tensor:
+        return torch.rand(n, generator=generator) < p
+
+    sel = pick()
+    if sel.any():
+        idx = sel.nonzero().squeeze(1)
+        sigma = torch.empty(len(idx)).uniform_(0.5, 2.0, generator=generator)
+        k = _gaussian_kernels(sigma).to(dev)[:, None]
+        pad = k.shape[-1] // 2
+        src = F.pad(out[idx.to(dev)], (pad, pad, pad, pad), mode="replicate")
+        blurred = F.conv2d(src.transpose(0, 1), k, groups=len(idx)).transpose(0, 1)
+        out[idx.to(dev)] = blurred
+    sel = pick()
+    if sel.any():
+        sizes = torch.tensor([12, 16, 20, 24, 32])[
+            torch.randint(0, 5, (n,), generator=generator)
+        ]
+        for s in sizes[sel].unique().tolist():
+            idx = (sel & (sizes == s)).nonzero().squeeze(1).to(dev)
+            small = F.interpolate(out[idx], size=(s, s), mode="area")
+            out[idx] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    sel = pick()
+    if sel.any() and h % 8 == 0 and w % 8 == 0:
+        idx = sel.nonzero().squeeze(1)
+        quality = torch.randint(8, 61, (len(idx),), generator=generator)
+        d = idx.to(dev)
+        pixels = (out[d] * pixel_std + pixel_mean) * 255.0
+        out[d] = (jpeg_like(pixels, quality) / 255.0 - pixel_mean) / pixel_std
+    sel = pick()
+    if sel.any():
+        sd = torch.empty(n).uniform_(3.0, 20.0, generator=generator) * sel
+        scale = (sd / 255.0 / pixel_std)[:, None, None, None]
+        out = out + (torch.randn(x.shape, generator=generator) * scale).to(dev)
+    return out

@@ -26,7 +26,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rc = main([
         "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
         "--data", str(FER_FIXTURE), "--epochs", "2", "--batch-size", "8", "--out", str(run),
-        "--threads", "1", "--val-from-train", "0.25", "--seed", "3",
+        "--threads", "1", "--val-from-train", "0.25", "--seed", "3", "--augment", "camera",
     ])  # fmt: skip
     assert rc == 0
     return run / "model.pt"

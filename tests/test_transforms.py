@@ -89,3 +89,37 @@ def test_random_erasing_changes_only_a_rectangle() -> None:
         box = changed[i, 0, rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         # nearly every pixel inside the bounding box is noise (a randn value is ~never exactly 0)
         assert box.float().mean() > 0.99
+
+
+def test_jpeg_like_matches_opencv_jpeg_closely() -> None:
+    """The batched DCT round trip is JPEG's lossy step: close to OpenCV's encoder at the same
+    quality (OpenCV also rounds in integers, so a gray level or two apart)."""
+    import cv2
+    import numpy as np
+
+    from fer_core.transforms import jpeg_like
+    from tests.model_fixtures import real_faces
+
+    faces = real_faces()[:6]
+    ours = jpeg_like(torch.from_numpy(faces).float()[:, None], torch.full((6,), 20)).numpy()[:, 0]
+    ref = np.stack([cv2.imdecode(cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 20])[1],
+                                 cv2.IMREAD_GRAYSCALE) for f in faces])  # fmt: skip
+    assert np.abs(ours - ref).mean() < 1.5  # JPEG changes these faces by far more:
+    assert np.abs(faces.astype(float) - ref).mean() > 3.0
+
+
+def test_random_camera_degrades_some_faces_and_keeps_the_rest() -> None:
+    from fer_core.transforms import random_camera
+
+    x = torch.randn(64, 1, 48, 48)
+    gen = torch.Generator().manual_seed(0)
+    out = random_camera(x, pixel_mean=0.5, pixel_std=0.25, p=0.2, generator=gen)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    changed = (out - x).abs().flatten(1).amax(1) > 1e-4
+    # each of four degradations with p = 0.2: about 1 - 0.8**4 = 59% of faces changed
+    assert 20 <= int(changed.sum()) <= 56
+    same = random_camera(x, pixel_mean=0.5, pixel_std=0.25, p=0.2,
+                         generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert torch.equal(out, same)
+    none = random_camera(x, pixel_mean=0.5, pixel_std=0.25, p=0.0, generator=gen)
+    assert torch.equal(none, x)

@@ -23,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-command", required=True, help="the command that trained it")
     p.add_argument("--notes", default="", help="a paragraph for the card (status, caveats)")
     p.add_argument(
+        "--robustness", action="store_true",
+        help="score the shipped file under the camera-like perturbations for its card",
+    )  # fmt: skip
+    p.add_argument(
         "--ckplus-json", action="append", default=[],
         help="`evaluate --json` output of a 10-fold CK+ run (repeat for each protocol)",
     )  # fmt: skip
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.weights), args.name, args.version, Path(args.data),
         Path(args.out_dir) if args.out_dir else models_dir(),
         train_command=args.train_command, notes=args.notes, ckplus=ckplus or None,
+        robustness=args.robustness,
     )  # fmt: skip
     test = card.get("publictest") or card["ckplus_test"]
     print(f"shipped {card['file']} ({card['precision']}): {card['test_set']} ten-crop "

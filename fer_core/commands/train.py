@@ -45,7 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step-every", type=int, default=5, help="step: decay every N epochs")
     p.add_argument("--step-gamma", type=float, default=0.9, help="step: decay factor")
     p.add_argument("--warmup-epochs", type=int, default=0)
-    p.add_argument("--augment", choices=["seed", "strong"], default="seed")
+    p.add_argument("--augment", choices=["seed", "strong", "camera"], default="seed",
+                   help="seed: random crop + flip; strong: affine, flip, erasing; camera: strong "
+                   "with rotations to 30 degrees after blur, low resolution, JPEG and noise")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
     p.add_argument(

@@ -17,7 +17,7 @@ from typing import Any
 from fer_core.data import FaceSet, load_ckplus, load_fer2013, protocol_folds
 from fer_core.models.architectures import count_macs, count_params
 from fer_core.models.file_format import LoadedModel, load_model, save_model
-from fer_core.training.evaluate import EvalResult, evaluate_faces
+from fer_core.training.evaluate import EvalResult, evaluate_faces, robustness_of
 from fer_core.training.metrics import format_table
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,13 @@ def ship_model(
     notes: str = "",
     fp16_tolerance: float = 0.1,
     ckplus: dict[str, Any] | None = None,
+    robustness: bool = False,
 ) -> dict[str, Any]:
     """Write ``out_dir/<name>.pt`` plus its card; return the card's data.
+
+    The card also holds the expected calibration error with the file's temperature (and, for a
+    calibrated file, without it), a reliability diagram ``<name>-reliability.png`` and, with
+    ``robustness``, the accuracy under every camera-like perturbation (the live crops).
 
     ``data`` is the FER2013 folder for a FER2013 model (PublicTest is scored) or the CK+48 folder
     for a CK+ fold model (its held-out fold is scored). ``ckplus`` holds `evaluate --json` outputs
@@ -147,11 +152,42 @@ def ship_model(
         "notes": notes,
     }
     card["macs_per_tencrop_image"] = 10 * card["macs_per_crop"]
+    png = out_dir / f"{name}-reliability.png"
+    card["calibration"] = _calibration_card(model, shipped, test, png)
+    if robustness:
+        rows = robustness_of([model], test.faces, crops="flip")
+        card["robustness"] = {
+            "crops": "flip", "seed": 0,
+            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop}
+                     for r in rows],
+        }  # fmt: skip
     if ckplus:
         card["ckplus"] = ckplus
     (out_dir / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     (out_dir / f"{name}.md").write_text(render_card(card, shipped))
     return card
+
+
+def _calibration_card(
+    model: LoadedModel, shipped: EvalResult, test: HeldOut, png: Path
+) -> dict[str, Any]:
+    """ECE of the shipped file (and of the same weights at temperature 1), with a diagram."""
+    from dataclasses import replace
+
+    from fer_core.calibration import save_reliability_png
+
+    t = model.preprocess.temperature
+    out: dict[str, Any] = {"temperature": t, "ece": shipped.ece,
+                           "fitted": model.meta.get("calibration")}  # fmt: skip
+    curves = {f"T={t:.2f}: ECE {100 * shipped.ece:.2f}%": shipped.bins}
+    if t != 1.0:
+        raw = replace(model, preprocess=replace(model.preprocess, temperature=1.0))
+        before = evaluate_faces(raw, test.faces, dataset=test.dataset, split=test.split)
+        out["ece_uncalibrated"] = before.ece
+        curves = {f"T=1 (uncalibrated): ECE {100 * before.ece:.2f}%": before.bins, **curves}
+    save_reliability_png(curves, png, f"{model.name}: {test.dataset} {test.split}, ten-crop")
+    out["reliability_png"] = png.name
+    return out
 
 
 def _training_rows(card: dict[str, Any]) -> list[str]:
@@ -200,6 +236,33 @@ def _fold_lines(folds: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _calibration_lines(card: dict[str, Any]) -> list[str]:
+    cal = card.get("calibration")
+    if not cal:
+        return []
+    fitted = cal.get("fitted") or {}
+    how = (f"fitted on {fitted['fitted_on']}"
+           + (" (faces the network trained on)" if fitted.get("faces_seen_in_training") else "")
+           if fitted else "none fitted (temperature 1)")  # fmt: skip
+    text = (f"Temperature {cal['temperature']:.3f}, {how}. Expected calibration error on the "
+            f"test set above (top class, 15 bins): {100 * cal['ece']:.2f}%")  # fmt: skip
+    if "ece_uncalibrated" in cal:
+        text += f" (at temperature 1: {100 * cal['ece_uncalibrated']:.2f}%)"
+    text += f". Reliability diagram: `models/{cal['reliability_png']}`."
+    return ["## Confidence", "", text, ""]
+
+
+def _robustness_lines(card: dict[str, Any]) -> list[str]:
+    rob = card.get("robustness")
+    if not rob:
+        return []
+    lines = [f"## Camera-like conditions ({rob['crops']} crops, as the live pipeline; seed "
+             f"{rob['seed']}; `evaluate --crops {rob['crops']} --perturb`)", "",
+             "| condition | accuracy (%) | drop (points) |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {r['condition']} | {r['accuracy']:.2f} | {r['drop']:.2f} |" for r in rob["rows"]]
+    return [*lines, ""]
+
+
 def render_card(card: dict[str, Any], result: EvalResult) -> str:
     """Markdown model card from the measured data."""
     lines = [
@@ -231,6 +294,8 @@ def render_card(card: dict[str, Any], result: EvalResult) -> str:
         + f"fp32 weights: {card['fp32_accuracy']:.3f}%.",
         "",
     ]
+    lines += _calibration_lines(card)
+    lines += _robustness_lines(card)
     if "ckplus" in card:
         lines += [
             "## CK+ 10-fold cross-validation (ten-crop; each fold's own model, last epoch)",

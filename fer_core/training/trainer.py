@@ -31,7 +31,12 @@ from fer_core.data.faceset import FaceSet
 from fer_core.models.architectures import count_macs, count_params, create_model
 from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess, prepare_faces, probs_from_logits, test_crops
-from fer_core.transforms import random_affine_crop_flip, random_crop_flip, random_erasing
+from fer_core.transforms import (
+    random_affine_crop_flip,
+    random_camera,
+    random_crop_flip,
+    random_erasing,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +100,24 @@ def lr_at(cfg: TrainConfig, epoch: int, step_frac: float = 0.0) -> float:
     return cfg.lr  # plateau: scaled by the plateau factor kept in the trainer state
 
 
-def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+#: augmentation recipes (``--augment``): seed (the paper's crop + flip), strong (affine, flip,
+#: erasing), camera (strong with rotations up to 30 degrees, after camera-like degradations)
+AUGMENTATIONS = ("seed", "strong", "camera")
+
+
+def _augment(
+    x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, pre: Preprocess
+) -> torch.Tensor:
     if cfg.augment == "seed":
         return random_crop_flip(x, generator=gen)
     if cfg.augment == "strong":
         x = random_affine_crop_flip(x, generator=gen)
         return random_erasing(x, generator=gen)
-    raise ValueError(f"unknown augmentation {cfg.augment!r} (seed or strong)")
+    if cfg.augment == "camera":
+        x = random_camera(x, pixel_mean=pre.mean, pixel_std=pre.std, generator=gen)
+        x = random_affine_crop_flip(x, max_rotate_deg=30.0, generator=gen)
+        return random_erasing(x, generator=gen)
+    raise ValueError(f"unknown augmentation {cfg.augment!r} ({', '.join(AUGMENTATIONS)})")
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -200,7 +216,7 @@ def fit(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
             y = labels[idx]
             # augmentation parameters come from the CPU generator so runs repeat on any device
-            x = _augment(images[idx], cfg, gen)
+            x = _augment(images[idx], cfg, gen, pre)
             x = x.contiguous(memory_format=torch.channels_last)
             lam = 1.0
             if cfg.mixup_alpha > 0:

@@ -73,6 +73,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="", help="model name stored in the file (default: arch)")
     p.add_argument("--limit", type=int, default=0, help="use only every k-th training image")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics, model.pt")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL",
+                   help="distil from this model file (repeat for an ensemble: mean probabilities)")
+    p.add_argument("--kd-weight", type=float, default=0.5,
+                   help="share of the distillation loss (the rest is cross-entropy)")
+    p.add_argument("--kd-temperature", type=float, default=4.0,
+                   help="softening temperature of teacher and student outputs")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
 
 
@@ -136,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         ema_decay=args.ema,
         class_weight_power=args.class_weight_power,
         init_from=args.init_from,
+        teachers=list(args.teacher),
+        kd_weight=args.kd_weight,
+        kd_temperature=args.kd_temperature,
         name=args.name,
         # a CK+ fold's held-out images are its test set: never select an epoch on them
         select="last" if args.dataset == "ckplus" else (args.select or "best"),

@@ -31,6 +31,7 @@ from fer_core.data.faceset import FaceSet
 from fer_core.models.architectures import count_macs, count_params, create_model
 from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess, prepare_faces, probs_from_logits, test_crops
+from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.transforms import (
     random_affine_crop_flip,
     random_camera,
@@ -72,6 +73,9 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
     class_weight_power: float = 0.0  # loss weight of class c ~ (1 / count_c) ** power
     init_from: str = ""  # start from these weights (a model file or a last.ckpt)
+    teachers: list[str] = field(default_factory=list)  # model files to distil from (mean probs)
+    kd_weight: float = 0.5  # loss = (1 - w) * cross-entropy + w * distillation
+    kd_temperature: float = 4.0
     select: str = "best"  # best: keep the epoch with the best validation accuracy; last: the last
     name: str = ""
     version: str = "1.0"
@@ -195,6 +199,10 @@ def fit(
     elif resume:
         log.info("no checkpoint in %s; starting from scratch", out)
 
+    teachers = (
+        Teachers(cfg.teachers, pre, train.classes, dev, amp_dtype, cfg.kd_temperature)
+        if cfg.teachers else None
+    )
     # prepared once with the inference paths' own function; augmentation crops per batch
     images = prepare_faces(train.images, pre).to(dev)
     val_images = prepare_faces(val.images, pre).to(dev)
@@ -234,6 +242,9 @@ def fit(
                 loss = lam * loss + (1 - lam) * F.cross_entropy(
                     logits, y_b, weight=class_weight, label_smoothing=cfg.label_smoothing
                 )
+            if teachers is not None:
+                kd = distillation_loss(logits, teachers.probs(x), cfg.kd_temperature)
+                loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

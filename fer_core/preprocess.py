@@ -15,7 +15,7 @@ so equalising every face gives the network one kind of input whatever the camera
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -188,6 +188,18 @@ def probs_from_logits(logits: torch.Tensor, pre: Preprocess) -> torch.Tensor:
 Net = Callable[[torch.Tensor], torch.Tensor]
 
 
+def _crop_logits(
+    net: Net, images: np.ndarray | torch.Tensor, pre: Preprocess, batch_size: int,
+    device: str | torch.device,
+) -> Iterator[torch.Tensor]:
+    """(n * k, classes) logits of each batch's test crops: one forward pass per batch."""
+    if isinstance(net, torch.nn.Module):
+        net.eval()
+    for i in range(0, len(images), batch_size):
+        x = prepare_faces(images[i : i + batch_size], pre).to(device)
+        yield net(test_crops(x, pre))
+
+
 @torch.inference_mode()
 def predict_proba(
     net: Net,
@@ -203,13 +215,8 @@ def predict_proba(
     TorchScript module from :mod:`fer_core.models.compiled`). The crops of a whole batch go
     through the network as one forward pass.
     """
-    if isinstance(net, torch.nn.Module):
-        net.eval()
-    n = len(images)
-    out: list[np.ndarray] = []
-    for i in range(0, n, batch_size):
-        x = prepare_faces(images[i : i + batch_size], pre).to(device)
-        out.append(probs_from_logits(net(test_crops(x, pre)), pre).cpu().numpy())
+    out = [probs_from_logits(logits, pre).cpu().numpy()
+           for logits in _crop_logits(net, images, pre, batch_size, device)]  # fmt: skip
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return np.concatenate(out).astype(np.float32)
@@ -230,14 +237,9 @@ def predict_crop_logits(
     carry one); :func:`fer_core.calibration.crop_softmax` turns them back into what
     :func:`predict_proba` returns.
     """
-    if isinstance(net, torch.nn.Module):
-        net.eval()
     k = pre.crops_per_face
-    out: list[np.ndarray] = []
-    for i in range(0, len(images), batch_size):
-        x = prepare_faces(images[i : i + batch_size], pre).to(device)
-        logits = net(test_crops(x, pre)).float()
-        out.append(logits.reshape(-1, k, logits.shape[1]).cpu().numpy())
+    out = [logits.float().reshape(-1, k, logits.shape[1]).cpu().numpy()
+           for logits in _crop_logits(net, images, pre, batch_size, device)]  # fmt: skip
     if not out:
         return np.zeros((0, k, 0), dtype=np.float32)
     return np.concatenate(out).astype(np.float32)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,32 +70,25 @@ class ZipReader:
                              f"{self.limits.max_members}")
 
     def read(self, name: str, limit: int | None = None) -> bytes:
-        limit = min(limit or self.limits.max_member_bytes, self.limits.max_member_bytes)
-        try:
-            info = self.zf.getinfo(name)
-        except KeyError:
-            raise ValueError(f"export ZIP has no {name}") from None
-        if info.file_size > limit:
-            raise ValueError(f"{name} in the export ZIP is {info.file_size // MIB} MiB "
-                             f"decompressed, over the limit of {limit // MIB} MiB")
-        chunks, size = [], 0
-        try:
-            with self.zf.open(info) as fh:
-                while chunk := fh.read(MIB):
-                    size += len(chunk)
-                    if size > limit:  # the declared size lied
-                        raise ValueError(f"{name} in the export ZIP decompresses to more than "
-                                         f"{limit // MIB} MiB")
-                    self.budget.take(len(chunk), name)
-                    chunks.append(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-            raise ValueError(f"{name} in the export ZIP cannot be read: {exc}") from exc
+        """Member ``name`` as bytes, at most ``limit`` (and the per-member limit) decompressed."""
+        chunks: list[bytes] = []
+        self._copy(name, limit or self.limits.max_member_bytes, chunks.append)
         return b"".join(chunks)
 
     def spool(self, name: str, target: Path, limit: int, magic: bytes = b"") -> None:
         """Copy member ``name`` to the file ``target`` in 1 MiB chunks, at most ``limit`` bytes.
 
         ``magic``: the bytes the member must start with, checked before anything else is read.
+        """
+        with open(target, "wb") as out:
+            self._copy(name, limit, out.write, magic)
+
+    def _copy(self, name: str, limit: int, sink: Callable[[bytes], object],
+              magic: bytes = b"") -> None:
+        """Stream member ``name`` into ``sink`` in 1 MiB chunks; every limit checked as it goes.
+
+        The declared size is checked first, the real one while decompressing (a ZIP header can
+        lie), and every chunk is taken from the whole import's budget.
         """
         limit = min(limit, self.limits.max_member_bytes)
         try:
@@ -105,22 +98,23 @@ class ZipReader:
         if info.file_size > limit:
             raise ValueError(f"{name} in the export ZIP is {info.file_size // MIB} MiB "
                              f"decompressed, over the limit of {limit // MIB} MiB")
-        size = 0
         try:
-            with self.zf.open(info) as fh, open(target, "wb") as out:
-                head = fh.read(len(magic))
-                if head != magic:
-                    raise ValueError(f"{name} in the export ZIP is not a readable Parquet file "
-                                     f"(it does not start with {magic!r})")
-                out.write(head)
-                size = len(head)
+            with self.zf.open(info) as fh:
+                size = 0
+                if magic:
+                    head = fh.read(len(magic))
+                    if head != magic:
+                        raise ValueError(f"{name} in the export ZIP is not a readable Parquet "
+                                         f"file (it does not start with {magic!r})")
+                    sink(head)
+                    size = len(head)
                 while chunk := fh.read(MIB):
                     size += len(chunk)
                     if size > limit:  # the declared size lied
                         raise ValueError(f"{name} in the export ZIP decompresses to more than "
                                          f"{limit // MIB} MiB")
                     self.budget.take(len(chunk), name)
-                    out.write(chunk)
+                    sink(chunk)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, zlib.error) as exc:
             raise ValueError(f"{name} in the export ZIP cannot be read: {exc}") from exc
 

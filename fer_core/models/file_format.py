@@ -74,7 +74,11 @@ def save_model(
         "meta": _plain(meta or {}),
         "state_dict": state,
     }
-    path = Path(path)
+    return _write_payload(payload, Path(path))
+
+
+def _write_payload(payload: dict[str, Any], path: Path) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then one rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
@@ -160,9 +164,4 @@ def with_temperature(
     spec["temperature"] = float(temperature)
     payload["preprocess"] = Preprocess.from_dict(spec).to_dict()
     payload["meta"] = {**payload.get("meta", {}), "calibration": _plain(calibration)}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(payload, tmp)
-    os.replace(tmp, dst)
-    return dst
+    return _write_payload(payload, dst)

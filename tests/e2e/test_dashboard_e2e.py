@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import ARTIFACTS, full_screenshot, login, wait_for_streamlit
 
@@ -36,7 +37,17 @@ def open_page(page, app, name: str) -> None:
     page.goto(app.url)
     login(page)
     if name in LINKS:
-        page.get_by_role("link", name=LINKS[name]).click()
+        link = page.get_by_role("link", name=LINKS[name])
+        # a click that lands while the page is still rerunning after login can be lost (seen
+        # once in a loaded CI run): click again until the address is the page's, then settle
+        for _ in range(3):
+            link.click()
+            try:
+                page.wait_for_url(lambda url: urlsplit(url).path.rstrip("/").endswith(
+                    PAGES[name]), timeout=15_000)
+                break
+            except PlaywrightTimeout:
+                continue
         wait_for_streamlit(page)
     # the page keeps its subject/session in the query string (a reload comes back to them)
     path = urlsplit(page.url).path

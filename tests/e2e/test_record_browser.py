@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
@@ -237,7 +237,12 @@ def test_analyse_uploaded_images_on_the_record_page(start_app, tmp_path, page, f
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [str(p) for p in upload])
     page.get_by_text("b_empty.png").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Analyse", exact=True).click()
+    # the upload reruns the script: a click while the button is still disabled is lost (seen
+    # once in a loaded CI run), so wait for the rerun and the enabled button first
+    wait_for_streamlit(page)
+    analyse = page.get_by_role("button", name="Analyse", exact=True)
+    expect(analyse).to_be_enabled(timeout=30_000)
+    analyse.click()
     page.get_by_text("saved:").wait_for(timeout=60_000)
 
     store = LogStore(log_root)

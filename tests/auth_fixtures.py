@@ -38,3 +38,23 @@ def log_in(at: AppTest, username: str = "admin", password: str = PW) -> AppTest:
     assert result.token, result.error
     at.session_state[auth_ui.TOKEN_KEY] = result.token
     return at
+
+
+def page_opener(monkeypatch, store_root: Path, auth_dir: Path, subject: str = "p01"):
+    """``open(page, session=None) -> AppTest``: the app on ``store_root``, logged in as admin,
+    ``subject`` (and ``session``) picked, switched to ``page``; fails on any exception."""
+    monkeypatch.setenv("FER_LOG_ROOT", str(store_root))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, auth_dir)
+
+    def make(page: str, session: str | None = None) -> AppTest:
+        at = log_in(AppTest.from_file("../dashboard/app.py", default_timeout=60))
+        at.session_state["shared.subject"] = subject
+        if session:
+            at.session_state["shared.session"] = session
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return make

@@ -17,10 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer_core.logstore import LogStore
-from tests.auth_fixtures import log_in, use_auth_dir
+from tests.auth_fixtures import page_opener
 from tests.dashboard_fixtures import session_a_rows, session_b_rows, write_session
 
-APP = "../dashboard/app.py"
 EVIL_LABEL = "![x](http://attacker.invalid/t.png) [click](http://attacker.invalid) :red[big]"
 
 
@@ -46,21 +45,7 @@ def app(tmp_path, monkeypatch):
     (cut / "part-c000001.parquet").write_bytes((cut / "part-c000001.parquet").read_bytes()[:99])
     LogStore(tmp_path / "cut").repair()  # repaired on its own, then put beside the others
     shutil.copytree(cut, root / "subject=p01" / "session=cut")
-    monkeypatch.setenv("FER_LOG_ROOT", str(root))
-    monkeypatch.setenv("FER_TIMEZONE", "UTC")
-    use_auth_dir(monkeypatch, tmp_path / "auth")
-
-    def make(page: str, session: str | None = None) -> AppTest:
-        at = log_in(AppTest.from_file(APP, default_timeout=60))
-        at.session_state["shared.subject"] = "p01"
-        if session:
-            at.session_state["shared.session"] = session
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return make
+    return page_opener(monkeypatch, root, tmp_path / "auth")
 
 
 def _warnings(at: AppTest) -> str:

@@ -12,17 +12,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard import charts
 from fer_core import analytics as an
 from fer_core.logstore import LogStore
 from fer_core.logstore.layout import session_dir
 from fer_core.logstore.meta import update_meta
-from tests.auth_fixtures import log_in, use_auth_dir
+from tests.auth_fixtures import page_opener
 from tests.dashboard_fixtures import T0, session_a_rows, write_session
 
-APP = "../dashboard/app.py"
 BACKWARDS = "backwards"
 
 
@@ -70,21 +68,7 @@ def test_analytics_and_charts_take_it(store_root):
 
 @pytest.fixture
 def app(store_root, tmp_path, monkeypatch):
-    monkeypatch.setenv("FER_LOG_ROOT", str(store_root))
-    monkeypatch.setenv("FER_TIMEZONE", "UTC")
-    use_auth_dir(monkeypatch, tmp_path / "auth")
-
-    def make(page: str, session: str | None = None) -> AppTest:
-        at = log_in(AppTest.from_file(APP, default_timeout=60))
-        at.session_state["shared.subject"] = "p01"
-        if session:
-            at.session_state["shared.session"] = session
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return make
+    return page_opener(monkeypatch, store_root, tmp_path / "auth")
 
 
 @pytest.mark.parametrize("page", ["pages/overview.py", "pages/history.py", "pages/compare.py",

@@ -45,3 +45,23 @@ def full_fer2013() -> Path:
 def full_ckplus() -> Path:
     """The full CK+48 folder (see :func:`require_data`)."""
     return require_data(data_dir() / "ck+48", "CK+48")
+
+
+#: real happy PublicTest faces the analysis tests compose into 640x480 frames
+HAPPY_FACES = FIXTURES / "fer2013" / "test" / "happy"
+
+
+def detectable_face_frame(folder: Path = HAPPY_FACES):
+    """A 640x480 frame holding one real face of ``folder`` that Haar finds (chosen at run time,
+    so a detector change picks another face instead of breaking the tests)."""
+    import cv2
+
+    from fer_core.detection import FaceDetector
+    from fer_core.video_fixture import compose_face_frame
+
+    detector = FaceDetector()
+    for path in sorted(folder.glob("*.jpg")):
+        frame = compose_face_frame(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        if len(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 1:
+            return frame
+    pytest.fail(f"Haar finds none of the faces in {folder}")

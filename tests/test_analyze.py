@@ -20,7 +20,8 @@ import pytest
 from fer_core.analyze import MediaError, analyze_path, open_media
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
-from fer_core.video_fixture import blank_frame, compose_face_frame, read_y4m, write_y4m
+from fer_core.video_fixture import blank_frame, read_y4m, write_y4m
+from tests.core_data import detectable_face_frame
 
 FACE = PROJECT_ROOT / "tests" / "fixtures" / "fer2013" / "test" / "happy"
 START = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
@@ -29,15 +30,8 @@ FPS = 10
 
 @pytest.fixture(scope="module")
 def face_frame(model_path) -> np.ndarray:
-    """A composed frame with a real face that the detector finds (chosen at run time)."""
-    from fer_core.detection import FaceDetector
-
-    detector = FaceDetector()
-    for path in sorted(FACE.glob("*.jpg")):
-        frame = compose_face_frame(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-        if len(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 1:
-            return frame
-    pytest.fail(f"Haar finds none of the faces in {FACE}")
+    """A 640x480 frame with a real face that the detector finds (tests/core_data.py)."""
+    return detectable_face_frame(FACE)
 
 
 def _frames(face: np.ndarray) -> list[np.ndarray]:

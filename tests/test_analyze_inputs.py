@@ -20,22 +20,16 @@ from fer_core.analyze import MediaError, analyze_path, analyze_uploads
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
 from fer_core.media_check import MAX_SIDE, InputRejected, load_image
-from fer_core.video_fixture import compose_face_frame, write_y4m
+from fer_core.video_fixture import write_y4m
+from tests.core_data import detectable_face_frame
 
 FACE = PROJECT_ROOT / "tests" / "fixtures" / "fer2013" / "test" / "happy"
 
 
 @pytest.fixture(scope="module")
 def face_frame() -> np.ndarray:
-    """A 640x480 frame holding a real face the detector finds (chosen at run time)."""
-    from fer_core.detection import FaceDetector
-
-    detector = FaceDetector()
-    for path in sorted(FACE.glob("*.jpg")):
-        frame = compose_face_frame(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
-        if len(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 1:
-            return frame
-    pytest.fail(f"Haar finds none of the faces in {FACE}")
+    """A 640x480 frame with a real face that the detector finds (tests/core_data.py)."""
+    return detectable_face_frame(FACE)
 
 
 def write_large(path: Path, face_frame: np.ndarray, side: int = 10_000) -> Path:

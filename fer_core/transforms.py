@@ -66,6 +66,48 @@ def random_crop_flip(
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
+def random_affine_theta(
+    n: int,
+    size: int = 48,
+    crop: int = CROP,
+    scale: tuple[float, float] = (0.8, 1.2),
+    max_rotate_deg: float = 10.0,
+    max_translate: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """(N, 2, 3) affine matrices: random scale, rotation, translation and flip per image.
+
+    Sampled apart from the pixels so that one geometry can be applied to two versions of a batch
+    (a camera-degraded one for the student, the clean one for a distillation teacher).
+    """
+    s = torch.empty(n).uniform_(scale[0], scale[1], generator=generator)
+    a = torch.empty(n).uniform_(-max_rotate_deg, max_rotate_deg, generator=generator)
+    a = a * math.pi / 180.0
+    t = torch.empty(n, 2).uniform_(-max_translate, max_translate, generator=generator)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    # the output grid spans crop/size of the input at scale 1 (a 44 crop of a 48 image)
+    frac = crop / size
+    cos, sin = torch.cos(a) * frac / s, torch.sin(a) * frac / s
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = cos * flip
+    theta[:, 0, 1] = -sin
+    theta[:, 1, 0] = sin * flip
+    theta[:, 1, 1] = cos
+    theta[:, :, 2] = t
+    return theta
+
+
+def apply_affine(x: torch.Tensor, theta: torch.Tensor, crop: int = CROP) -> torch.Tensor:
+    """Sample (N, C, crop, crop) from ``x`` through ``theta``, replicating border pixels.
+
+    One ``affine_grid`` + ``grid_sample`` call for the whole batch. Border pixels are replicated so
+    the network never learns from black wedges that real webcam crops do not have.
+    """
+    grid = F.affine_grid(theta.to(x.device), [x.shape[0], x.shape[1], crop, crop],
+                         align_corners=False)  # fmt: skip
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def random_affine_crop_flip(
     x: torch.Tensor,
     crop: int = CROP,
@@ -74,38 +116,24 @@ def random_affine_crop_flip(
     max_translate: float = 0.1,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Stronger augmentation: random scale, rotation, translation and flip, sampled to crop x crop.
-
-    One ``affine_grid`` + ``grid_sample`` call for the whole batch. Border pixels are replicated so
-    the network never learns from black wedges that real webcam crops do not have.
-    """
-    n = x.shape[0]
-    s = torch.empty(n).uniform_(scale[0], scale[1], generator=generator)
-    a = torch.empty(n).uniform_(-max_rotate_deg, max_rotate_deg, generator=generator)
-    a = a * math.pi / 180.0
-    t = torch.empty(n, 2).uniform_(-max_translate, max_translate, generator=generator)
-    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
-    # the output grid spans crop/size of the input at scale 1 (a 44 crop of a 48 image)
-    frac = crop / x.shape[-1]
-    cos, sin = torch.cos(a) * frac / s, torch.sin(a) * frac / s
-    theta = torch.zeros(n, 2, 3)
-    theta[:, 0, 0] = cos * flip
-    theta[:, 0, 1] = -sin
-    theta[:, 1, 0] = sin * flip
-    theta[:, 1, 1] = cos
-    theta[:, :, 2] = t
-    grid = F.affine_grid(theta.to(x.device), [n, x.shape[1], crop, crop], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    """Stronger augmentation: random scale, rotation, shift and flip, sampled to crop x crop."""
+    theta = random_affine_theta(
+        x.shape[0], x.shape[-1], crop, scale, max_rotate_deg, max_translate, generator
+    )
+    return apply_affine(x, theta, crop)
 
 
-def random_erasing(
-    x: torch.Tensor,
+def random_erasing_mask(
+    shape: torch.Size | tuple[int, ...],
     p: float = 0.5,
     area: tuple[float, float] = (0.02, 0.25),
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Erase one random rectangle per image (probability ``p``) with noise, as a batched mask."""
-    n, _, h, w = x.shape
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mask (N, 1, H, W), noise of ``shape``) for :func:`random_erasing`, on the CPU.
+
+    Drawn apart from the pixels so that a student's and a teacher's batch lose the same rectangle.
+    """
+    n, _, h, w = shape
     frac = torch.empty(n).uniform_(area[0], area[1], generator=generator)
     aspect = torch.exp(torch.empty(n).uniform_(math.log(0.3), math.log(3.3), generator=generator))
     eh = (torch.sqrt(frac * aspect) * h).clamp(1, h).long()
@@ -121,8 +149,24 @@ def random_erasing(
         & (xx < (x0 + ew)[:, None, None])
     )
     mask &= (torch.rand(n, generator=generator) < p)[:, None, None]
-    noise = torch.randn(x.shape, generator=generator)
-    return torch.where(mask[:, None].to(x.device), noise.to(x.device), x)
+    noise = torch.randn(tuple(shape), generator=generator)
+    return mask[:, None], noise
+
+
+def apply_erasing(x: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Replace the masked pixels of ``x`` by ``noise`` (both from :func:`random_erasing_mask`)."""
+    return torch.where(mask.to(x.device), noise.to(x.device), x)
+
+
+def random_erasing(
+    x: torch.Tensor,
+    p: float = 0.5,
+    area: tuple[float, float] = (0.02, 0.25),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Erase one random rectangle per image (probability ``p``) with noise, as a batched mask."""
+    mask, noise = random_erasing_mask(x.shape, p, area, generator)
+    return apply_erasing(x, mask, noise)
 
 
 #: JPEG's standard luminance quantisation table (ITU-T T.81, Annex K.1)
@@ -210,9 +254,7 @@ def random_camera(
         out[idx.to(dev)] = blurred
     sel = pick()
     if sel.any():
-        sizes = torch.tensor([12, 16, 20, 24, 32])[
-            torch.randint(0, 5, (n,), generator=generator)
-        ]
+        sizes = torch.tensor([12, 16, 20, 24, 32])[torch.randint(0, 5, (n,), generator=generator)]
         for s in sizes[sel].unique().tolist():
             idx = (sel & (sizes == s)).nonzero().squeeze(1).to(dev)
             small = F.interpolate(out[idx], size=(s, s), mode="area")

@@ -45,3 +45,42 @@ def test_a_student_trains_from_a_teacher(tmp_path: Path) -> None:
         main(["train", "--arch", "fast", "--arch-config", '{"width": 4}', *common,
               "--teacher", str(resolve_model_path("ckplus")),
               "--out", str(tmp_path / "bad")])  # fmt: skip
+
+
+def test_camera_distillation_shows_the_teacher_the_same_crop_of_the_clean_face() -> None:
+    from fer_core.preprocess import Preprocess
+    from fer_core.training.trainer import TrainConfig, _augment
+    from fer_core.transforms import (
+        apply_affine,
+        apply_erasing,
+        random_affine_crop_flip,
+        random_affine_theta,
+        random_camera,
+        random_erasing,
+        random_erasing_mask,
+    )
+
+    faces = torch.randn(16, 1, 48, 48, generator=torch.Generator().manual_seed(3))
+    pre = Preprocess(mean=0.5, std=0.25)
+    cfg = TrainConfig(augment="camera")
+    student, teacher = _augment(faces, cfg, torch.Generator().manual_seed(7), pre,
+                                clean_view=True)  # fmt: skip
+    assert teacher is not None and teacher.shape == student.shape == (16, 1, 44, 44)
+    # the same draws, by hand: degradations, then one geometry and one erased box for both views
+    g = torch.Generator().manual_seed(7)
+    degraded = random_camera(faces, pixel_mean=0.5, pixel_std=0.25, generator=g)
+    theta = random_affine_theta(16, 48, max_rotate_deg=30.0, generator=g)
+    mask, noise = random_erasing_mask((16, 1, 44, 44), generator=g)
+    assert torch.equal(student, apply_erasing(apply_affine(degraded, theta), mask, noise))
+    assert torch.equal(teacher, apply_erasing(apply_affine(faces, theta), mask, noise))
+    # some faces were degraded (p=0.2 for each of four kinds): the two views differ there only
+    differs = (student != teacher).flatten(1).any(1)
+    assert 0 < int(differs.sum()) < 16
+    # without a teacher the student's batch is what the recipe gave before views existed
+    g = torch.Generator().manual_seed(7)
+    old = random_camera(faces, pixel_mean=0.5, pixel_std=0.25, generator=g)
+    old = random_erasing(
+        random_affine_crop_flip(old, max_rotate_deg=30.0, generator=g), generator=g
+    )
+    alone, none = _augment(faces, cfg, torch.Generator().manual_seed(7), pre)
+    assert none is None and torch.equal(alone, old)

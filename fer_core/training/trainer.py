@@ -33,10 +33,14 @@ from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess, prepare_faces, probs_from_logits, test_crops
 from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.transforms import (
+    apply_affine,
+    apply_erasing,
     random_affine_crop_flip,
+    random_affine_theta,
     random_camera,
     random_crop_flip,
     random_erasing,
+    random_erasing_mask,
 )
 
 log = logging.getLogger(__name__)
@@ -110,17 +114,35 @@ AUGMENTATIONS = ("seed", "strong", "camera")
 
 
 def _augment(
-    x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, pre: Preprocess
-) -> torch.Tensor:
+    x: torch.Tensor,
+    cfg: TrainConfig,
+    gen: torch.Generator,
+    pre: Preprocess,
+    *,
+    clean_view: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the student's augmented batch, the teacher's view of it or None).
+
+    With ``clean_view`` (distillation), ``camera`` also returns the same crop, rotation, flip and
+    erased rectangle of the *undegraded* faces: the teachers then label what the face shows, and
+    the student learns to give that answer through blur, low resolution, JPEG and noise, instead
+    of copying a teacher's confusion about a degraded face. The other recipes degrade nothing,
+    so their teacher view is the student's batch itself (None).
+    """
     if cfg.augment == "seed":
-        return random_crop_flip(x, generator=gen)
+        return random_crop_flip(x, generator=gen), None
     if cfg.augment == "strong":
         x = random_affine_crop_flip(x, generator=gen)
-        return random_erasing(x, generator=gen)
+        return random_erasing(x, generator=gen), None
     if cfg.augment == "camera":
-        x = random_camera(x, pixel_mean=pre.mean, pixel_std=pre.std, generator=gen)
-        x = random_affine_crop_flip(x, max_rotate_deg=30.0, generator=gen)
-        return random_erasing(x, generator=gen)
+        degraded = random_camera(x, pixel_mean=pre.mean, pixel_std=pre.std, generator=gen)
+        theta = random_affine_theta(x.shape[0], x.shape[-1], max_rotate_deg=30.0, generator=gen)
+        student = apply_affine(degraded, theta)
+        mask, noise = random_erasing_mask(student.shape, generator=gen)
+        student = apply_erasing(student, mask, noise)
+        if not clean_view:
+            return student, None
+        return student, apply_erasing(apply_affine(x, theta), mask, noise)
     raise ValueError(f"unknown augmentation {cfg.augment!r} ({', '.join(AUGMENTATIONS)})")
 
 
@@ -201,7 +223,8 @@ def fit(
 
     teachers = (
         Teachers(cfg.teachers, pre, train.classes, dev, amp_dtype, cfg.kd_temperature)
-        if cfg.teachers else None
+        if cfg.teachers
+        else None
     )
     # prepared once with the inference paths' own function; augmentation crops per batch
     images = prepare_faces(train.images, pre).to(dev)
@@ -215,7 +238,10 @@ def fit(
         net.train()
         perm = torch.randperm(n, generator=gen)
         t0 = time.time()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # running sums stay on the device: reading them every step would stall a GPU
+        loss_acc = torch.zeros((), device=dev)
+        correct_acc = torch.zeros((), dtype=torch.long, device=dev)
+        seen = 0
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
         for step in bar:
             lr = lr_at(cfg, epoch, step / steps) * plateau_scale
@@ -224,13 +250,15 @@ def fit(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
             y = labels[idx]
             # augmentation parameters come from the CPU generator so runs repeat on any device
-            x = _augment(images[idx], cfg, gen, pre)
+            x, x_teacher = _augment(images[idx], cfg, gen, pre, clean_view=teachers is not None)
             x = x.contiguous(memory_format=torch.channels_last)
             lam = 1.0
             if cfg.mixup_alpha > 0:
                 lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
                 perm_b = torch.randperm(len(y), generator=gen).to(dev)
                 x = lam * x + (1 - lam) * x[perm_b]
+                if x_teacher is not None:
+                    x_teacher = lam * x_teacher + (1 - lam) * x_teacher[perm_b]
                 y_b = y[perm_b]
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = net(x)
@@ -243,7 +271,8 @@ def fit(
                     logits, y_b, weight=class_weight, label_smoothing=cfg.label_smoothing
                 )
             if teachers is not None:
-                kd = distillation_loss(logits, teachers.probs(x), cfg.kd_temperature)
+                seen_by_teacher = x if x_teacher is None else x_teacher
+                kd = distillation_loss(logits, teachers.probs(seen_by_teacher), cfg.kd_temperature)
                 loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -251,12 +280,16 @@ def fit(
             scaler.update()
             if ema is not None:
                 ema.update_parameters(net)
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.argmax(1) == y).sum())
+            loss_acc += loss.detach() * len(y)
+            correct_acc += (logits.argmax(1) == y).sum()
             seen += len(y)
-            bar.set_postfix(
-                loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}%", lr=f"{lr:.4f}"
-            )
+            if step % 20 == 0 or step == steps - 1:
+                bar.set_postfix(
+                    loss=f"{float(loss_acc) / seen:.3f}",
+                    acc=f"{100 * int(correct_acc) / seen:.1f}%",
+                    lr=f"{lr:.4f}",
+                )
+        loss_sum, correct = float(loss_acc), int(correct_acc)
         train_time = time.time() - t0
         t1 = time.time()
         final = ema.module if ema is not None else net

@@ -129,7 +129,7 @@ def sessions_recorded(subject: str) -> pd.DataFrame:
     """:func:`sessions` of one subject with ``duration_s`` replaced by the recorded time.
 
     Session pickers then show the same duration as the session's own page (the time its frames
-    cover, fer_core.analytics.weights), not the writer's open-to-close wall clock.
+    cover, fer_core.measures.weights), not the writer's open-to-close wall clock.
     """
     table = sessions(subject)
     recorded = history(subject).sessions

@@ -237,3 +237,60 @@ def test_the_checker_passes_an_acyclic_package(tmp_path) -> None:
         "pkg/b.py": "import pkg\nB = 1\n",  # its own ancestor: implicit, not an edge
     })
     assert cycles(import_graph(tmp_path, ["pkg"])) == []
+
+
+def package_of(module: str, modules: Iterable[str]) -> str:
+    """The deepest package below the top level that holds ``module`` (``fer_core.logstore`` for
+    ``fer_core.logstore.store``); a top-level module (``fer_core.pipeline``) is its own unit."""
+    parts = module.split(".")
+    known = set(modules)
+    if len(parts) <= 2:
+        return module
+    unit = ".".join(parts[:2])
+    return unit if unit in known else module
+
+
+def package_graph(graph: Graph) -> Graph:
+    """Edges between packages of one project (``fer_core``, ``dashboard``): a module of P
+    importing a module of Q (P != Q) makes P -> Q.
+
+    Why: two packages can be tied without any module cycle (``logstore.summary_file`` ->
+    ``analytics.summaries`` while ``analytics.store_summaries`` -> ``logstore.store``). Neither
+    package can then be installed, tested or reasoned about alone, which is what a layer means.
+    """
+    out: Graph = {}
+    for importer, deps in graph.items():
+        src = package_of(importer, graph)
+        out.setdefault(src, set())
+        for dep in deps:
+            dst = package_of(dep, graph)
+            if dst != src and src.split(".")[0] == dst.split(".")[0]:
+                out[src].add(dst)
+    return out
+
+
+def test_no_two_packages_import_each_other() -> None:
+    graph = package_graph(import_graph(REPO, PACKAGES))
+    assert "fer_core.logstore" in graph and "fer_core.analytics" in graph  # it did look
+    found = cycles(graph)
+    assert not found, "package tie(s):\n" + "\n".join(_describe(graph, c) for c in found)
+
+
+def test_the_package_checker_finds_a_tie_without_a_module_cycle(tmp_path) -> None:
+    """The tie issue 20 named: no module cycle, yet two packages need each other."""
+    _write(tmp_path, {
+        "fer_core/__init__.py": "",
+        "fer_core/store/__init__.py": "",
+        "fer_core/store/files.py": "X = 1\n",
+        "fer_core/store/finish.py": "def close():\n    from fer_core.stats.digest import D\n",
+        "fer_core/stats/__init__.py": "",
+        "fer_core/stats/digest.py": "D = 2\n",
+        "fer_core/stats/reader.py": "from fer_core.store.files import X\n",
+        "fer_core/top.py": "import fer_core.stats.reader\n",
+    })
+    modules = import_graph(tmp_path, ["fer_core"])
+    assert cycles(modules) == []  # the module graph alone cannot see it
+    assert cycles(package_graph(modules)) == [["fer_core.stats", "fer_core.store"]]
+    # and a clean layering passes
+    (tmp_path / "fer_core/store/finish.py").write_text("def close(digest):\n    return digest\n")
+    assert cycles(package_graph(import_graph(tmp_path, ["fer_core"]))) == []

@@ -10,9 +10,9 @@ import pytest
 
 from fer_core.cli import main
 from fer_core.models.architectures import create_model
-from fer_core.models.cards import held_out_set
 from fer_core.models.file_format import load_model, save_model
 from fer_core.preprocess import Preprocess
+from fer_core.shipping import held_out_set
 from tests.core_data import CK_FIXTURE, FER_FIXTURE
 
 pytestmark = [pytest.mark.train, pytest.mark.usefixtures("private_cache")]  # trains (markers)

@@ -22,7 +22,6 @@ import pyarrow.dataset as ds
 import pytest
 
 from fer_core import analytics as an
-from fer_core.analytics import summaries
 from fer_core.logstore import LogStore
 from fer_core.logstore.compaction import compact_session
 from fer_core.logstore.summary_file import (
@@ -32,6 +31,7 @@ from fer_core.logstore.summary_file import (
     summary_is_current,
 )
 from fer_core.logstore.synthetic import synthetic_rows
+from fer_core.measures import summaries
 from tests.dashboard_fixtures import (
     T0,
     _face,

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from fer_core import analytics as an
-from fer_core.analytics.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
+from fer_core.measures.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 from tests.dashboard_fixtures import T0, _face, _no_face, read_session, write_session
 
 # ---- the rule, hand-computed -----------------------------------------------------------------

@@ -3,12 +3,20 @@
 Pages of the dashboard only lay out what these functions return, so every number a psychologist
 sees is computed here and unit-tested against hand-computed values. See docs/dashboard.md for the
 definitions (frame, time share, face-in-view, valence estimate, baseline flags). Every figure
-is weighted by the time each row covers (:mod:`fer_core.analytics.weights`), never by counting
+is weighted by the time each row covers (:mod:`fer_core.measures.weights`), never by counting
 rows.
 """
 
 from fer_core.analytics.compare import compare_summaries
-from fer_core.analytics.frames import (
+from fer_core.analytics.session_detail import LARGE_SESSION_ROWS, SessionView, session_view
+from fer_core.analytics.store_queries import (
+    filter_overview,
+    negative_share_by_session,
+    overview_table,
+    session_label_counts,
+)
+from fer_core.analytics.store_summaries import subject_history, summary_label_counts
+from fer_core.measures.frames import (
     CLASSES,
     NO_FACE,
     PROB_COLUMNS,
@@ -27,7 +35,7 @@ from fer_core.analytics.frames import (
     transition_counts,
     valence,
 )
-from fer_core.analytics.history import (
+from fer_core.measures.history import (
     baseline_flags,
     bucket_counts,
     filter_counts,
@@ -38,15 +46,7 @@ from fer_core.analytics.history import (
     time_of_day_heatmap,
     valence_by_day,
 )
-from fer_core.analytics.session_detail import LARGE_SESSION_ROWS, SessionView, session_view
-from fer_core.analytics.store_queries import (
-    filter_overview,
-    negative_share_by_session,
-    overview_table,
-    session_label_counts,
-)
-from fer_core.analytics.store_summaries import subject_history, summary_label_counts
-from fer_core.analytics.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
+from fer_core.measures.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
 __all__ = [
     "CLASSES",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from fer_core.analytics.frames import CLASSES
+from fer_core.measures.frames import CLASSES
 
 #: (key, human label, kind) of the compared metrics; kind decides the unit of the difference.
 METRICS: list[tuple[str, str, str]] = [

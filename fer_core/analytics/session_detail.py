@@ -6,7 +6,7 @@ recording at 30 frames/s) took 62 s and 2.25 GB to open (issue 23). Above
 
 * **exact headline figures** (duration, face in view, time shares, negative affect, mean
   valence and confidence, per-class confidence) from the session's summary -- the per-minute
-  bins written when the session was closed (:mod:`fer_core.analytics.summaries`), which hold
+  bins written when the session was closed (:mod:`fer_core.measures.summaries`), which hold
   the time-weighted sums over *all* rows. They equal :func:`session_summary` of all rows
   (``tests/test_session_view.py`` checks it);
 * **chart rows**: the primary row of every ``step``-th frame, with ``step`` chosen so at most
@@ -27,13 +27,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fer_core.analytics.frames import CLASSES, NO_FACE, session_summary
-from fer_core.analytics.history import session_table
 from fer_core.analytics.store_summaries import read_digests
-from fer_core.analytics.summaries import SOURCE_COLUMNS, history_tables, summary_tables
 from fer_core.logstore import LogStore
 from fer_core.logstore.schema import SORT_KEYS
 from fer_core.logstore.store import table_to_pandas
+from fer_core.measures.frames import CLASSES, NO_FACE, session_summary
+from fer_core.measures.history import session_table
+from fer_core.measures.summaries import SOURCE_COLUMNS, history_tables, summary_tables
 
 #: Above this many rows a session's page downsamples its charts.
 LARGE_SESSION_ROWS = 1_000_000

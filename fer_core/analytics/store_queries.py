@@ -4,7 +4,7 @@ The overview needs a little about every session of every subject (the negative-a
 session for a sparkline, the recorded hours). Loading all rows through pandas would scale with the
 whole store; DuckDB reads only the few columns involved, in parallel, and returns one row per
 (subject, session, label) with the time those frames cover, weighted by the same rule as every
-other figure (:func:`fer_core.analytics.weights.row_duration_sql`).
+other figure (:func:`fer_core.measures.weights.row_duration_sql`).
 
 Which files: exactly those :meth:`fer_core.logstore.LogStore.data_files` names -- the reading
 rule of every reader (the compaction snapshot, damaged files and sessions skipped with a
@@ -22,12 +22,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from fer_core.analytics.frames import NO_FACE
-from fer_core.analytics.weights import row_duration_sql
 from fer_core.labels import NEGATIVE_AFFECT
 from fer_core.logstore import LogStore
 from fer_core.logstore.errors import SnapshotRace
 from fer_core.logstore.reader import FileInfo, report_bad
+from fer_core.measures.frames import NO_FACE
+from fer_core.measures.weights import row_duration_sql
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from fer_core.analytics.summaries import (
+from fer_core.logstore import LogStore
+from fer_core.logstore.meta import read_meta
+from fer_core.logstore.summary_file import read_summary, session_dirs, source_fingerprint
+from fer_core.measures.summaries import (
     SOURCE_COLUMNS,
     history_tables,
     label_counts,
@@ -26,9 +29,6 @@ from fer_core.analytics.summaries import (
     stale_reason,
     summary_tables,
 )
-from fer_core.logstore import LogStore
-from fer_core.logstore.meta import read_meta
-from fer_core.logstore.summary_file import read_summary, session_dirs, source_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def read_digests(root: str | Path, subject: str | None = None, session: str | No
     """(subject, session, summary) of every session of ``subject`` (or of the whole store;
     or only ``session`` of it).
 
-    Stored summaries are checked (:func:`fer_core.analytics.summaries.stale_reason` and the
+    Stored summaries are checked (:func:`fer_core.measures.summaries.stale_reason` and the
     session's current files); any other is recomputed from the rows.
     """
     root = Path(root)
@@ -76,8 +76,8 @@ def read_digests(root: str | Path, subject: str | None = None, session: str | No
 def subject_history(root: str | Path, subject: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``counts`` and ``bounds`` of one subject, as the history functions take them.
 
-    Equal to :func:`~fer_core.analytics.history.bucket_counts` and
-    :func:`~fer_core.analytics.history.session_bounds` of the subject's rows.
+    Equal to :func:`~fer_core.measures.history.bucket_counts` and
+    :func:`~fer_core.measures.history.session_bounds` of the subject's rows.
     """
     bins, bounds = summary_tables(read_digests(root, subject))
     return history_tables(bins, bounds)

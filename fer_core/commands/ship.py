@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer_core.config import models_dir
-    from fer_core.models.cards import ship_model
+    from fer_core.shipping import ship_model
 
     ckplus = {}
     for path in args.ckplus_json:

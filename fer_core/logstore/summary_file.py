@@ -1,7 +1,7 @@
 """A session's summary file, ``_summary.json``: written when a session is finished, never trusted
 blindly when read.
 
-What it holds is :func:`fer_core.analytics.summaries.session_digest` of the session's rows, plus
+What it holds is :func:`fer_core.measures.summaries.session_digest` of the session's rows, plus
 ``source``: the name and size of every data file in the session folder when it was computed.
 The name starts with ``_`` and does not end in ``.parquet``, so pyarrow, Spark, DuckDB globs
 over ``**/*.parquet`` and every other reader of the raw rows skip it.
@@ -13,10 +13,10 @@ A summary is usable only while its ``source`` equals the session's data files
 (:func:`source_fingerprint`): compaction gives every new file a new name, so any change of the
 data makes the summary stale, and a reader recomputes it from the rows rather than trust it.
 
-Why the analytics import is deferred: :mod:`fer_core.analytics` reads the store (it imports
-:mod:`fer_core.logstore`), and the store needs the analytics only when a session is finished;
-importing it inside :func:`write_summary` keeps importing the log store free of pandas-level
-analytics and of an import cycle at load time.
+The arithmetic lives in :mod:`fer_core.measures`, a pure package *below* the store: the store
+never imports the analytics package, which reads the store (issue 20: the two packages were
+tied through an import inside a function). The import is still made inside the functions that
+need it, so importing the log store does not load pandas.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def write_summary(directory: Path, rows: pa.Table | None = None, *,
     they are read. The caller holds the session's writer lock, so the files cannot change
     between reading them and recording their fingerprint.
     """
-    from fer_core.analytics.summaries import SOURCE_COLUMNS, session_digest
+    from fer_core.measures.summaries import SOURCE_COLUMNS, session_digest
 
     fingerprint = source_fingerprint(directory)
     if fingerprint is None:
@@ -118,7 +118,7 @@ def write_summary(directory: Path, rows: pa.Table | None = None, *,
 
 def summary_is_current(directory: Path, digest: dict[str, Any] | None) -> bool:
     """True when ``digest`` was made from exactly the session's live files, by today's rules."""
-    from fer_core.analytics.summaries import stale_reason
+    from fer_core.measures.summaries import stale_reason
 
     if digest is None or stale_reason(digest) is not None:
         return False

@@ -1,4 +1,4 @@
-"""Everything that is a model, in one home: architectures, the file format, shipped files, cards.
+"""Everything that is a model, in one home: architectures, the file format, shipped files.
 
 * :mod:`~fer_core.models.architectures` — the networks, built by name from a registry, with
   their parameter and MAC counts.
@@ -6,11 +6,14 @@
   architecture, classes, preprocessing, metadata): ``save_model`` / ``load_model``.
 * :mod:`~fer_core.models.shipped` — which model files ship in the project's ``models/`` folder,
   the default one, and resolving a name or path to a file.
-* :mod:`~fer_core.models.cards` — ``ship_model``: a trained file turned into a shipped one with a
-  model card whose numbers are measured.
 * :mod:`~fer_core.models.compiled` — the one inference backend that ships (TorchScript, eager as
   fallback), used by the live pipeline. Backends that were benchmarked and not adopted live in
   :mod:`fer_core.bench.backends`, which the runtime path never imports.
+
+Model cards are not here: writing one evaluates the file on a dataset, so it needs the trainer's
+evaluation and the dataset loaders, which sit above this package. They live in
+:mod:`fer_core.shipping`, beside the ``ship`` command, so loading a model file never pulls in the
+trainer or the datasets.
 
 The name: this package is the *code* for models; the top-level ``models/`` folder holds the
 shipped *files* (``fast.pt``, ``ckplus.pt`` and their cards), read through

@@ -6,12 +6,12 @@ A subject's history over 10M rows cannot be re-aggregated from the raw rows on e
 (UTC minute, label) with the frames, the time they cover and the time-weighted sums of valence
 and confidence. Everything the history and overview pages show is a sum of those bins, so
 :func:`history_tables` and :func:`label_counts` rebuild exactly the tables that
-:func:`~fer_core.analytics.history.bucket_counts`,
-:func:`~fer_core.analytics.history.session_bounds` and the DuckDB label counts give from the
+:func:`~fer_core.measures.history.bucket_counts`,
+:func:`~fer_core.measures.history.session_bounds` and the DuckDB label counts give from the
 raw rows (to float rounding; a test checks it).
 
-The weighting is the pages' own (:func:`~fer_core.analytics.frames.frame_seconds`): bins are made
-by :func:`~fer_core.analytics.history.bucket_counts` itself, with a one-minute width. A summary
+The weighting is the pages' own (:func:`~fer_core.measures.frames.frame_seconds`): bins are made
+by :func:`~fer_core.measures.history.bucket_counts` itself, with a one-minute width. A summary
 records its :data:`SUMMARY_VERSION` and :func:`weighting_rule`; one made under another version
 or rule is stale and must be recomputed from the rows (:func:`stale_reason`). Minutes divide
 every 15-minute bucket and every real time zone offset, so local days and hours stay exact.
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core.analytics.frames import VALENCE_WEIGHTS
-from fer_core.analytics.history import (
+from fer_core.measures.frames import VALENCE_WEIGHTS
+from fer_core.measures.history import (
     BOUND_COLUMNS,
     BUCKET,
     COUNT_COLUMNS,
@@ -38,7 +38,7 @@ from fer_core.analytics.history import (
     bucket_counts,
     session_bounds,
 )
-from fer_core.analytics.weights import DEFAULT_MAX_GAP_S
+from fer_core.measures.weights import DEFAULT_MAX_GAP_S
 
 #: Bumped whenever the content or meaning of a summary changes; older summaries are recomputed.
 SUMMARY_VERSION = 1
@@ -123,7 +123,7 @@ def summary_tables(digests: list[tuple[str, str, dict[str, Any]]]
 
     ``digests``: (subject, session, summary) triples, summaries checked by :func:`stale_reason`.
     Returns ``bins`` (``subject``, ``session`` and :data:`BIN_COLUMNS`) and ``bounds``
-    (``subject`` and the columns of :func:`~fer_core.analytics.history.session_bounds`; sessions
+    (``subject`` and the columns of :func:`~fer_core.measures.history.session_bounds`; sessions
     without frames are left out, as from the rows).
     """
     cols: dict[str, list] = {c: [] for c in ["subject", "session", *BIN_COLUMNS]}
@@ -163,8 +163,8 @@ def history_tables(bins: pd.DataFrame, bounds: pd.DataFrame
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One subject's ``counts`` and ``bounds`` from its summaries' tables (:func:`summary_tables`).
 
-    The same two tables :func:`~fer_core.analytics.history.bucket_counts` (15-minute buckets)
-    and :func:`~fer_core.analytics.history.session_bounds` give from the subject's rows, so
+    The same two tables :func:`~fer_core.measures.history.bucket_counts` (15-minute buckets)
+    and :func:`~fer_core.measures.history.session_bounds` give from the subject's rows, so
     every history function takes them unchanged.
     """
     if bins.empty:

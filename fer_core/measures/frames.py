@@ -12,7 +12,7 @@ Definitions (also in docs/dashboard.md, so a reader of a chart can check what it
 * **primary face**: the row with ``face_index == 0``. A monitoring session films one person, so
   per-frame expression measures use the primary face only; extra faces (a passer-by) are ignored.
 * **time a frame covers**: the interval to the session's next frame, capped at
-  :data:`fer_core.analytics.weights.DEFAULT_MAX_GAP_S` (:func:`frame_seconds`). Every share,
+  :data:`fer_core.measures.weights.DEFAULT_MAX_GAP_S` (:func:`frame_seconds`). Every share,
   mean and duration below is weighted by it, never by counting rows: processing is faster
   without a face than with one, so row counts over-count face-less time.
 * **face-in-view %**: time covered by frames with at least one face / time covered by all frames.
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core.analytics.weights import row_durations
 from fer_core.labels import FER2013_CLASSES, NEGATIVE_AFFECT
+from fer_core.measures.weights import row_durations
 
 CLASSES: tuple[str, ...] = FER2013_CLASSES
 PROB_COLUMNS: tuple[str, ...] = tuple(f"prob_{c}" for c in CLASSES)
@@ -85,7 +85,7 @@ def face_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame_seconds(frames: pd.DataFrame) -> np.ndarray:
-    """Seconds each row of :func:`frame_rows` covers (:func:`~fer_core.analytics.weights.\
+    """Seconds each row of :func:`frame_rows` covers (:func:`~fer_core.measures.weights.\
 row_durations`), per session when the rows carry a ``session`` column."""
     groups = frames["session"] if "session" in frames.columns else None
     return row_durations(frames["timestamp"], groups=groups)

@@ -4,6 +4,10 @@
 fp16 weights when that changes PublicTest ten-crop accuracy by at most ``fp16_tolerance`` points
 (else fp32), evaluates the *shipped file* with the same code as ``python -m fer_core evaluate``,
 recounts parameters and MACs from the built network, and writes ``<name>.json`` and ``<name>.md``.
+
+Why here and not in :mod:`fer_core.models`: a card is measured with the trainer's evaluation on
+the datasets, so shipping sits above training and data; the model package (file format,
+architectures) stays below them and loads without either.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ operation on a few thousand rows, which is what the dashboard caches. Fifteen-mi
 buckets convert exactly to any real time zone (all offsets are multiples of 15 minutes), so
 local days and hours are computed after aggregation without touching the frames again.
 
-Everything is weighted by the time each frame covers (:mod:`fer_core.analytics.weights`), never
+Everything is weighted by the time each frame covers (:mod:`fer_core.measures.weights`), never
 by counting rows; ``n`` (frames) is kept only for information.
 """
 
@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_core.analytics.frames import (
+from fer_core.labels import NEGATIVE_AFFECT
+from fer_core.measures.frames import (
     CLASSES,
     NO_FACE,
     frame_rows,
     frame_seconds,
     valence,
 )
-from fer_core.labels import NEGATIVE_AFFECT
 
 BUCKET = pd.Timedelta(minutes=15)
 COUNT_COLUMNS = ["session", "bucket", "label", "n", "seconds", "valence_sum", "confidence_sum"]
@@ -40,13 +40,13 @@ METRIC_NAMES = {"negative_share": "negative-affect share", "face_in_view": "face
 def bucket_counts(df: pd.DataFrame, bucket: pd.Timedelta = BUCKET) -> pd.DataFrame:
     """Time per (session, 15-minute UTC bucket, label) with time-weighted valence and confidence.
 
-    ``seconds`` is the time the frames cover (:func:`~fer_core.analytics.frames.frame_seconds`;
+    ``seconds`` is the time the frames cover (:func:`~fer_core.measures.frames.frame_seconds`;
     a frame counts in the bucket where it starts), ``valence_sum`` and ``confidence_sum`` are
     sums of value x seconds, ``n`` the number of frames. ``label`` is ``"no face"`` for frames
     without a face. Needs the columns ``session``,
     ``timestamp``, ``face_index``, ``face_detected``, ``label``, ``confidence`` and the probs.
     ``bucket`` sets another width (the per-session summaries use one minute,
-    :mod:`fer_core.analytics.summaries`). Implemented with integer codes and ``np.bincount``
+    :mod:`fer_core.measures.summaries`). Implemented with integer codes and ``np.bincount``
     rather than a pandas groupby on three string keys: this is the one pass over every frame of
     a session or subject (a million rows for nine hours), and the integer route is an order of
     magnitude faster.
@@ -154,7 +154,7 @@ def _summarise(counts: pd.DataFrame) -> dict[str, Any]:
 def session_table(counts: pd.DataFrame, bounds: pd.DataFrame) -> pd.DataFrame:
     """One row per session, oldest first: start, end, duration_s, n_frames and the summary.
 
-    The same numbers :func:`fer_core.analytics.frames.session_summary` gives from frames, and the
+    The same numbers :func:`fer_core.measures.frames.session_summary` gives from frames, and the
     same as :func:`_summarise` of each session's counts, computed for all sessions at once (one
     groupby, not one per session: a 10M-row history has ~100 sessions and this runs on every
     cache miss).

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from fer_core.data.faceset import FaceSet
 from fer_core.models.architectures import count_macs, count_params, create_model
 from fer_core.models.file_format import save_model
-from fer_core.preprocess import Preprocess, prepare_faces, probs_from_logits, test_crops
+from fer_core.preprocess import Preprocess, predict_proba, prepare_faces
 from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.transforms import (
     apply_affine,
@@ -152,6 +152,42 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+@dataclass
+class _Run:
+    """What one training run works with: built once by :func:`_build_run`, used by every epoch."""
+
+    cfg: TrainConfig
+    dev: torch.device
+    net: nn.Module
+    ema: AveragedModel | None
+    opt: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    pre: Preprocess
+    amp_dtype: torch.dtype | None
+    gen: torch.Generator
+    macs: int
+    params: int
+    teachers: Teachers | None = None
+    class_weight: torch.Tensor | None = None
+
+    @property
+    def final(self) -> nn.Module:
+        """The network that is validated and saved: the weight average when there is one."""
+        return self.ema.module if self.ema is not None else self.net
+
+
+@dataclass
+class _Progress:
+    """Where a run stands; checkpointed every epoch so ``--resume`` continues exactly."""
+
+    start_epoch: int = 0
+    best_acc: float = -1.0
+    best_epoch: int = -1
+    plateau_scale: float = 1.0
+    bad_epochs: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
 def fit(
     train: FaceSet,
     val: FaceSet,
@@ -172,215 +208,238 @@ def fit(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
+    run = _build_run(cfg, train, pick_device(device))
+    progress = _Progress()
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        progress = _restore(run, ckpt_path)
+    elif resume:
+        log.info("no checkpoint in %s; starting from scratch", out)
+    if cfg.teachers:
+        run.teachers = Teachers(cfg.teachers, run.pre, train.classes, run.dev, run.amp_dtype,
+                                cfg.kd_temperature)  # fmt: skip
+    run.class_weight = _class_weights(train, cfg.class_weight_power, run.dev)
+    # prepared once with the inference paths' own function; augmentation crops per batch
+    images = prepare_faces(train.images, run.pre).to(run.dev)
+    labels = torch.from_numpy(train.labels).to(run.dev)
+    val_pre = replace(run.pre, test_crops="ten" if cfg.val_tencrop else "center")
+    for epoch in range(progress.start_epoch, cfg.epochs):
+        record = _train_epoch(run, images, labels, epoch, progress.plateau_scale)
+        t1 = time.time()
+        val_acc = _validate(run, val, val_pre)
+        record.update(val_acc=val_acc, val_tencrop=cfg.val_tencrop,
+                      val_time_s=round(time.time() - t1, 2))  # fmt: skip
+        _step_plateau(cfg, progress, val_acc)
+        _log_epoch(out, progress, record, cfg.epochs)
+        if val_acc > progress.best_acc or cfg.select == "last":
+            progress.best_acc, progress.best_epoch = val_acc, epoch + 1
+            _save_model_file(run, out / BEST_MODEL, train, epoch, val_acc, extra_meta)
+        _save_checkpoint(ckpt_path, _checkpoint_state(run, progress, epoch))
+    history = progress.history
+    summary = {
+        "best_val_acc": progress.best_acc,
+        "best_epoch": progress.best_epoch,
+        "epochs": cfg.epochs,
+        "wall_time_s": round(sum(h["train_time_s"] + h["val_time_s"] for h in history), 1),
+        "params": run.params,
+        "macs_per_crop": run.macs,
+        "device": _device_name(run.dev),
+        "model_file": str(out / BEST_MODEL),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _build_run(cfg: TrainConfig, train: FaceSet, dev: torch.device) -> _Run:
+    """Seeds, the network (optionally initialised from a file), EMA, optimizer and spec."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    num_classes = len(train.classes)
-    net = create_model(cfg.arch, num_classes=num_classes, **cfg.arch_config)
+    net = create_model(cfg.arch, num_classes=len(train.classes), **cfg.arch_config)
     if cfg.init_from:
         init = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
         state = init.get("model") or init["state_dict"]
         net.load_state_dict({k: v.float() if v.is_floating_point() else v
                              for k, v in state.items()})  # fmt: skip
         log.info("initialised weights from %s", cfg.init_from)
-    macs = count_macs(net)
-    params = count_params(net)
+    macs, params = count_macs(net), count_params(net)
     amp_dtype = _amp_dtype(dev, cfg.amp)
     net = net.to(dev, memory_format=torch.channels_last)
-    ema = _make_ema(net, cfg.ema_decay)
-    opt = torch.optim.SGD(
-        net.parameters(),
-        lr=cfg.lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        nesterov=cfg.nesterov,
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-    pre = Preprocess(equalize=cfg.equalize).with_stats(train.images)
-    start_epoch, best_acc, best_epoch, plateau_scale, bad_epochs = 0, -1.0, -1, 1.0, 0
-    history: list[dict[str, Any]] = []
-    ckpt_path = out / CHECKPOINT
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["config"]["arch"] != cfg.arch:
-            raise ValueError(f"checkpoint is for {state['config']['arch']}, not {cfg.arch}")
-        net.load_state_dict(state["model"])
-        if ema is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        start_epoch = state["epoch"] + 1
-        best_acc, best_epoch = state["best_acc"], state["best_epoch"]
-        plateau_scale, bad_epochs = state["plateau_scale"], state["bad_epochs"]
-        history = state["history"]
-        pre = Preprocess.from_dict(state["preprocess"])
-        torch.set_rng_state(state["torch_rng"])
-        gen.set_state(state["gen_rng"])
-        log.info("resumed from %s at epoch %d (best %.3f%%)", ckpt_path, start_epoch, best_acc)
-    elif resume:
-        log.info("no checkpoint in %s; starting from scratch", out)
+    opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)  # fmt: skip
+    return _Run(
+        cfg=cfg, dev=dev, net=net, ema=_make_ema(net, cfg.ema_decay), opt=opt,
+        scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        pre=Preprocess(equalize=cfg.equalize).with_stats(train.images), amp_dtype=amp_dtype,
+        gen=torch.Generator().manual_seed(cfg.seed), macs=macs, params=params,
+    )  # fmt: skip
 
-    teachers = (
-        Teachers(cfg.teachers, pre, train.classes, dev, amp_dtype, cfg.kd_temperature)
-        if cfg.teachers
-        else None
-    )
-    # prepared once with the inference paths' own function; augmentation crops per batch
-    images = prepare_faces(train.images, pre).to(dev)
-    val_images = prepare_faces(val.images, pre).to(dev)
-    labels = torch.from_numpy(train.labels).to(dev)
-    class_weight = _class_weights(train, cfg.class_weight_power, dev)
-    val_pre = replace(pre, test_crops="ten" if cfg.val_tencrop else "center")
-    n = len(train)
+
+def _restore(run: _Run, ckpt_path: Path) -> _Progress:
+    """Load a ``last.ckpt`` into ``run`` (weights, EMA, optimizer, RNGs, spec)."""
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    if state["config"]["arch"] != run.cfg.arch:
+        raise ValueError(f"checkpoint is for {state['config']['arch']}, not {run.cfg.arch}")
+    run.net.load_state_dict(state["model"])
+    if run.ema is not None and state.get("ema") is not None:
+        run.ema.load_state_dict(state["ema"])
+    run.opt.load_state_dict(state["optimizer"])
+    run.scaler.load_state_dict(state["scaler"])
+    run.pre = Preprocess.from_dict(state["preprocess"])
+    torch.set_rng_state(state["torch_rng"])
+    run.gen.set_state(state["gen_rng"])
+    progress = _Progress(
+        start_epoch=state["epoch"] + 1, best_acc=state["best_acc"],
+        best_epoch=state["best_epoch"], plateau_scale=state["plateau_scale"],
+        bad_epochs=state["bad_epochs"], history=state["history"],
+    )  # fmt: skip
+    log.info("resumed from %s at epoch %d (best %.3f%%)", ckpt_path, progress.start_epoch,
+             progress.best_acc)  # fmt: skip
+    return progress
+
+
+def _train_epoch(
+    run: _Run, images: torch.Tensor, labels: torch.Tensor, epoch: int, plateau_scale: float
+) -> dict[str, Any]:
+    """One pass over the shuffled training set; returns the epoch's record (loss, accuracy)."""
+    cfg, dev, net = run.cfg, run.dev, run.net
+    net.train()
+    n = len(images)
     steps = max(n // cfg.batch_size, 1)
-    for epoch in range(start_epoch, cfg.epochs):
-        net.train()
-        perm = torch.randperm(n, generator=gen)
-        t0 = time.time()
-        # running sums stay on the device: reading them every step would stall a GPU
-        loss_acc = torch.zeros((), device=dev)
-        correct_acc = torch.zeros((), dtype=torch.long, device=dev)
-        seen = 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for step in bar:
-            lr = lr_at(cfg, epoch, step / steps) * plateau_scale
-            for g in opt.param_groups:
-                g["lr"] = lr
-            idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
-            y = labels[idx]
-            # augmentation parameters come from the CPU generator so runs repeat on any device
-            x, x_teacher = _augment(images[idx], cfg, gen, pre, clean_view=teachers is not None)
-            x = x.contiguous(memory_format=torch.channels_last)
-            lam = 1.0
-            if cfg.mixup_alpha > 0:
-                lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
-                perm_b = torch.randperm(len(y), generator=gen).to(dev)
-                x = lam * x + (1 - lam) * x[perm_b]
-                if x_teacher is not None:
-                    x_teacher = lam * x_teacher + (1 - lam) * x_teacher[perm_b]
-                y_b = y[perm_b]
-            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                logits = net(x)
-            logits = logits.float()
-            loss = F.cross_entropy(
-                logits, y, weight=class_weight, label_smoothing=cfg.label_smoothing
-            )
-            if cfg.mixup_alpha > 0:
-                loss = lam * loss + (1 - lam) * F.cross_entropy(
-                    logits, y_b, weight=class_weight, label_smoothing=cfg.label_smoothing
-                )
-            if teachers is not None:
-                seen_by_teacher = x if x_teacher is None else x_teacher
-                kd = distillation_loss(logits, teachers.probs(seen_by_teacher), cfg.kd_temperature)
-                loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            if ema is not None:
-                ema.update_parameters(net)
-            loss_acc += loss.detach() * len(y)
-            correct_acc += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if step % 20 == 0 or step == steps - 1:
-                bar.set_postfix(
-                    loss=f"{float(loss_acc) / seen:.3f}",
-                    acc=f"{100 * int(correct_acc) / seen:.1f}%",
-                    lr=f"{lr:.4f}",
-                )
-        loss_sum, correct = float(loss_acc), int(correct_acc)
-        train_time = time.time() - t0
-        t1 = time.time()
-        final = ema.module if ema is not None else net
-        probs = _predict_prepared(final, val_images, val_pre, amp_dtype)
-        val_acc = 100.0 * float((probs.argmax(1) == val.labels).mean())
-        val_time = time.time() - t1
-        if cfg.schedule == "plateau":
-            if val_acc > best_acc + 0.05:
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-                if bad_epochs >= 5:
-                    plateau_scale *= 0.5
-                    bad_epochs = 0
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / seen,
-            "train_acc": 100.0 * correct / seen,
-            "val_acc": val_acc,
-            "val_tencrop": cfg.val_tencrop,
-            "lr": lr,
-            "train_time_s": round(train_time, 2),
-            "val_time_s": round(val_time, 2),
-        }
-        history.append(record)
-        with (out / METRICS).open("a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        log.info(
-            "epoch %d/%d loss %.4f train %.2f%% val %.2f%% (%.0fs)",
-            epoch + 1,
-            cfg.epochs,
-            record["train_loss"],
-            record["train_acc"],
-            val_acc,
-            train_time,
-        )
-        if val_acc > best_acc or cfg.select == "last":
-            best_acc, best_epoch = val_acc, epoch + 1
-            meta = {
-                "train_config": asdict(cfg),
-                "epoch": epoch + 1,
-                "val_acc": val_acc,
-                "val_tencrop": cfg.val_tencrop,
-                "params": params,
-                "macs_per_crop": macs,
-                "device": _device_name(dev),
-                "train_images": len(train),
-                **(extra_meta or {}),
-            }
-            save_model(
-                out / BEST_MODEL,
-                final,
-                arch=cfg.arch,
-                arch_config=cfg.arch_config,
-                classes=train.classes,
-                preprocess=pre,
-                name=cfg.name or cfg.arch,
-                version=cfg.version,
-                meta=meta,
-            )
-        _save_checkpoint(
-            ckpt_path,
-            {
-                "config": asdict(cfg),
-                "model": net.state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "optimizer": opt.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "best_acc": best_acc,
-                "best_epoch": best_epoch,
-                "plateau_scale": plateau_scale,
-                "bad_epochs": bad_epochs,
-                "history": history,
-                "preprocess": pre.to_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "gen_rng": gen.get_state(),
-            },
-        )
-    summary = {
-        "best_val_acc": best_acc,
-        "best_epoch": best_epoch,
-        "epochs": cfg.epochs,
-        "wall_time_s": round(sum(h["train_time_s"] + h["val_time_s"] for h in history), 1),
-        "params": params,
-        "macs_per_crop": macs,
-        "device": _device_name(dev),
-        "model_file": str(out / BEST_MODEL),
+    perm = torch.randperm(n, generator=run.gen)
+    t0 = time.time()
+    # running sums stay on the device: reading them every step would stall a GPU
+    loss_acc = torch.zeros((), device=dev)
+    correct_acc = torch.zeros((), dtype=torch.long, device=dev)
+    seen, lr = 0, cfg.lr
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False)
+    for step in bar:
+        lr = lr_at(cfg, epoch, step / steps) * plateau_scale
+        for g in run.opt.param_groups:
+            g["lr"] = lr
+        idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
+        y = labels[idx]
+        logits, loss = _step_loss(run, images[idx], y)
+        run.opt.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.opt)
+        run.scaler.update()
+        if run.ema is not None:
+            run.ema.update_parameters(net)
+        loss_acc += loss.detach() * len(y)
+        correct_acc += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        if step % 20 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{float(loss_acc) / seen:.3f}",
+                            acc=f"{100 * int(correct_acc) / seen:.1f}%", lr=f"{lr:.4f}")
+    return {
+        "epoch": epoch + 1,
+        "train_loss": float(loss_acc) / seen,
+        "train_acc": 100.0 * int(correct_acc) / seen,
+        "lr": lr,
+        "train_time_s": round(time.time() - t0, 2),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+
+
+def _step_loss(run: _Run, batch: torch.Tensor, y: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(logits, loss) of one augmented batch: cross-entropy, mixup and distillation as set."""
+    cfg = run.cfg
+    # augmentation parameters come from the CPU generator so runs repeat on any device
+    x, x_teacher = _augment(batch, cfg, run.gen, run.pre, clean_view=run.teachers is not None)
+    x = x.contiguous(memory_format=torch.channels_last)
+    lam, y_b = 1.0, y
+    if cfg.mixup_alpha > 0:
+        lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+        perm_b = torch.randperm(len(y), generator=run.gen).to(run.dev)
+        x = lam * x + (1 - lam) * x[perm_b]
+        if x_teacher is not None:
+            x_teacher = lam * x_teacher + (1 - lam) * x_teacher[perm_b]
+        y_b = y[perm_b]
+    with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        logits = run.net(x)
+    logits = logits.float()
+    loss = F.cross_entropy(logits, y, weight=run.class_weight,
+                           label_smoothing=cfg.label_smoothing)  # fmt: skip
+    if cfg.mixup_alpha > 0:
+        loss = lam * loss + (1 - lam) * F.cross_entropy(
+            logits, y_b, weight=run.class_weight, label_smoothing=cfg.label_smoothing
+        )
+    if run.teachers is not None:
+        seen_by_teacher = x if x_teacher is None else x_teacher
+        kd = distillation_loss(logits, run.teachers.probs(seen_by_teacher), cfg.kd_temperature)
+        loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
+    return logits, loss
+
+
+def _validate(run: _Run, val: FaceSet, val_pre: Preprocess) -> float:
+    """Validation accuracy (%) through :func:`~fer_core.preprocess.predict_proba`, the function
+    every inference path uses, in the run's autocast precision."""
+    with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        probs = predict_proba(run.final, val.images, val_pre, batch_size=512, device=run.dev)
+    return 100.0 * float((probs.argmax(1) == val.labels).mean())
+
+
+def _step_plateau(cfg: TrainConfig, progress: _Progress, val_acc: float) -> None:
+    """The plateau schedule: halve the rate after 5 epochs without a 0.05-point gain."""
+    if cfg.schedule != "plateau":
+        return
+    if val_acc > progress.best_acc + 0.05:
+        progress.bad_epochs = 0
+        return
+    progress.bad_epochs += 1
+    if progress.bad_epochs >= 5:
+        progress.plateau_scale *= 0.5
+        progress.bad_epochs = 0
+
+
+def _log_epoch(out: Path, progress: _Progress, record: dict[str, Any], epochs: int) -> None:
+    """Append the epoch to the history, ``metrics.jsonl`` and the log."""
+    progress.history.append(record)
+    with (out / METRICS).open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    log.info("epoch %d/%d loss %.4f train %.2f%% val %.2f%% (%.0fs)", record["epoch"], epochs,
+             record["train_loss"], record["train_acc"], record["val_acc"],
+             record["train_time_s"])  # fmt: skip
+
+
+def _save_model_file(run: _Run, path: Path, train: FaceSet, epoch: int, val_acc: float,
+                     extra_meta: dict[str, Any] | None) -> None:  # fmt: skip
+    """The selected (or last) epoch as a model file, with what reproduces it in ``meta``."""
+    cfg = run.cfg
+    meta = {
+        "train_config": asdict(cfg),
+        "epoch": epoch + 1,
+        "val_acc": val_acc,
+        "val_tencrop": cfg.val_tencrop,
+        "params": run.params,
+        "macs_per_crop": run.macs,
+        "device": _device_name(run.dev),
+        "train_images": len(train),
+        **(extra_meta or {}),
+    }
+    save_model(path, run.final, arch=cfg.arch, arch_config=cfg.arch_config,
+               classes=train.classes, preprocess=run.pre, name=cfg.name or cfg.arch,
+               version=cfg.version, meta=meta)  # fmt: skip
+
+
+def _checkpoint_state(run: _Run, progress: _Progress, epoch: int) -> dict[str, Any]:
+    """Everything ``--resume`` needs to continue after ``epoch`` exactly."""
+    return {
+        "config": asdict(run.cfg),
+        "model": run.net.state_dict(),
+        "ema": run.ema.state_dict() if run.ema is not None else None,
+        "optimizer": run.opt.state_dict(),
+        "scaler": run.scaler.state_dict(),
+        "epoch": epoch,
+        "best_acc": progress.best_acc,
+        "best_epoch": progress.best_epoch,
+        "plateau_scale": progress.plateau_scale,
+        "bad_epochs": progress.bad_epochs,
+        "history": progress.history,
+        "preprocess": run.pre.to_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "gen_rng": run.gen.get_state(),
+    }
 
 
 def _amp_dtype(dev: torch.device, enabled: bool) -> torch.dtype | None:
@@ -417,21 +476,6 @@ def _class_weights(train: FaceSet, power: float, dev: torch.device) -> torch.Ten
     w = np.where(counts > 0, np.maximum(counts, 1.0) ** -power, 0.0)
     w = w / (w * counts).sum() * counts.sum()
     return torch.tensor(w, dtype=torch.float32, device=dev)
-
-
-@torch.inference_mode()
-def _predict_prepared(
-    net: nn.Module, x: torch.Tensor, pre: Preprocess, amp_dtype: torch.dtype | None
-) -> np.ndarray:
-    """Validation probabilities of already prepared faces (the crops and averaging of inference)."""
-    net.eval()
-    out = []
-    for i in range(0, len(x), 512):
-        crops = test_crops(x[i : i + 512], pre).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = net(crops)
-        out.append(probs_from_logits(logits, pre).cpu().numpy())
-    return np.concatenate(out)
 
 
 def _device_name(dev: torch.device) -> str:

@@ -496,3 +496,47 @@ def test_a_huge_guessed_username_is_stored_capped(auth):
     entry = auth.audit.read(action="login_failed")[-1]
     assert len(entry["user"]) == 100
     assert (auth.dir / "throttle.json").stat().st_size < 1000
+
+
+def test_one_erasure_checks_erases_unassigns_and_audits(auth, store, tmp_path):
+    """`Auth.erase` is the erasure both the Admin page and the command line run."""
+    auth.create_account(admin(auth), "viewer1", PW, Role.VIEWER)
+    auth.set_assignment(admin(auth), "p01", "viewer1", True)
+    viewer = Principal("viewer1", Role.VIEWER)
+    with pytest.raises(PermissionError):
+        auth.erase(viewer, store, "p01")
+    assert auth.audit.read(action="denied")[-1]["user"] == "viewer1"
+    assert "p01" in set(store.list_subjects()["subject"])  # nothing went
+    media = tmp_path / "media"
+    removed = auth.erase(admin(auth), store, "p01", "s-a", media)
+    assert removed == ["log store session p01/s-a"]
+    assert auth.assignments.subjects_of("viewer1") == {"p01"}  # a session leaves assignments
+    auth.erase(admin(auth), store, "p01", media=media)
+    assert "p01" not in set(store.list_subjects()["subject"])
+    assert auth.assignments.subjects_of("viewer1") == set()
+    done = auth.audit.read(action="delete")
+    assert [(e["user"], e["target"]) for e in done[-2:]] == [
+        ("admin", "subject=p01 session=s-a"), ("admin", "subject=p01")]
+    with pytest.raises(SessionNotFoundError):
+        auth.erase("cli:someone", store, "p01", "s-b", media)
+    failed = auth.audit.read(action="delete_failed")[-1]
+    assert failed["user"] == "cli:someone" and failed["target"] == "subject=p01 session=s-b"
+
+
+@pytest.mark.subprocess
+def test_cli_erases_a_session_only_when_confirmed(tmp_path, store):
+    directory = tmp_path / "auth"
+    Auth(directory).setup_admin("admin", PW)
+    args = ["--dir", str(directory), "erase", "--root", str(store.root), "--subject", "p01",
+            "--session", "s-a"]  # fmt: skip
+    refused = _cli(*args)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert "s-a" in set(store.list_sessions("p01")["session"])
+    ok = _cli(*args, "--yes")
+    assert ok.returncode == 0, ok.stderr
+    assert "erased p01/s-a" in ok.stdout
+    assert set(store.list_sessions("p01")["session"]) == {"s-b"}
+    entry = Auth(directory).audit.read(action="delete")[-1]
+    assert entry["user"].startswith("cli:") and entry["target"] == "subject=p01 session=s-a"
+    again = _cli(*args, "--yes")
+    assert again.returncode == 1 and "not erased" in again.stderr

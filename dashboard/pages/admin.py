@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import auth_ui, loaders
 from dashboard.plaintext import plain, say
-from fer_core.auth import AccountError, ErasureError, Perm, Role, erase_session, erase_subject
+from fer_core.auth import AccountError, ErasureError, Perm, Role
 from fer_core.logstore import LogStore, SessionBusyError, SessionNotFoundError
 
 who = auth_ui.require(Perm.MANAGE_ACCOUNTS)
@@ -133,24 +133,15 @@ with erase_tab:
         confirm = st.text_input(f"Type `{expected}` to confirm", key="admin.erase_confirm")
         if st.button("Erase permanently", key="admin.erase", type="primary",
                      disabled=confirm.strip() != expected):
-            auth_ui.require(Perm.DELETE)
+            actor = auth_ui.require(Perm.DELETE)
             if confirm.strip() != expected:  # the disabled state is not the check
                 st.error("Confirmation does not match.")
                 st.stop()
-            store = LogStore(loaders.root())
             try:
-                if session:
-                    removed = erase_session(store, subject, session)
-                else:
-                    removed = erase_subject(store, subject)
-                    auth.assignments.remove_subject(subject)
+                removed = auth.erase(actor, LogStore(loaders.root()), subject, session)
             except (SessionBusyError, SessionNotFoundError, ErasureError) as exc:
-                auth_ui.audit("delete_failed", f"subject={subject}"
-                              + (f" session={session}" if session else ""), error=str(exc))
                 st.error(f"Not erased: {plain(exc)}")
                 st.stop()
-            auth_ui.audit("delete", f"subject={subject}"
-                          + (f" session={session}" if session else ""), removed=removed)
             st.cache_data.clear()  # no cached copy of the erased rows stays in memory
             for key in ("admin.erase_confirm", "shared.subject", "shared.session"):
                 st.session_state.pop(key, None)

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fer_core.auth import config, cookies
 from fer_core.auth.accounts import AccountError, AccountStore
 from fer_core.auth.assignments import Assignments
 from fer_core.auth.audit import AuditLog
+from fer_core.auth.erasure import erase_session, erase_subject
 from fer_core.auth.permissions import SUBJECT_SCOPED, Perm, Principal, Role, role_allows
 from fer_core.auth.sessions import SessionRegistry
 from fer_core.auth.throttle import Throttle
+
+if TYPE_CHECKING:
+    from fer_core.logstore import LogStore
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +206,32 @@ class Auth:
             self.assignments.unassign(subject, username)
         self.audit.write(by.username, "assign" if assigned else "unassign",
                          f"subject={subject}", account=username)
+
+    def erase(self, by: Principal | str, store: LogStore, subject: str,
+              session: str | None = None, media: Path | None = None) -> list[str]:
+        """Erase one session, or a subject with every session and video; returns what went.
+
+        The one erasure the Admin page and ``python -m fer_core auth erase`` both run, so both
+        check, erase, drop the subject's assignments and audit in the same way. ``by``: a
+        logged-in principal (needs the delete permission; a refusal is audited) or, from the
+        command line, the operator's ``cli:<os user>`` name (whoever can run it can read the
+        files anyway). A failure is audited as ``delete_failed`` and raised.
+        """
+        actor = by if isinstance(by, str) else by.username
+        if not isinstance(by, str):
+            self._need(by, Perm.DELETE)
+        target = f"subject={subject}" + (f" session={session}" if session else "")
+        try:
+            if session:
+                removed = erase_session(store, subject, session, media)
+            else:
+                removed = erase_subject(store, subject, media)
+                self.assignments.remove_subject(subject)
+        except Exception as exc:
+            self.audit.write(actor, "delete_failed", target, error=str(exc))
+            raise
+        self.audit.write(actor, "delete", target, removed=removed)
+        return removed
 
     def _need(self, who: Principal, perm: Perm) -> None:
         if not self.can(who, perm):

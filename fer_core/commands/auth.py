@@ -11,9 +11,14 @@ import argparse
 import getpass
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fer_core.auth import Auth
 
 NAME = "auth"
-HELP = "Accounts and audit log: list accounts, reset a password, unlock, verify the audit log."
+HELP = ("Accounts and audit log: list accounts, reset a password, unlock, verify the audit "
+        "log, erase a subject or session.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     unlock = sub.add_parser("unlock", help="clear the wrong-password lock of a username")
     unlock.add_argument("username")
     sub.add_parser("verify-audit", help="check that no audit line was changed or removed")
+    erase = sub.add_parser("erase", help="permanently erase a subject (every session, video "
+                           "and assignment) or one session of it; audited")
+    erase.add_argument("--subject", required=True)
+    erase.add_argument("--session", default=None, help="only this session of the subject")
+    erase.add_argument("--root", default=None, help="log store (default: the configured one)")
+    erase.add_argument("--yes", action="store_true", help="confirm: nothing is asked")
 
 
 def _read_password() -> str:
@@ -36,6 +47,24 @@ def _read_password() -> str:
     if first != second:
         raise ValueError("the passwords differ")
     return first
+
+
+def _erase(auth: Auth, who: str, args: argparse.Namespace) -> int:
+    """The Admin page's erasure (:meth:`fer_core.auth.Auth.erase`), from the machine itself."""
+    from fer_core.auth import ErasureError
+    from fer_core.logstore import LogStore, SessionBusyError, SessionNotFoundError
+
+    target = f"{args.subject}/{args.session}" if args.session else f"subject {args.subject}"
+    if not args.yes:
+        print(f"refused: erasing {target} is permanent; add --yes to confirm", file=sys.stderr)
+        return 2
+    try:
+        removed = auth.erase(who, LogStore(args.root), args.subject, args.session)
+    except (SessionBusyError, SessionNotFoundError, ErasureError) as exc:
+        print(f"not erased: {exc}", file=sys.stderr)
+        return 1
+    print(f"erased {target}: " + "; ".join(removed))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             auth.throttle.record_success(args.username)
             auth.audit.write(who, "account_update", f"user={args.username}", unlocked=True)
             print(f"{args.username} unlocked")
+        elif args.action == "erase":
+            return _erase(auth, who, args)
         elif args.action == "verify-audit":
             problems = auth.audit.verify()  # one line per finding, never raises on bad lines
             for p in problems:

@@ -22,13 +22,8 @@ from fer_core.inference import predict_faces
 from fer_core.models.architectures import create_model
 from fer_core.models.file_format import LoadedModel, ModelFileError, load_model, save_model
 from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline
-from fer_core.preprocess import (
-    Preprocess,
-    PreprocessError,
-    equalize_faces,
-    predict_proba,
-    prepare_faces,
-)
+from fer_core.preprocess import Preprocess, PreprocessError, equalize_faces
+from fer_core.preprocess_torch import predict_proba, prepare_faces
 from fer_core.training.evaluate import evaluate_faces
 from fer_core.training.trainer import _predict_prepared
 from tests.core_data import FER_FIXTURE

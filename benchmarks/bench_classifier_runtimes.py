@@ -56,7 +56,7 @@ def main() -> int:
     path = resolve_model_path()
     face = cv2.imread(str(sorted(FACE.glob("*.jpg"))[0]), cv2.IMREAD_GRAYSCALE)
     gray = np.full((480, 640), 120, np.uint8)
-    boxes = [Box(60 + 150 * i, 100, 140, 140) for i in range(4)]
+    boxes = [Box(20 + 155 * i, 100, 140, 140) for i in range(4)]
     for b in boxes:
         gray[b.y : b.y + b.h, b.x : b.x + b.w] = cv2.resize(face, (b.w, b.h))
     cases = [(crops, n) for crops in ("flip", "ten") for n in (1, 4)]

@@ -166,7 +166,8 @@ from pathlib import Path
 class NoTorch(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)",
+                                      name=name)
         return None
 
 sys.meta_path.insert(0, NoTorch())
@@ -191,6 +192,8 @@ assert len(result.faces) == 1 and result.faces[0].label == "happy", result.faces
 from fer_core.cli import main
 video = write_y4m(work / "clip.y4m", [frame] * 4)
 assert main(["analyze", str(video), "--subject", "P2", "--root", str(work / "logs")]) == 0
+# a command that needs torch says so in one line (exit 2), without a traceback
+assert main(["list-models", "--no-count"]) == 2
 
 # 3. every module each dashboard page or the app imports, at the top or inside a function (the
 #    pages are scripts that need a logged-in Streamlit session to run; what they load is this)
@@ -219,3 +222,5 @@ def test_recording_analyzing_and_every_page_run_without_torch(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("TORCH="))
     assert line == "TORCH="
+    assert "`list-models` needs torch, which the app install leaves out" in proc.stderr
+    assert "Traceback" not in proc.stderr

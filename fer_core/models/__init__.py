@@ -8,9 +8,11 @@
   the default one, and resolving a name or path to a file.
 * :mod:`~fer_core.models.cards` — ``ship_model``: a trained file turned into a shipped one with a
   model card whose numbers are measured.
-* :mod:`~fer_core.models.compiled` — the one inference backend that ships (TorchScript, eager as
-  fallback), used by the live pipeline. Backends that were benchmarked and not adopted live in
-  :mod:`fer_core.bench.backends`, which the runtime path never imports.
+* :mod:`~fer_core.models.compiled` — the PyTorch inference backend (TorchScript, eager as
+  fallback), used when a ``.pt`` model runs through PyTorch. Backends that were benchmarked and
+  not adopted live in :mod:`fer_core.bench.backends`, which the runtime path never imports.
+* :mod:`~fer_core.models.onnx_export` — a model file's ONNX graph (``<name>.onnx``), which the
+  app runs with ONNX Runtime through :mod:`fer_core.classifier`, without torch.
 
 The name: this package is the *code* for models; the top-level ``models/`` folder holds the
 shipped *files* (``fast.pt``, ``ckplus.pt`` and their cards), read through

@@ -19,26 +19,24 @@ PORT ?= 8501
 
 .PHONY: app test quick setup lint lock
 
-# a venv made by another Python version is rebuilt, never mixed
-define fresh_venv
+# $(call install_lock,LOCKFILE): the venv (a venv made by another Python version is rebuilt,
+# never mixed), the pinned set of LOCKFILE, then this project without resolving anything else
+define install_lock
 	test -x $(BIN)/python && $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYVER)")' \
 		|| (rm -rf $(VENV) && $(PY) -m venv $(VENV))
 	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -q -r $(1)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip check
 endef
 
 $(STAMP): pyproject.toml $(LOCK)
-	$(fresh_venv)
-	$(BIN)/python -m pip install -q -r $(LOCK)
-	$(BIN)/python -m pip install -q --no-deps -e .
-	$(BIN)/python -m pip check
+	$(call install_lock,$(LOCK))
 	touch $(STAMP)
 
 # the app alone: `pip install .`'s dependencies, pinned (a venv that has the full set keeps it)
 $(APP_STAMP): pyproject.toml $(APP_LOCK)
-	$(fresh_venv)
-	$(BIN)/python -m pip install -q -r $(APP_LOCK)
-	$(BIN)/python -m pip install -q --no-deps -e .
-	$(BIN)/python -m pip check
+	$(call install_lock,$(APP_LOCK))
 	touch $(APP_STAMP)
 
 $(LOCK) $(APP_LOCK):

@@ -17,7 +17,6 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks.bench_classify_default import _time_calls
 from fer_core.classifier import load_classifier
 from fer_core.detection import Box
 from fer_core.models.shipped import resolve_model_path
@@ -33,15 +33,6 @@ from fer_core.pipeline import FramePipeline
 
 FACE = Path(__file__).resolve().parent.parent / "tests/fixtures/fer2013/test/happy"
 RUNTIMES = ("onnxruntime", "torchscript")
-
-
-def _time_calls(pipeline: FramePipeline, gray: np.ndarray, boxes: list[Box], calls: int) -> float:
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        pipeline.classify(gray, boxes)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def main() -> int:

@@ -195,10 +195,11 @@ assert main(["analyze", str(video), "--subject", "P2", "--root", str(work / "log
 # a command that needs torch says so in one line (exit 2), without a traceback
 assert main(["list-models", "--no-count"]) == 2
 
-# 3. every module each dashboard page or the app imports, at the top or inside a function (the
+# 3. every module that a dashboard page or module imports, at the top or inside a function (the
 #    pages are scripts that need a logged-in Streamlit session to run; what they load is this)
 import dashboard.webrtc_glue
-for script in [root / "dashboard" / "app.py", *sorted((root / "dashboard" / "pages").glob("*.py"))]:
+dash = root / "dashboard"
+for script in [*sorted(dash.glob("*.py")), *sorted((dash / "pages").glob("*.py"))]:
     for node in ast.walk(ast.parse(script.read_text())):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                  else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0

@@ -41,10 +41,10 @@ import numpy as np
 from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
 from fer_core.auth.consent import consent_problem  # auth engineer: consent gate
+from fer_core.classifier import Classifier
 from fer_core.clock import FrameClock, SessionClock, wall_now
 from fer_core.config import log_root
 from fer_core.logstore import LogStore, new_session_id
-from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import FramePipeline, FrameResult, draw_results
 from fer_core.recording import SessionRecorder
 
@@ -139,7 +139,7 @@ class LiveRecorder:
     ``drain``).
     """
 
-    def __init__(self, model: LoadedModel, store: LogStore | None = None,
+    def __init__(self, model: Classifier, store: LogStore | None = None,
                  *, history_s: float = 30.0, queue_size: int = 512,
                  now: Callable[[], datetime] = wall_now,
                  monotonic: Callable[[], float] | None = None) -> None:

@@ -529,11 +529,15 @@ def _with_rejected(rejected: Sequence[SkippedInput], frames: Iterator[MediaFrame
 
 
 def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
-    """A pipeline with the default (or named) shipped model and the live settings."""
-    from fer_core.models.file_format import load_model
+    """A pipeline with the default (or named) shipped model and the live settings.
+
+    The model runs with ONNX Runtime when its graph is shipped beside it, PyTorch otherwise
+    (:func:`fer_core.classifier.load_classifier`, ``FER_RUNTIME`` overrides).
+    """
+    from fer_core.classifier import load_classifier
     from fer_core.models.shipped import resolve_model_path
 
-    return FramePipeline(load_model(resolve_model_path(model)))
+    return FramePipeline(load_classifier(resolve_model_path(model)))
 
 
 def analyze_path(

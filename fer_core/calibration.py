@@ -87,7 +87,7 @@ def expected_calibration_error(
 def crop_softmax(crop_logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """(N, k, classes) logits of k test crops -> (N, classes): mean over crops of softmax(z / T).
 
-    The same arithmetic as :func:`fer_core.preprocess.probs_from_logits`, in float64.
+    The same arithmetic as :func:`fer_core.preprocess_torch.probs_from_logits`, in float64.
     """
     z = np.asarray(crop_logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)

@@ -19,6 +19,9 @@ from fer_core.errors import FerError
 
 log = logging.getLogger("fer_core")
 
+#: Packages of the ``train`` extra: commands that need them fail with a one-line hint without them
+TRAIN_ONLY = ("torch", "onnx")
+
 
 def _command_modules() -> list:
     modules = []
@@ -68,4 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except (FerError, FileNotFoundError) as exc:
         log.error("%s", exc)
+        return 2
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in TRAIN_ONLY:
+            raise
+        # the app installs without torch (pip install .): say what to install, no traceback
+        log.error("`%s` needs %s, which the app install leaves out: pip install '.[train]' "
+                  "(or make test)", args.command, missing)  # fmt: skip
         return 2

@@ -3,3 +3,10 @@
 
 class FerError(Exception):
     """Base class of errors caused by input (files, folders, ids), not by a bug."""
+
+
+class ModelFileError(FerError, ValueError):
+    """A file is not a model file (or ONNX graph) this version of fer_core can load.
+
+    Defined here, not in :mod:`fer_core.models.file_format`, so the torch-free app can catch it.
+    """

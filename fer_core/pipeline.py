@@ -15,7 +15,12 @@ Speed (a 2-core laptop must keep up with a webcam):
   neighbourhood of the last faces in between;
 * all faces of a frame (or, offline, of several frames: :meth:`FramePipeline.process_many`) go
   through the network as one batch, via :func:`fer_core.inference.predict_faces`, prepared by
-  the model's own :class:`~fer_core.preprocess.Preprocess` (the same function as training).
+  the model's own :class:`~fer_core.preprocess.Preprocess` (the same function as training);
+* the model's :class:`~fer_core.classifier.Classifier` (ONNX Runtime or PyTorch, with the
+  settings' crops) is built once per pipeline, never per frame.
+
+Torch-free: with a classifier loaded by :func:`fer_core.classifier.load_classifier` from an
+``.onnx`` graph, this module and everything it imports run without PyTorch installed.
 """
 
 from __future__ import annotations
@@ -25,19 +30,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
+from fer_core.classifier import Classifier
 from fer_core.detection import Box, FaceDetector, iou
 from fer_core.inference import predict_faces
 from fer_core.labels import FER2013_CLASSES
-from fer_core.models.compiled import DEFAULT_BACKEND, optimize_or_eager
-from fer_core.models.file_format import LoadedModel
 from fer_core.preprocess import TEST_CROPS
+
+if TYPE_CHECKING:
+    from fer_core.models.file_format import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -131,38 +136,23 @@ def _check_frame(frame: object) -> np.ndarray:
     return frame
 
 
-class _OptimisedNet(nn.Module):
-    """An optimised callable (e.g. a frozen TorchScript trace) seen as an ``nn.Module``.
-
-    Why: classification goes through :func:`fer_core.inference.predict_faces`, which reads the
-    device from the network's parameters; a frozen trace has none (its weights are constants),
-    so this wrapper carries an empty parameter on the model's device.
-    """
-
-    def __init__(self, net: Any, device: torch.device) -> None:
-        super().__init__()
-        self.inner = net
-        self.anchor = nn.Parameter(torch.empty(0, device=device), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(x)
-
-
 class FramePipeline:
     """Detect faces and classify each with the model, one frame (or a batch of frames) at a time.
 
     Not thread-safe (the detector and the tracking state are per instance): one per stream.
-    ``backend`` is one of the shipped backends of :mod:`fer_core.models.compiled`: TorchScript
-    (default, same outputs, faster) or ``"eager"`` (the reference).
+    ``model`` is a :class:`~fer_core.classifier.Classifier` (what the app loads, ONNX Runtime or
+    PyTorch) or a loaded ``.pt`` model, run through ``backend`` of
+    :mod:`fer_core.models.compiled`: TorchScript (default, same outputs, faster) or ``"eager"``
+    (the reference). ``backend`` applies to a ``.pt`` model only: a classifier has its runtime.
     """
 
     def __init__(
         self,
-        model: LoadedModel,
+        model: Classifier | LoadedModel,
         settings: PipelineSettings = DEFAULT_SETTINGS,
         *,
         detector: FaceDetector | None = None,
-        backend: str = DEFAULT_BACKEND,
+        backend: str | None = None,
     ) -> None:
         if tuple(model.classes) != FER2013_CLASSES:
             raise ValueError(
@@ -171,13 +161,14 @@ class FramePipeline:
             )
         self.model = model
         self.settings = settings
-        self.backend = backend
-        self.net = optimize_or_eager(model, backend)  # models.compiled: same outputs, faster
-        device = next(model.net.parameters()).device
-        self._infer_model = (
-            model if self.net is model.net
-            else dataclasses.replace(model, net=_OptimisedNet(self.net, device))
-        )
+        if isinstance(model, Classifier):
+            self.classifier = model.with_crops(settings.crops)
+        else:  # a .pt model: traced once here (fer_core.models.compiled: same outputs, faster)
+            self.classifier = Classifier.from_model(model, backend or "torchscript",
+                                                    settings.crops)
+        #: what runs the network: ``onnxruntime``, ``torchscript`` or ``eager`` (after fallback)
+        self.backend = self.classifier.runtime
+        self.net = self.classifier.net
         self.detector = detector or settings.detector()
         self._last_boxes: list[Box] = []
         self._since_full = 0
@@ -192,6 +183,7 @@ class FramePipeline:
     @crops.setter
     def crops(self, value: str) -> None:
         self.settings = dataclasses.replace(self.settings, crops=value)
+        self.classifier = self.classifier.with_crops(self.settings.crops)
 
     def reset(self) -> None:
         """Forget tracked faces (call at the start of a new stream)."""
@@ -247,8 +239,7 @@ class FramePipeline:
         """Probabilities (n, 7) for uint8 faces (n, size, size): one batched forward pass."""
         if len(faces) == 0:
             return np.zeros((0, len(FER2013_CLASSES)), dtype=np.float32)
-        return predict_faces(self._infer_model, faces, crops=self.settings.crops,
-                             batch_size=max(len(faces), 1))
+        return predict_faces(self.classifier, faces, batch_size=max(len(faces), 1))
 
     def classify(self, gray: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Probabilities (n_faces, 7) for ``boxes`` in ``gray``: one batched forward pass."""

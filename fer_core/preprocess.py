@@ -4,7 +4,12 @@ Why one place: a face must reach the network the same way in training batches, `
 ``predict``, the live pipeline, ``analyze`` and the benchmarks. Three hand-written copies of
 "divide by 255, subtract the mean, ten-crop" once drifted apart (one of them blurred, one did
 not), so the spec now travels inside the model file (as timm's ``data_config`` does) and every
-path calls :func:`prepare_faces` and :func:`predict_proba` below.
+path goes through :func:`prepare_array` below (and, with torch, :mod:`fer_core.preprocess_torch`).
+
+Why this module needs no torch: the app runs its networks with ONNX Runtime
+(:mod:`fer_core.classifier`), so the spec, the pixel arithmetic, the test-time crops and the
+temperature softmax are numpy here; the torch path (training, ``evaluate``, the benchmarks) feeds
+the same :func:`prepare_array` output to its networks, so both paths see identical inputs.
 
 Histogram equalisation is the default for FER2013 models: the distributed Training faces were
 equalised (``cv2.equalizeHist``) before JPEG encoding while PublicTest/PrivateTest faces are raw,
@@ -15,17 +20,13 @@ so equalising every face gives the network one kind of input whatever the camera
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from fer_core.errors import FerError
-from fer_core.transforms import center_crop, ten_crop
 
 #: test-time crops and how many forward passes each costs per face: the seed's ten-crop; the
 #: centre crop and its mirror (the live default: a fifth of the work, PublicTest 69.27% against
@@ -135,8 +136,8 @@ def equalize_faces(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def _as_faces(images: np.ndarray | torch.Tensor, size: int) -> np.ndarray:
-    arr = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+def _as_faces(images: Any, size: int) -> np.ndarray:
+    arr = np.asarray(images)  # a CPU torch tensor converts without a copy
     if arr.ndim == 2:
         arr = arr[None]
     if arr.dtype != np.uint8:
@@ -149,97 +150,58 @@ def _as_faces(images: np.ndarray | torch.Tensor, size: int) -> np.ndarray:
     return arr
 
 
-def prepare_faces(images: np.ndarray | torch.Tensor, pre: Preprocess) -> torch.Tensor:
+def prepare_array(images: Any, pre: Preprocess) -> np.ndarray:
     """uint8 faces (N, S, S) (or one (S, S) face) -> normalised float32 (N, 1, S, S).
 
     The single conversion from pixels to network input: equalisation (if the spec says so),
-    scaling to [0, 1] and normalisation. Cropping happens after, randomly in training
-    (:mod:`fer_core.transforms`) and by :func:`test_crops` at test time.
+    scaling to [0, 1] and normalisation, in float32 (the torch path wraps this same array).
+    Cropping happens after, randomly in training and by :func:`crop_array` at test time.
     """
     faces = _as_faces(images, pre.input_size)
     if pre.equalize:
         faces = equalize_faces(faces)
-    x = torch.from_numpy(np.ascontiguousarray(faces)).float()
-    return x.div_(255.0).sub_(pre.mean).div_(pre.std).unsqueeze(1)
+    x = faces.astype(np.float32)
+    x /= np.float32(255.0)
+    x -= np.float32(pre.mean)
+    x /= np.float32(pre.std)
+    return x[:, None]
 
 
-def test_crops(x: torch.Tensor, pre: Preprocess) -> torch.Tensor:
-    """Prepared (N, 1, S, S) -> (N * k, 1, c, c) crops, k = ``pre.crops_per_face``."""
+def crop_offsets(size: int, crop: int) -> list[tuple[int, int]]:
+    """Top-left (y, x) of the five crops: four corners then centre (torchvision's order)."""
+    m = size - crop
+    c = m // 2
+    return [(0, 0), (0, m), (m, 0), (m, m), (c, c)]
+
+
+def crop_array(x: np.ndarray, pre: Preprocess) -> np.ndarray:
+    """Prepared (N, 1, S, S) -> contiguous (N * k, 1, c, c) test crops, k = ``pre.crops_per_face``.
+
+    The order per face is :func:`fer_core.transforms.ten_crop`'s (corners, centre, then the
+    same five mirrored) for ``"ten"``, centre then mirror for ``"flip"``.
+    """
+    n, ch, size = x.shape[0], x.shape[1], x.shape[-1]
     c = pre.crop_size
+    m = (size - c) // 2
     if pre.test_crops == "ten":
-        return ten_crop(x, c).reshape(-1, x.shape[1], c, c)
-    centre = center_crop(x, c)
-    if pre.test_crops == "flip":
-        return torch.stack([centre, centre.flip(-1)], dim=1).reshape(-1, x.shape[1], c, c)
-    return centre
+        five = np.stack([x[..., y : y + c, xx : xx + c] for y, xx in crop_offsets(size, c)], 1)
+        crops = np.concatenate([five, five[..., ::-1]], axis=1)
+    elif pre.test_crops == "flip":
+        centre = x[..., m : m + c, m : m + c]
+        crops = np.stack([centre, centre[..., ::-1]], axis=1)
+    else:
+        crops = x[:, None, :, m : m + c, m : m + c]
+    return np.ascontiguousarray(crops.reshape(n * pre.crops_per_face, ch, c, c))
 
 
-def probs_from_logits(logits: torch.Tensor, pre: Preprocess) -> torch.Tensor:
-    """(N * k, classes) logits -> (N, classes) probabilities: the mean softmax over the crops.
+def probs_from_logits_array(logits: np.ndarray, pre: Preprocess) -> np.ndarray:
+    """(N * k, classes) logits -> (N, classes) float32 probabilities: the mean softmax of crops.
 
     Each crop's logits are divided by the spec's temperature first, so every path (live,
-    ``analyze``, upload, ``evaluate``) records the same calibrated probabilities.
+    ``analyze``, upload, ``evaluate``) records the same calibrated probabilities; the arithmetic
+    is :func:`fer_core.preprocess_torch.probs_from_logits`'s, in float32.
     """
-    k = pre.crops_per_face
-    probs = F.softmax(logits.float() / pre.temperature, dim=1)
-    return probs.reshape(-1, k, probs.shape[1]).mean(dim=1)
-
-
-Net = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _crop_logits(
-    net: Net, images: np.ndarray | torch.Tensor, pre: Preprocess, batch_size: int,
-    device: str | torch.device,
-) -> Iterator[torch.Tensor]:
-    """(n * k, classes) logits of each batch's test crops: one forward pass per batch."""
-    if isinstance(net, torch.nn.Module):
-        net.eval()
-    for i in range(0, len(images), batch_size):
-        x = prepare_faces(images[i : i + batch_size], pre).to(device)
-        yield net(test_crops(x, pre))
-
-
-@torch.inference_mode()
-def predict_proba(
-    net: Net,
-    images: np.ndarray | torch.Tensor,
-    pre: Preprocess,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """Class probabilities (N, classes) of uint8 faces (N, S, S) under ``pre``.
-
-    ``net`` is a network (put in eval mode here) or any callable of the same signature (a
-    TorchScript module from :mod:`fer_core.models.compiled`). The crops of a whole batch go
-    through the network as one forward pass.
-    """
-    out = [probs_from_logits(logits, pre).cpu().numpy()
-           for logits in _crop_logits(net, images, pre, batch_size, device)]  # fmt: skip
-    if not out:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(out).astype(np.float32)
-
-
-@torch.inference_mode()
-def predict_crop_logits(
-    net: Net,
-    images: np.ndarray | torch.Tensor,
-    pre: Preprocess,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """Raw logits (N, k, classes) of every test crop, before temperature and softmax.
-
-    Why separate: fitting a temperature needs the logits themselves (the probabilities already
-    carry one); :func:`fer_core.calibration.crop_softmax` turns them back into what
-    :func:`predict_proba` returns.
-    """
-    k = pre.crops_per_face
-    out = [logits.float().reshape(-1, k, logits.shape[1]).cpu().numpy()
-           for logits in _crop_logits(net, images, pre, batch_size, device)]  # fmt: skip
-    if not out:
-        return np.zeros((0, k, 0), dtype=np.float32)
-    return np.concatenate(out).astype(np.float32)
+    z = logits.astype(np.float32) / np.float32(pre.temperature)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    probs = z / z.sum(axis=1, keepdims=True)
+    return probs.reshape(-1, pre.crops_per_face, probs.shape[1]).mean(axis=1, dtype=np.float32)

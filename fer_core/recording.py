@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fer_core.clock import SessionClock
 from fer_core.logstore import LogStore, SessionWriter
 from fer_core.logstore.schema import PROB_COLUMNS
-from fer_core.models.file_format import LoadedModel
 from fer_core.pipeline import (
     DEFAULT_SETTINGS,
     FaceResult,
@@ -35,6 +34,10 @@ from fer_core.pipeline import (
     FrameResult,
     PipelineSettings,
 )
+
+if TYPE_CHECKING:
+    from fer_core.classifier import Classifier
+    from fer_core.models.file_format import LoadedModel
 
 
 def face_rows(faces: Sequence[FaceResult], timestamp: datetime,
@@ -88,7 +91,7 @@ class SessionRecorder:
     def open(
         cls,
         store: LogStore,
-        model: LoadedModel,
+        model: Classifier | LoadedModel,
         subject: str,
         session: str | None = None,
         *,

@@ -13,14 +13,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from fer_core.preprocess import crop_offsets
+
 CROP = 44
-
-
-def crop_offsets(size: int = 48, crop: int = CROP) -> list[tuple[int, int]]:
-    """Top-left (y, x) of the five crops: four corners then centre (torchvision's order)."""
-    m = size - crop
-    c = m // 2
-    return [(0, 0), (0, m), (m, 0), (m, m), (c, c)]
 
 
 def ten_crop(x: torch.Tensor, crop: int = CROP) -> torch.Tensor:

@@ -28,8 +28,12 @@ class LockError(ValueError):
     """A freeze line that is not an exact pin (a URL, an editable or a VCS install)."""
 
 
-def normalise(freeze: str, python: str) -> str:
-    """Return the lock file text for ``freeze`` (pip freeze output) made with Python ``python``."""
+def normalise(freeze: str, python: str, *, app: bool = False) -> str:
+    """Return the lock file text for ``freeze`` (pip freeze output) made with Python ``python``.
+
+    ``app``: the freeze of the app alone (``pip install .``: no torch, no test tools), which
+    ``make app`` installs; otherwise the full set (``.[train,test]``) of ``make test`` and CI.
+    """
     pins: list[tuple[str, str]] = []
     for number, raw in enumerate(freeze.splitlines(), 1):
         line = raw.strip()
@@ -45,8 +49,10 @@ def normalise(freeze: str, python: str) -> str:
         pins.append((name, f"{name}=={version}{marker}"))
     if not pins:
         raise LockError("no pins in the freeze output")
+    who = ("the app alone (`pip install .`, no torch): `make app` installs these" if app
+           else "the app, the train and test extras: `make test` and CI install these")
     header = (
-        f"# Exact pins for Python {python}: `make app`, `make test` and CI install these.\n"
+        f"# Exact pins for Python {python}, {who}.\n"
         "# Written by `make lock` (scripts/lockfile.py) from a fresh environment; do not edit.\n"
     )
     return header + "\n".join(line for _, line in sorted(pins)) + "\n"
@@ -55,9 +61,10 @@ def normalise(freeze: str, python: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", required=True, help="the Python version, e.g. 3.13")
+    parser.add_argument("--app", action="store_true", help="the app-only lock (lock/app/)")
     args = parser.parse_args(argv)
     try:
-        sys.stdout.write(normalise(sys.stdin.read(), args.python))
+        sys.stdout.write(normalise(sys.stdin.read(), args.python, app=args.app))
     except LockError as exc:
         print(f"lockfile: {exc}", file=sys.stderr)
         return 1

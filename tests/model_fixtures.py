@@ -13,7 +13,8 @@ from fer_core.models.architectures import create_model
 from fer_core.models.compiled import TOLERANCE
 from fer_core.models.file_format import LoadedModel, load_model
 from fer_core.models.shipped import shipped_models
-from fer_core.preprocess import Preprocess, predict_proba
+from fer_core.preprocess import Preprocess
+from fer_core.preprocess_torch import predict_proba
 from tests.core_data import FER_FIXTURE
 
 

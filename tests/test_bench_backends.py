@@ -6,6 +6,8 @@ with the shipped TorchScript path, and a timing is only worth reporting for the 
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -32,7 +34,7 @@ def faces() -> np.ndarray:
 def test_channels_last_probabilities_match_eager_on_real_faces(
     faces: np.ndarray, label_model: tuple[str, LoadedModel]
 ) -> None:
-    # compile/onnxruntime: timed by the benchmark only (a C++ compiler / packages not installed)
+    # compile: timed by the benchmark only (it needs a C++ compiler)
     _, model = label_model
     net = build(model, "channels_last")
     assert_matches_eager(net, model, faces)
@@ -47,9 +49,20 @@ def test_the_shipped_backends_come_from_the_shipped_module() -> None:
         build(model, "tensorrt")
 
 
-def test_onnxruntime_missing_is_a_clear_error() -> None:
-    if "onnxruntime" in available_backends():
-        pytest.skip("onnxruntime is installed here, so it cannot be shown to be unavailable")
+@pytest.mark.parametrize("label_model", models_to_compare(), ids=lambda lm: lm[0])
+def test_onnxruntime_probabilities_match_eager_on_real_faces(
+    faces: np.ndarray, label_model: tuple[str, LoadedModel]
+) -> None:
+    # ONNX Runtime is a core dependency since the app runs it (issue 20)
+    _, model = label_model
+    assert_matches_eager(build(model, "onnxruntime"), model, faces)
+
+
+def test_onnxruntime_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "onnxruntime" in available_backends()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # an import of it now fails
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert "onnxruntime" not in available_backends()
     with pytest.raises(RuntimeError, match="onnxruntime"):
         build(random_bn_model("fast"), "onnxruntime")
     assert set(available_backends()) <= set(BACKENDS)

@@ -4,12 +4,14 @@ through the command line on real faces: the temperature is fitted on held-out Tr
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fer_core.calibration import crop_softmax, fit_temperature
+from fer_core.classifier import load_classifier
 from fer_core.cli import main
 from fer_core.data import holdout_split, load_fer2013
 from fer_core.inference import predict_faces_logits
@@ -48,6 +50,20 @@ def test_calibrate_fits_on_the_runs_own_hold_out(tiny_run: Path, tmp_path: Path,
     assert info["faces_seen_in_training"] is False
     assert "25% hold-out (seed 3)" in info["fitted_on"]
     assert info["nll_after"] <= info["nll_before"]
+
+
+def test_calibrating_a_file_in_place_exports_its_graph_again(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    """A model file with an ONNX graph beside it (the app's runtime) keeps a current graph: the
+    stale one would be refused, and the app must run the new temperature."""
+    pt = tmp_path / "m.pt"
+    shutil.copy(tiny_run, pt)
+    assert main(["export-onnx", "--weights", str(pt)]) == 0
+    assert main(["calibrate", "--weights", str(pt), "--data", str(FER_FIXTURE),
+                 "--out", str(pt)]) == 0  # fmt: skip
+    ort = load_classifier(pt, runtime="onnxruntime")  # refused if it were the old graph
+    assert ort.preprocess.temperature == load_model(pt).preprocess.temperature != 1.0
 
 
 def test_calibrate_refuses_faces_the_model_trained_on(tiny_run: Path, tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ from fer_core.calibration import (
 )
 from fer_core.inference import predict_faces, predict_faces_logits
 from fer_core.models.file_format import load_model, with_temperature
-from fer_core.preprocess import Preprocess, PreprocessError, probs_from_logits
+from fer_core.preprocess import Preprocess, PreprocessError
+from fer_core.preprocess_torch import probs_from_logits
 from tests.model_fixtures import real_faces
 
 

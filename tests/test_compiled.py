@@ -2,7 +2,8 @@
 
 Equality is checked on real fixture faces; the isolation test makes sure the runtime path (live
 pipeline, recorder, offline analysis, the dashboard's WebRTC glue) never loads the benchmark-only
-backends of :mod:`fer_core.bench.backends` or ONNX.
+backends of :mod:`fer_core.bench.backends`, the ``onnx`` package or torch's ONNX exporter (ONNX
+Runtime itself is the app's runtime, :mod:`fer_core.classifier`; ``tests/test_onnx.py``).
 """
 
 from __future__ import annotations
@@ -121,27 +122,30 @@ def test_a_net_that_cannot_be_traced_falls_back_to_eager_in_the_pipeline(
     assert "inference backend torchscript unavailable (cannot trace this)" in caplog.text
 
 
-#: Prints the loaded modules that belong to benchmark-only inference: the benchmark package
-#: (its backends module above all) and ONNX / ONNX Runtime / torch's ONNX exporter.
+#: Prints the loaded modules that belong to benchmark-only inference or to exporting: the
+#: benchmark package (its backends module above all), the ONNX package and torch's exporter.
 _REPORT = """
 import sys
 bad = sorted(m for m in sys.modules
-             if m.startswith("fer_core.bench") or m.split(".")[0] in ("onnx", "onnxruntime")
+             if m.startswith("fer_core.bench") or m.split(".")[0] == "onnx"
              or m == "torch.onnx" or m.startswith("torch.onnx."))
 print("BENCH_ONLY=" + ",".join(bad))
 """
 
 #: The runtime path: import every module of it, then build the live pipeline on the shipped
-#: default model and run a frame through it (lazy imports inside functions count too).
+#: default model, with ONNX Runtime (the app) and with TorchScript, and run a frame through each
+#: (lazy imports inside functions count too).
 _RUNTIME_PATH = """
 import numpy as np
 import fer_core.analyze, fer_core.pipeline, fer_core.recording
 import dashboard.webrtc_glue
+from fer_core.classifier import load_classifier
 from fer_core.models.file_format import load_model
 from fer_core.models.shipped import resolve_model_path
-pipe = fer_core.pipeline.FramePipeline(load_model(resolve_model_path()))
+for pipe in (fer_core.pipeline.FramePipeline(load_classifier(resolve_model_path())),
+             fer_core.pipeline.FramePipeline(load_model(resolve_model_path()))):
+    pipe.process(np.full((240, 320, 3), 120, np.uint8))
 assert pipe.backend == "torchscript" and pipe.net is not pipe.model.net
-pipe.process(np.full((240, 320, 3), 120, np.uint8))
 """
 
 
@@ -159,18 +163,17 @@ def _bench_only_modules(code: str, tmp_path: Path, extra_path: Path | None = Non
 
 @pytest.mark.subprocess
 def test_runtime_path_does_not_import_benchmark_only_backends(tmp_path: Path) -> None:
-    # the check itself can fail: with stand-in onnx/onnxruntime packages importable, the
-    # benchmark's backend listing loads them and the report names them
+    # the check itself can fail: with a stand-in onnx package importable, the benchmark's
+    # backend listing loads it and the report names it
     fake = tmp_path / "fake_onnx"
     fake.mkdir()
     (fake / "onnx.py").write_text("")
-    (fake / "onnxruntime.py").write_text("")
     control = _bench_only_modules(
         "from fer_core.bench.backends import available_backends\n"
         "assert 'onnxruntime' in available_backends()\n",
         tmp_path, fake,
     )  # fmt: skip
-    assert {"fer_core.bench.backends", "onnx", "onnxruntime"} <= set(control)
+    assert {"fer_core.bench.backends", "onnx"} <= set(control)
 
-    # the same stand-ins are importable here: nothing on the runtime path may reach for them
+    # the same stand-in is importable here: nothing on the runtime path may reach for it
     assert _bench_only_modules(_RUNTIME_PATH, tmp_path, fake) == []

@@ -1,6 +1,7 @@
 """The lock files agree with pyproject.toml, and the freeze filter that writes them is right.
 
-`make app`, `make test` and CI install `lock/py3.X.txt` for the running Python, so a lock that
+`make test` and CI install `lock/py3.X.txt` for the running Python (the app, the train and test
+extras) and `make app` installs `lock/app/py3.X.txt` (the app alone, no torch), so a lock that
 drifted from the ranges in pyproject.toml (a dependency added but never locked, a pin outside its
 range) would install a set nobody declared. These tests read the real files.
 """
@@ -37,6 +38,11 @@ def read_lock(path: Path) -> dict[str, Requirement]:
     return pins
 
 
+def core() -> list[Requirement]:
+    """What ``pip install .`` (the app, ``make app``) installs: no extras."""
+    return [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
+
+
 def declared() -> list[Requirement]:
     project = PYPROJECT["project"]
     extras = [r for group in project["optional-dependencies"].values() for r in group]
@@ -65,10 +71,38 @@ def test_every_declared_dependency_is_pinned_inside_its_range(python: str) -> No
         )
 
 
+def test_the_app_needs_no_torch_and_training_does() -> None:
+    names = {canonicalize_name(r.name) for r in core()}
+    assert "torch" not in names and "onnxruntime" in names
+    train = {canonicalize_name(Requirement(r).name)
+             for r in PYPROJECT["project"]["optional-dependencies"]["train"]}  # fmt: skip
+    assert {"torch", "onnx"} <= train
+
+
 @pytest.mark.parametrize("python", supported_pythons())
-def test_locks_install_anywhere(python: str) -> None:
+def test_the_app_lock_pins_the_app_alone_as_the_full_lock_does(python: str) -> None:
+    """lock/app/py3.X.txt: every core dependency inside its range, no torch, and each package at
+    the full lock's version (one set, of which the app installs a part)."""
+    path = LOCKS / "app" / f"py{python}.txt"
+    assert path.is_file(), f"no app lock for Python {python}: run `make lock PY=python{python}`"
+    app, full = read_lock(path), read_lock(LOCKS / f"py{python}.txt")
+    for req in core():
+        pin = app.get(canonicalize_name(req.name))
+        assert pin is not None, f"{req.name} is a core dependency but not in {path}"
+        (spec,) = pin.specifier
+        assert spec.operator == "==" and req.specifier.contains(spec.version, prereleases=True)
+    heavy = {n for n in app if n in ("torch", "onnx", "triton") or n.startswith("nvidia-")}
+    assert not heavy, f"{path} pins training-only packages {sorted(heavy)}"
+    for name, pin in app.items():
+        assert name in full, f"{path} pins {name}, which {python}'s full lock does not"
+        assert str(pin.specifier) == str(full[name].specifier), (pin, full[name])
+
+
+@pytest.mark.parametrize("python", supported_pythons())
+@pytest.mark.parametrize("lock", ["py{}.txt", "app/py{}.txt"])
+def test_locks_install_anywhere(python: str, lock: str) -> None:
     """No local version labels; CUDA packages only on Linux, as torch's own metadata says."""
-    for name, pin in read_lock(LOCKS / f"py{python}.txt").items():
+    for name, pin in read_lock(LOCKS / lock.format(python)).items():
         (spec,) = pin.specifier
         assert "+" not in spec.version, f"{pin}: a local version label PyPI does not serve"
         if name.startswith(("nvidia-", "cuda-")) or name == "triton":
@@ -94,6 +128,8 @@ def test_normalise_strips_local_labels_marks_cuda_and_drops_pip() -> None:
         'triton==3.7.1  ; platform_system == "Linux"',
     ]
     assert "Python 3.13" in normalise(freeze, "3.13").splitlines()[0]
+    assert "`make app`" in normalise(freeze, "3.13", app=True).splitlines()[0]
+    assert "`make app`" not in normalise(freeze, "3.13").splitlines()[0]
 
 
 @pytest.mark.parametrize(

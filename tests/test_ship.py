@@ -6,9 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from fer_core.classifier import TOLERANCE, load_classifier
 from fer_core.cli import main
+from fer_core.data import load_fer2013
+from fer_core.inference import predict_faces
 from fer_core.models.architectures import create_model
 from fer_core.models.file_format import load_model, save_model
 from fer_core.preprocess import Preprocess
@@ -57,6 +61,12 @@ def test_ship_a_fer2013_model_scores_publictest_with_the_evaluate_code(tmp_path:
     md = (models / "tiny.md").read_text()
     assert "## fer2013 PublicTest" in md and f"{card['publictest']['accuracy']:.3f}" in md
     assert not list(models.glob(".*tmp")), "the fp32 scratch file must not be left behind"
+    # the app's runtime: the shipped file's ONNX graph beside it, giving its probabilities
+    faces = load_fer2013(FER_FIXTURE, "PublicTest", use_cache=False).images[:12]
+    ort = load_classifier(models / "tiny.pt", runtime="onnxruntime")
+    assert ort.runtime == "onnxruntime" and (models / "tiny.onnx").is_file()
+    ref = predict_faces(load_model(models / "tiny.pt"), faces)
+    assert np.abs(ort.predict(faces) - ref).max() <= TOLERANCE
 
 
 def test_ship_a_ckplus_fold_model_scores_only_its_held_out_fold(

@@ -11,9 +11,9 @@ import pytest
 from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds
 from fer_core.inference import predict_faces
 from fer_core.models.architectures import count_macs, count_params
-from fer_core.models.cards import held_out_set
 from fer_core.models.file_format import LoadedModel, load_model
 from fer_core.models.shipped import DEFAULT_MODEL, resolve_model_path, shipped_models
+from fer_core.shipping import held_out_set
 from fer_core.training.evaluate import evaluate_faces
 from tests.core_data import CK_FIXTURE, FER_EVAL_FIXTURE, full_ckplus, full_fer2013
 

@@ -7,6 +7,7 @@ but predictions is stored unless the user ticks the explicit video opt-in.
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -16,9 +17,10 @@ from dashboard import webrtc_glue as glue
 from dashboard.plaintext import plain, say
 from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, analyze_uploads
 from fer_core.auth import Perm  # access control (auth engineer)
+from fer_core.classifier import Classifier, load_classifier, onnx_path_for
+from fer_core.errors import ModelFileError
 from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import InvalidIdError, validate_id
-from fer_core.models.file_format import LoadedModel, ModelFileError, load_model
 from fer_core.models.shipped import resolve_model_path
 from fer_core.pipeline import FramePipeline
 
@@ -42,9 +44,15 @@ REFRESH_S = 0.5
 
 
 @st.cache_resource(show_spinner="Loading the expression model...")
-def _model(path: str, mtime: float) -> LoadedModel:
-    """Loaded once per model file version and shared by all browser sessions (eval mode only)."""
-    return load_model(path)
+def _model(path: str, mtimes: tuple[float, ...]) -> Classifier:
+    """Loaded once per version of the model file (and its ONNX graph), shared by all browser
+    sessions: ONNX Runtime when the graph is there, PyTorch otherwise (fer_core.classifier)."""
+    return load_classifier(path)
+
+
+def _mtimes(path: Path) -> tuple[float, ...]:
+    """Modification times of the model file and its ONNX graph (the cache key's version)."""
+    return tuple(p.stat().st_mtime for p in (path, onnx_path_for(path)) if p.is_file())
 
 
 def _goto_summary(subject: str, session: str) -> None:
@@ -99,7 +107,7 @@ auth_ui.require(Perm.RECORD)  # access control (auth engineer): server-side role
 st.title("Record a session")
 try:
     model_path = resolve_model_path(None)
-    model = _model(str(model_path.resolve()), model_path.stat().st_mtime)
+    model = _model(str(model_path.resolve()), _mtimes(model_path))
 except (FileNotFoundError, ModelFileError) as exc:
     st.error(f"No expression model available: {plain(exc)}. Ship one as `models/fast.pt` or set "
              "`FER_MODEL` to a model file.")

@@ -15,8 +15,9 @@ Backends (all return a callable ``(N, 1, crop, crop) float32 -> (N, classes) log
   the paper net, not the default model.
 * ``compile``: ``torch.compile``; needs a C++ compiler and compiles again for each new batch
   shape, so it suits fixed-batch offline work, not a live stream whose face count changes.
-* ``onnxruntime``: export to ONNX and run with ONNX Runtime; only when ``onnxruntime`` and ``onnx``
-  are importable (not project dependencies: at the live path it only tied TorchScript).
+* ``onnxruntime``: export to ONNX in memory and run with ONNX Runtime, behind the tensor call of
+  the others; needs ``onnx`` (the train extra). The app itself runs the shipped graphs through
+  :mod:`fer_core.classifier` (issue 20); ``benchmarks/bench_classifier_runtimes.py`` times that.
 
 Each must compute the same function as eager within
 :data:`fer_core.models.compiled.TOLERANCE`; ``tests/test_bench_backends.py`` checks the ones that
@@ -43,7 +44,7 @@ BACKENDS: tuple[str, ...] = (*compiled.BACKENDS, "channels_last", "compile", "on
 
 
 def available_backends() -> list[str]:
-    """Backends usable in this environment (``onnxruntime`` only when installed)."""
+    """Backends usable in this environment (``onnxruntime`` only with onnx and onnxruntime)."""
     names = [b for b in BACKENDS if b != "onnxruntime"]
     try:
         import onnx  # noqa: F401
@@ -109,8 +110,8 @@ def _onnxruntime(net: nn.Module, example: torch.Tensor) -> Net:
         import onnxruntime as ort
     except ImportError as exc:
         raise RuntimeError(
-            "the onnxruntime backend needs the onnxruntime and onnx packages, which are not "
-            "project dependencies (pip install onnxruntime onnx)"
+            "the onnxruntime backend needs the onnxruntime and onnx packages "
+            "(pip install '.[train]')"
         ) from exc
     buf = io.BytesIO()
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():

@@ -3,8 +3,10 @@
 The backends are those of :mod:`fer_core.bench.backends`: the shipped TorchScript path and the
 contenders it was chosen over.
 
-One "face" is a 48x48 uint8 crop; the measured call is :func:`fer_core.preprocess.predict_proba`
-(normalise, ten-crop or centre crop, forward, softmax), i.e. the classification half of a frame.
+One "face" is a 48x48 uint8 crop; the measured call is
+:func:`fer_core.preprocess_torch.predict_proba` (normalise, ten-crop or centre crop,
+forward, softmax), i.e. the
+classification half of a frame.
 Real fixture faces are used as input (content does not change speed, but it keeps the inputs
 honest). For each repeat every backend of a model runs back to back in rotated order, and each
 backend's time is divided by eager's from the same repeat.
@@ -26,7 +28,8 @@ from fer_core.bench.backends import build
 from fer_core.bench.models import BenchModel
 from fer_core.bench.timing import Stats, median_time, peak_rss_bytes, reset_peak_rss, rotate
 from fer_core.models.file_format import LoadedModel
-from fer_core.preprocess import Preprocess, predict_proba
+from fer_core.preprocess import Preprocess
+from fer_core.preprocess_torch import predict_proba
 
 log = logging.getLogger(__name__)
 

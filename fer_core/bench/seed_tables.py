@@ -29,7 +29,8 @@ from tqdm import tqdm
 from fer_core.bench.timing import Stats, rotate
 from fer_core.data import FaceSet, load_ckplus, load_fer2013, seed_folds
 from fer_core.models.architectures import count_macs, count_params, create_model
-from fer_core.preprocess import Preprocess, predict_proba, prepare_faces
+from fer_core.preprocess import Preprocess
+from fer_core.preprocess_torch import predict_proba, prepare_faces
 from fer_core.transforms import random_crop_flip
 
 log = logging.getLogger(__name__)

@@ -75,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
         "holdout_ece_after": expected_calibration_error(after, held.labels),
     }
     with_temperature(args.weights, args.out, t, info)
+    # the app runs the ONNX graph beside a model file: one already there would now be stale
+    # (fer_core.classifier refuses it), so it is exported again with the new temperature
+    from fer_core.classifier import onnx_path_for
+
+    if onnx_path_for(args.out).is_file() or onnx_path_for(args.weights).is_file():
+        from fer_core.models.onnx_export import export_onnx
+
+        export_onnx(args.out)
     print(f"temperature {t:.4f} fitted on {len(held)} held-out Training faces"
           f"{' (seen in training)' if seen else ''}: ECE there "
           f"{100 * info['holdout_ece_before']:.2f}% -> {100 * info['holdout_ece_after']:.2f}%, "

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 
 NAME = "ship"
-HELP = "copy a run's model.pt into models/ (fp16 when accuracy allows) and write its model card"
+HELP = (
+    "copy a run's model.pt into models/ (fp16 when accuracy allows), write its model card and "
+    "its ONNX graph (the app's torch-free runtime)"
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer_core.config import models_dir
+    from fer_core.models.onnx_export import export_onnx
     from fer_core.shipping import ship_model
 
     ckplus = {}
@@ -48,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         train_command=args.train_command, notes=args.notes, ckplus=ckplus or None,
         robustness=args.robustness,
     )  # fmt: skip
+    out_dir = Path(args.out_dir) if args.out_dir else models_dir()
+    onnx = export_onnx(out_dir / card["file"])
     test = card.get("publictest") or card["ckplus_test"]
     print(f"shipped {card['file']} ({card['precision']}): {card['test_set']} ten-crop "
-          f"{test['accuracy']:.3f}%")  # fmt: skip
+          f"{test['accuracy']:.3f}%; ONNX graph {onnx.name}")  # fmt: skip
     return 0

@@ -6,9 +6,11 @@
   architecture, classes, preprocessing, metadata): ``save_model`` / ``load_model``.
 * :mod:`~fer_core.models.shipped` — which model files ship in the project's ``models/`` folder,
   the default one, and resolving a name or path to a file.
-* :mod:`~fer_core.models.compiled` — the one inference backend that ships (TorchScript, eager as
-  fallback), used by the live pipeline. Backends that were benchmarked and not adopted live in
-  :mod:`fer_core.bench.backends`, which the runtime path never imports.
+* :mod:`~fer_core.models.compiled` — the PyTorch inference backend (TorchScript, eager as
+  fallback), used when a ``.pt`` model runs through PyTorch. Backends that were benchmarked and
+  not adopted live in :mod:`fer_core.bench.backends`, which the runtime path never imports.
+* :mod:`~fer_core.models.onnx_export` — a model file's ONNX graph (``<name>.onnx``), which the
+  app runs with ONNX Runtime through :mod:`fer_core.classifier`, without torch.
 
 Model cards are not here: writing one evaluates the file on a dataset, so it needs the trainer's
 evaluation and the dataset loaders, which sit above this package. They live in

@@ -6,17 +6,18 @@ freezing it (weights become constants) and running ``optimize_for_inference`` fo
 convolutions and fuses conv+ReLU, so the same arithmetic runs with less overhead. The benchmark
 (``python -m fer_core bench inference``, docs/benchmarks.md) measured it at 0.73x eager's time
 for the default ``fast`` model at the pipeline's own call (one face = 10 crops) and 0.87x for the
-paper net, with a lower activation peak. So it is :data:`DEFAULT_BACKEND`, and the live pipeline,
-the recorder and offline ``analyze`` use nothing else.
+paper net, with a lower activation peak. So it is :data:`DEFAULT_BACKEND` of the PyTorch path
+(a ``.pt`` model handed to the pipeline, ``FER_RUNTIME=torchscript``). The app itself runs the
+shipped ONNX graphs with ONNX Runtime (:mod:`fer_core.classifier`), faster still and without torch.
 
 Backends here (each returns a callable ``(N, 1, crop, crop) float32 -> (N, classes) logits``):
 
 * ``eager``: the network itself, unchanged (the reference, and the fallback when tracing fails).
 * ``torchscript``: trace + freeze + ``optimize_for_inference`` (default).
 
-The contenders that lost (channels_last, ``torch.compile``, ONNX Runtime) are not shipped: they
-live with the benchmark that compared them, :mod:`fer_core.bench.backends`, which the runtime path
-never imports.
+The PyTorch contenders that lost (channels_last, ``torch.compile``) and the in-memory ONNX
+Runtime export live with the benchmark that compared them, :mod:`fer_core.bench.backends`,
+which the runtime path never imports.
 
 The backend computes the same function as eager: results agree within :data:`TOLERANCE` (max
 absolute difference of softmax probabilities); ``tests/test_compiled.py`` checks that on real

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fer_core.errors import FerError
+from fer_core.errors import ModelFileError
 from fer_core.models.architectures import create_model
 from fer_core.preprocess import Preprocess, PreprocessError
 
@@ -94,10 +94,6 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_plain(v) for v in obj]
     return obj
-
-
-class ModelFileError(FerError, ValueError):
-    """A file is not a model file this version of fer_core can load."""
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:

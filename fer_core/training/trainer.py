@@ -1,6 +1,6 @@
 """Training loop: SGD with momentum, a schedule, per-epoch checkpoints, ``--resume``, metrics.
 
-The whole training set is prepared once by :func:`fer_core.preprocess.prepare_faces` (the same
+The whole training set is prepared once by :func:`fer_core.preprocess_torch.prepare_faces` (the same
 function every inference path uses: equalisation, normalisation) and lives on the device as one
 float tensor; a batch is an index and a batched augmentation, so on a 2-core CPU the network is the
 only real cost and on a GPU nothing waits on a data loader. On CPUs with bfloat16 matrix units
@@ -30,7 +30,8 @@ from tqdm import tqdm
 from fer_core.data.faceset import FaceSet
 from fer_core.models.architectures import count_macs, count_params, create_model
 from fer_core.models.file_format import save_model
-from fer_core.preprocess import Preprocess, predict_proba, prepare_faces
+from fer_core.preprocess import Preprocess
+from fer_core.preprocess_torch import predict_proba, prepare_faces
 from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.transforms import (
     apply_affine,

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_core.classifier import onnx_path_for
 
     if onnx_path_for(args.out).is_file() or onnx_path_for(args.weights).is_file():
-        from fer_core.models.onnx_export import export_onnx
+        from fer_core.onnx_export import export_onnx
 
         export_onnx(args.out)
     print(f"temperature {t:.4f} fitted on {len(held)} held-out Training faces"

@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fer_core.models.onnx_export import export_onnx
+    from fer_core.onnx_export import export_onnx
 
     out = export_onnx(args.weights, args.out)
     print(f"wrote {out}")

@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from fer_core.config import models_dir
-    from fer_core.models.onnx_export import export_onnx
+    from fer_core.onnx_export import export_onnx
     from fer_core.shipping import ship_model
 
     ckplus = {}

@@ -9,13 +9,12 @@
 * :mod:`~fer_core.models.compiled` — the PyTorch inference backend (TorchScript, eager as
   fallback), used when a ``.pt`` model runs through PyTorch. Backends that were benchmarked and
   not adopted live in :mod:`fer_core.bench.backends`, which the runtime path never imports.
-* :mod:`~fer_core.models.onnx_export` — a model file's ONNX graph (``<name>.onnx``), which the
-  app runs with ONNX Runtime through :mod:`fer_core.classifier`, without torch.
 
 Model cards are not here: writing one evaluates the file on a dataset, so it needs the trainer's
 evaluation and the dataset loaders, which sit above this package. They live in
 :mod:`fer_core.shipping`, beside the ``ship`` command, so loading a model file never pulls in the
-trainer or the datasets.
+trainer or the datasets. Exporting a file's ONNX graph (:mod:`fer_core.onnx_export`) sits above
+both this package and :mod:`fer_core.classifier`, which checks the graph it writes.
 
 The name: this package is the *code* for models; the top-level ``models/`` folder holds the
 shipped *files* (``fast.pt``, ``ckplus.pt`` and their cards), read through

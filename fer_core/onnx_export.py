@@ -23,6 +23,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,14 +58,21 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike | None = None
     c = model.preprocess.crop_size
     net = model.net.eval()
     buf = io.BytesIO()
+    half = _stored_as_fp16(net)
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation notice
         torch.onnx.export(
             net, (torch.zeros(TRACE_BATCH, 1, c, c),), buf,
             input_names=["crops"], output_names=["logits"],
             dynamic_axes={"crops": {0: "n"}, "logits": {0: "n"}}, dynamo=False,
+            # an fp16 file keeps its BatchNorm apart: folding it into the convolutions would
+            # make weights that fp16 cannot hold, and the graph twice the size it needs
+            do_constant_folding=not half,
+            training=torch.onnx.TrainingMode.PRESERVE if half else torch.onnx.TrainingMode.EVAL,
         )  # fmt: skip
     graph = onnx.load_from_string(buf.getvalue())
+    if half:
+        log.info("%d weight tensors stored as fp16 in the graph", _store_fp16(graph))
     meta = {
         "format": ONNX_META_FORMAT,
         "name": model.name,
@@ -96,6 +104,41 @@ def export_onnx(weights: str | os.PathLike, out: str | os.PathLike | None = None
         Path(tmp).unlink(missing_ok=True)
     log.info("wrote %s (max probability difference on random crops %.1e)", out, diff)
     return out
+
+
+def _stored_as_fp16(net: torch.nn.Module) -> bool:
+    """True when every float weight and buffer is an fp16 value (a shipped fp16 model file)."""
+    for v in net.state_dict().values():
+        if v.is_floating_point() and not torch.equal(v.half().float(), v.float()):
+            return False
+    return True
+
+
+def _store_fp16(graph: Any) -> int:
+    """Store each float32 initializer that is exactly an fp16 value as fp16, cast back on load.
+
+    Why: shipped model files hold fp16 weights, so their graph can too, losslessly: half the
+    bytes in git and on disk. The graph still computes in float32 (ONNX Runtime folds the casts
+    once, when the session is created). Returns how many tensors were converted.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    kept, casts = [], []
+    for t in graph.graph.initializer:
+        a = numpy_helper.to_array(t)
+        if a.dtype == np.float32 and np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            half = numpy_helper.from_array(a.astype(np.float16), f"{t.name}__fp16")
+            kept.append(half)
+            casts.append(helper.make_node("Cast", [half.name], [t.name], to=TensorProto.FLOAT,
+                                          name=f"{t.name}__cast"))  # fmt: skip
+        else:
+            kept.append(t)
+    nodes = list(graph.graph.node)
+    del graph.graph.initializer[:]
+    graph.graph.initializer.extend(kept)
+    del graph.graph.node[:]
+    graph.graph.node.extend([*casts, *nodes])  # the casts first: nodes stay in dependency order
+    return len(casts)
 
 
 def _max_prob_diff(net: torch.nn.Module, graph: Path, crop: int, n: int = 40) -> float:

@@ -6,11 +6,13 @@ also proves the commands work there), its epoch time is read from its own ``metr
 the real runs get as many epochs as fit the remaining budget. Every command actually run is
 written to ``commands.txt``: the model cards quote them, and each one reruns unchanged on a CPU.
 
-Phase 1 (side by side): the seed's network (``paper``), a second cosine cycle from the committed
-resume file, and a wide ``fast`` teacher. Phase 2 (side by side): ``fast`` students distilled
-from the ensemble of ``models/fast.pt`` and the two phase-1 models, with camera augmentation (the
-teachers see the clean crop), with the seed-style strong augmentation, and a camera run without
-a teacher as the comparison. Results land in ``$OUT`` (at most 8 files come back from a lease).
+Phase 1 (side by side): the seed's network (``paper``), a second cosine cycle from the resume
+file then committed (``resume/paper-v1-e40.pt``; removed since, restore it with ``git show
+2feebe6:resume/paper-v1-e40.pt``), and a wide ``fast`` teacher. Phase 2 (side by side): ``fast``
+students distilled from the ensemble of ``models/fast.pt`` and the two phase-1 models, with
+camera augmentation (the teachers see the clean crop), with the seed-style strong augmentation,
+and a camera run without a teacher as the comparison. Results land in ``$OUT`` (at most 8
+files come back from a lease).
 
     python scripts/gpu_issue21.py --data DIR --work /tmp/work --out $OUT --budget 420
 """

@@ -15,8 +15,10 @@ source:
 * :class:`SessionClock` -- the session's "now": the log writer's end time and default marker
   time, and the reference the live frame clock is kept to.
 * :class:`FrameClock` -- a frame's time from its *media* clock (the WebRTC frame time, a video
-  file's position): live, kept within ``max_lag`` of the session clock; from a file, simply
-  ``start + media time``. Stamps never go backwards within a session.
+  file's position): live (:meth:`FrameClock.live`, used by :mod:`fer_core.live`), kept within
+  ``max_lag`` of the session clock; from a file (:meth:`FrameClock.from_file`, used by
+  :mod:`fer_core.analyze`), simply ``start + media time``. Stamps never go backwards within a
+  session. These two constructors are the only places frame timestamps of a video are made.
 
 Nothing here reads the wall clock except at a session's start (and a bare :class:`FrameClock`
 built without a reference, kept for callers that pass ``now`` explicitly).
@@ -93,6 +95,16 @@ class FrameClock:
             (0.0, _aware_utc(start, "start")) if start is not None else None)
         self._last_media: float | None = None
         self._last_stamp: datetime | None = None
+
+    @classmethod
+    def live(cls, session: SessionClock, max_lag: float = 2.0) -> FrameClock:
+        """A live stream's clock: media time kept within ``max_lag`` s of ``session``'s now."""
+        return cls(max_lag=max_lag, now=session.now)
+
+    @classmethod
+    def from_file(cls, start: datetime) -> FrameClock:
+        """A file's clock: ``start`` + the container's media time, never re-anchored."""
+        return cls(max_lag=None, start=start)
 
     def stamp(self, media_time: float | None, now: datetime | None = None) -> datetime:
         """The timestamp of a frame whose media clock reads ``media_time`` (None: unknown)."""

@@ -20,9 +20,10 @@ from fractions import Fraction
 import av
 import pytest
 
-from dashboard.webrtc_glue import LiveRecorder, RecordSettings
+from dashboard.webrtc_glue import WebRtcRecorder as LiveRecorder
 from fer_core.clock import FrameClock, SessionClock
 from fer_core.logstore import LogStore
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import blank_frame
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -83,7 +84,7 @@ def test_live_recording_survives_the_wall_clock_going_back(model, tmp_path, step
     fps, seconds = 10, 60
     store = LogStore(tmp_path)
     recorder = LiveRecorder(model, store)
-    recorder.arm(RecordSettings("P1", consent=CONSENT))
+    recorder.arm(SessionInfo("P1", consent=CONSENT))
 
     def feed() -> None:  # on_frame runs on the component's thread
         for i in range(fps * seconds):

@@ -69,7 +69,7 @@ def test_analyze_a_video_through_the_cli(tmp_path, face_frame, kind):
         out.release()
     root = tmp_path / "logs"
     done = _cli(str(video), "--subject", "P01", "--session", "clip", "--start",
-                START.isoformat(), "--label", "offline", root=root)
+                START.isoformat(), "--label", "offline", "--operator", "psy", root=root)
     assert done.returncode == 0, done.stderr
     assert "frame" in done.stderr and "40/40" in done.stderr  # the tqdm progress bar
 
@@ -86,6 +86,7 @@ def test_analyze_a_video_through_the_cli(tmp_path, face_frame, kind):
     assert rows.loc[~rows["face_detected"], ["label", "box_x"]].isna().all().all()
     meta = store.session_meta("P01", "clip")
     assert meta.source == "video" and meta.label == "offline"
+    assert meta.operator == "psy"  # the CLI's SessionInfo carries the operator too
     assert meta.started_at == START
     assert meta.ended_at == expected_ts[-1]  # the video's clock, not the wall clock
 

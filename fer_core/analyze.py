@@ -6,11 +6,12 @@ same timestamps produce identical rows (``tests/test_recording.py`` feeds them t
 
 Clocks: a video's frames are stamped ``start + CAP_PROP_POS_MSEC`` (the container's own clock,
 so dropped or variable-rate frames keep their true spacing) by the same
-:class:`fer_core.clock.FrameClock` the live page uses; the wall clock is read at most once (the
-default ``start``), so a wall-clock step during the analysis changes nothing. An image is
-stamped with its file modification time (or the time of analysis, on request). The session is
-opened with an explicit ``started_at``, so its end time is the last frame's, not the wall
-clock's.
+:class:`fer_core.clock.FrameClock` live recording uses (:meth:`FrameClock.from_file` here,
+:meth:`FrameClock.live` there); the wall clock is read at most once (the default ``start``), so a
+wall-clock step during the analysis changes nothing. An image is stamped with its file
+modification time (:func:`fer_core.clock.file_time`) or the time of analysis, on request. The
+session is opened with an explicit ``started_at``, so its end time is the last frame's, not the
+wall clock's.
 
 Inputs are checked before the session is created: a missing path, an unsupported file or an
 unreadable video raise :class:`MediaError` and leave the store untouched. Every item is then
@@ -33,13 +34,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_core.clock import FrameClock, wall_now
+from fer_core.clock import FrameClock, file_time, wall_now
 from fer_core.errors import FerError
 from fer_core.logstore import LogStore, SessionExistsError
 from fer_core.logstore.layout import session_dir
@@ -104,10 +105,6 @@ class MediaSource:
 
     def __post_init__(self) -> None:
         self.name = self.name or self.path.name
-
-
-def _mtime(path: Path) -> datetime:
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def _open_video(path: Path, start: datetime | None, every: int,
@@ -181,7 +178,7 @@ def _image_files(path: Path) -> list[Path]:
 def _open_images(files: list[Path], timestamps: str, limits: FrameLimits = DEFAULT_LIMITS,
                  names: Mapping[str, str] | None = None) -> MediaSource:
     now = wall_now()  # read once: every image of a "now" run gets the same time
-    stamps = [_mtime(p) if timestamps == "mtime" else now for p in files]
+    stamps = [file_time(p) if timestamps == "mtime" else now for p in files]
     shrunk, rejected, scratch = _shrink_large_images(files, limits)
 
     def frames() -> Iterator[MediaFrame]:
@@ -240,7 +237,7 @@ def _shrink_large_images(
              limits.max_side)
     try:
         for i, p in enumerate(large):
-            item = _image_frame(p, datetime.now(UTC), p.name, limits)
+            item = _image_frame(p, wall_now(), p.name, limits)  # the time is not used
             if item.image is None:
                 rejected[p] = item.reason
                 continue

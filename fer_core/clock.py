@@ -20,12 +20,16 @@ source:
   :mod:`fer_core.analyze`), simply ``start + media time``. Stamps never go backwards within a
   session. These two constructors are the only places frame timestamps of a video are made.
 
+A still image has no media clock: it is stamped with its file's modification time
+(:func:`file_time`) or, on request, the time of analysis (:func:`wall_now`, read once per run).
+
 Nothing here reads the wall clock except at a session's start (and a bare :class:`FrameClock`
 built without a reference, kept for callers that pass ``now`` explicitly).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +38,11 @@ from datetime import UTC, datetime, timedelta
 def wall_now() -> datetime:
     """The wall clock, in UTC (read once per session by :class:`SessionClock`)."""
     return datetime.now(UTC)
+
+
+def file_time(path: str | os.PathLike) -> datetime:
+    """A still image's timestamp: its file's modification time, in UTC (it has no media clock)."""
+    return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
 
 
 def _aware_utc(value: datetime, what: str) -> datetime:

@@ -22,7 +22,6 @@ clock kept to it -- the same FrameClock that stamps a video file's frames in ``a
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -37,6 +36,7 @@ import cv2
 import numpy as np
 
 from fer_core.auth.consent import consent_problem
+from fer_core.auth.erasure import media_dir as _media_dir_beside
 from fer_core.classifier import Classifier
 from fer_core.clock import FrameClock, SessionClock, wall_now
 from fer_core.config import log_root
@@ -47,16 +47,15 @@ from fer_core.session_info import SessionInfo
 
 log = logging.getLogger(__name__)
 
-#: Where opted-in raw videos go (never inside the log store, which holds predictions only).
-MEDIA_DIR_ENV = "FER_MEDIA_DIR"
 #: The source kind of every live session.
 LIVE_SOURCE = "webcam"
 
 
 def media_dir() -> Path:
-    """Folder for opted-in camera videos: ``$FER_MEDIA_DIR`` or ``recordings/`` beside the logs."""
-    default = log_root().resolve().parent / "recordings"
-    return Path(os.environ.get(MEDIA_DIR_ENV, default)).expanduser()
+    """Folder for opted-in camera videos: ``$FER_MEDIA_DIR`` or ``recordings/`` beside the logs
+    (never inside the log store, which holds predictions only). The same rule as erasure's, so
+    erasing a subject finds its videos."""
+    return _media_dir_beside(log_root())
 
 
 @dataclass
@@ -217,7 +216,8 @@ class LiveRecorder:
     def process_image(self, image: np.ndarray, media_time: float | None) -> np.ndarray | None:
         """Process one BGR frame into the open (or a newly opened) session.
 
-        Returns the frame with boxes and labels drawn, or None when not armed (show it as is).
+        Returns a copy of the frame with boxes and labels drawn (``image`` itself is left as
+        it is: a caller may pass the same array again), or None when not armed (show it as is).
         """
         with self._lock:
             if self._rec is None:
@@ -230,7 +230,7 @@ class LiveRecorder:
             ts = rec.clock.stamp(media_time)
             result = rec.recorder.add(image, ts)
         self._publish(result, ts)
-        return draw_results(image, result)
+        return draw_results(image.copy(), result)
 
     def _publish(self, result: FrameResult, ts: datetime) -> None:
         top = result.faces[0] if result.faces else None

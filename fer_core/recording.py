@@ -1,13 +1,15 @@
 """One recording path: timestamped frames -> :class:`FramePipeline` -> rows -> a session writer.
 
-The live Record page (through ``dashboard/webrtc_glue.py``), ``python -m fer_core analyze`` and the
-Record page's upload all record through :class:`SessionRecorder`, so the same frames with the same
-timestamps give the same rows whichever way they arrive.
+The live Record page (:mod:`fer_core.live`, fed by ``dashboard/webrtc_glue.py``), ``python -m
+fer_core analyze`` and the Record page's upload all record through :class:`SessionRecorder`, so
+the same frames with the same timestamps give the same rows whichever way they arrive. All three
+open it with one :class:`fer_core.session_info.SessionInfo` (who, what, consent, settings) and
+all three hand back one :class:`SessionResult`.
 
 Rows are built in one place, :func:`face_rows`, from the pipeline's faces plus the frame's index and
 timestamp. The session context (model name and version, source) is set once, when the session is
 opened, and the session writer fills it into every row; the pipeline settings that decide the rows
-are written into the session metadata (``extra["pipeline"]``).
+(``SessionInfo.settings``) are written into the session metadata (``extra["pipeline"]``).
 
 Clocks: every session has one :class:`fer_core.clock.SessionClock` (its start's wall time plus
 monotonic seconds), held by its writer and exposed as :attr:`SessionRecorder.clock`; frame

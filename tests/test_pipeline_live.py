@@ -161,6 +161,32 @@ def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch)
     assert finished.frames == 2 and "boom" in finished.error
 
 
+def test_the_glue_only_adapts_av_frames_to_the_library_recorder(model, tmp_path, face_image):
+    """fer_core.live records numpy images with their media time, no av, no streamlit; the
+    WebRTC glue's on_frame gives exactly the rows of calling it with the frame's image and time."""
+    from fer_core.live import LiveRecorder as LibraryRecorder
+
+    images = [blank_frame(), face_image, face_image, blank_frame()]
+    store = LogStore(tmp_path)
+    sessions = []
+    for recorder, feed in (
+        (LibraryRecorder(model, store, now=lambda: T0, monotonic=lambda: 0.0),
+         lambda r: [r.process_image(img, _frame(img, i).time) for i, img in enumerate(images)]),
+        (LiveRecorder(model, store, now=lambda: T0, monotonic=lambda: 0.0),
+         lambda r: _feed(r, images)),
+    ):
+        recorder.arm(SessionInfo("P6", operator="psy", consent=CONSENT))
+        feed(recorder)
+        result = recorder.finish()
+        assert (result.frames, result.rows, result.source) == (4, 4, "webcam")
+        sessions.append(result.session)
+    a, b = (store.read("P6", s).drop(columns=["session"]) for s in sessions)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
+    assert store.session_meta("P6", sessions[0]).operator == "psy"
+
+
 def test_frame_clock_follows_the_media_clock_and_reanchors():
     clock = FrameClock(max_lag=2.0)
     assert clock.stamp(100.0, T0) == T0

@@ -6,17 +6,18 @@ same timestamps produce identical rows (``tests/test_recording.py`` feeds them t
 
 Clocks: a video's frames are stamped ``start + CAP_PROP_POS_MSEC`` (the container's own clock,
 so dropped or variable-rate frames keep their true spacing) by the same
-:class:`fer_core.clock.FrameClock` the live page uses; the wall clock is read at most once (the
-default ``start``), so a wall-clock step during the analysis changes nothing. An image is
-stamped with its file modification time (or the time of analysis, on request). The session is
-opened with an explicit ``started_at``, so its end time is the last frame's, not the wall
-clock's.
+:class:`fer_core.clock.FrameClock` live recording uses (:meth:`FrameClock.from_file` here,
+:meth:`FrameClock.live` there); the wall clock is read at most once (the default ``start``), so a
+wall-clock step during the analysis changes nothing. An image is stamped with its file
+modification time (:func:`fer_core.clock.file_time`) or the time of analysis, on request. The
+session is opened with an explicit ``started_at``, so its end time is the last frame's, not the
+wall clock's.
 
 Inputs are checked before the session is created: a missing path, an unsupported file or an
 unreadable video raise :class:`MediaError` and leave the store untouched. Every item is then
 checked on its own (:mod:`fer_core.media_check`): an image that is unreadable, of the wrong type,
 too small or declares absurdly many pixels is skipped with its reason (logged, in
-:attr:`AnalyzeResult.skipped` and in the session metadata's ``extra["input_check"]``), and a frame
+:attr:`SessionResult.skipped` and in the session metadata's ``extra["input_check"]``), and a frame
 larger than 2048 px on its long side is shrunk before detection, so one bad file never loses the
 others. The session is created when the first good frame is ready: a run in which no frame can be
 analysed writes nothing at all.
@@ -33,15 +34,15 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from fer_core.clock import FrameClock, wall_now
+from fer_core.clock import FrameClock, file_time, wall_now
 from fer_core.errors import FerError
-from fer_core.logstore import LogStore, SessionExistsError, validate_id
+from fer_core.logstore import LogStore, SessionExistsError
 from fer_core.logstore.layout import session_dir
 from fer_core.logstore.meta import update_meta
 from fer_core.media_check import (
@@ -53,8 +54,9 @@ from fer_core.media_check import (
     is_large,
     load_image,
 )
-from fer_core.pipeline import FramePipeline
-from fer_core.recording import SessionRecorder
+from fer_core.pipeline import FramePipeline, PipelineSettings
+from fer_core.recording import SessionRecorder, SessionResult
+from fer_core.session_info import SessionInfo
 
 log = logging.getLogger(__name__)
 
@@ -97,26 +99,12 @@ class MediaSource:
     started_at: datetime
     total: int
     frames: Iterator[MediaFrame] = field(repr=False)
+    #: the name the input is reported by (metadata ``extra["input"]``, messages); default: the
+    #: path's name (an upload sets the uploaded file's name, not its temporary one)
+    name: str = ""
 
-
-@dataclass
-class AnalyzeResult:
-    """What an analysis wrote."""
-
-    subject: str
-    session: str
-    source: str
-    frames: int = 0
-    frames_with_face: int = 0
-    rows: int = 0
-    #: items not analysed, each with its reason (also in the metadata's extra["input_check"])
-    skipped: list[SkippedInput] = field(default_factory=list)
-    #: items analysed after shrinking to the long-side limit: name -> original (width, height)
-    downscaled: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def _mtime(path: Path) -> datetime:
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
 
 
 def _open_video(path: Path, start: datetime | None, every: int,
@@ -136,7 +124,7 @@ def _open_video(path: Path, start: datetime | None, every: int,
         raise MediaError(f"cannot analyse video {path.name}: frames are {exc}") from None
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     t0 = start or wall_now()
-    clock = FrameClock(max_lag=None, start=t0)  # the file's own clock from t0; never re-anchored
+    clock = FrameClock.from_file(t0)  # the file's own clock from t0; never re-anchored
 
     def frames() -> Iterator[MediaFrame]:
         index, image = 0, first
@@ -190,7 +178,7 @@ def _image_files(path: Path) -> list[Path]:
 def _open_images(files: list[Path], timestamps: str, limits: FrameLimits = DEFAULT_LIMITS,
                  names: Mapping[str, str] | None = None) -> MediaSource:
     now = wall_now()  # read once: every image of a "now" run gets the same time
-    stamps = [_mtime(p) if timestamps == "mtime" else now for p in files]
+    stamps = [file_time(p) if timestamps == "mtime" else now for p in files]
     shrunk, rejected, scratch = _shrink_large_images(files, limits)
 
     def frames() -> Iterator[MediaFrame]:
@@ -249,7 +237,7 @@ def _shrink_large_images(
              limits.max_side)
     try:
         for i, p in enumerate(large):
-            item = _image_frame(p, datetime.now(UTC), p.name, limits)
+            item = _image_frame(p, wall_now(), p.name, limits)  # the time is not used
             if item.image is None:
                 rejected[p] = item.reason
                 continue
@@ -350,24 +338,21 @@ def analyze_source(
     media: MediaSource,
     pipeline: FramePipeline,
     store: LogStore,
-    subject: str,
-    session: str | None = None,
+    info: SessionInfo,
     *,
-    label: str = "",
-    notes: str = "",
-    operator: str = "",
-    consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
     batch_frames: int = BATCH_FRAMES,
     prefetch_frames: int = PREFETCH_FRAMES,
     limits: FrameLimits = DEFAULT_LIMITS,
-) -> AnalyzeResult:
-    """Record every frame of ``media`` through ``pipeline`` into a new session of ``store``.
+) -> SessionResult:
+    """Record every frame of ``media`` through ``pipeline`` into ``info``'s new session.
 
-    ``batch_frames`` consecutive frames are detected one by one and their faces classified in
-    one forward pass (see :meth:`FramePipeline.process_many`); a thread decodes up to
-    ``prefetch_frames`` ahead (0: decode in this thread).
+    ``info`` (ids already validated) is the session's context; its source becomes the media's
+    kind and ``pipeline`` must run with ``info.settings``. ``batch_frames`` consecutive frames
+    are detected one by one and their faces classified in one forward pass (see
+    :meth:`FramePipeline.process_many`); a thread decodes up to ``prefetch_frames`` ahead (0:
+    decode in this thread).
 
     Rejected items are skipped and reported (see module doc). The session is opened at the first
     good frame, so a source with none raises :class:`MediaError` and writes nothing; an id
@@ -375,17 +360,18 @@ def analyze_source(
     """
     from tqdm import tqdm
 
-    validate_id(subject, "subject")
-    if session is not None:
-        validate_id(session, "session")
-        if session_dir(store.root, subject, session).exists():
-            raise SessionExistsError(
-                f"session {session!r} of subject {subject!r} already exists in {store.root}")
+    info = info.for_source(media.kind)
+    subject, session = info.subject, info.session
+    if session is not None and session_dir(store.root, subject, session).exists():
+        raise SessionExistsError(
+            f"session {session!r} of subject {subject!r} already exists in {store.root}")
     if batch_frames < 1:
         raise ValueError("batch_frames must be >= 1")
+    if pipeline.settings != info.settings:
+        raise ValueError("the pipeline's settings are not the session's (SessionInfo.settings)")
     recorder: SessionRecorder | None = None
-    result = AnalyzeResult(subject, session or "", media.kind)
-    bar = tqdm(total=media.total or None, desc=f"analyze {media.path.name}", unit="frame",
+    result = SessionResult(subject, session or "", media.kind)
+    bar = tqdm(total=media.total or None, desc=f"analyze {media.name}", unit="frame",
                disable=not progress)
     images: list[np.ndarray] = []
     stamps: list[datetime] = []
@@ -394,9 +380,8 @@ def analyze_source(
         nonlocal recorder
         if recorder is None:  # the first good frame: now the session exists
             recorder = SessionRecorder.open(
-                store, pipeline.model, subject, session, source=media.kind, pipeline=pipeline,
-                started_at=media.started_at, operator=operator, label=label, notes=notes,
-                consent=consent, extra={"input": media.path.name},
+                store, pipeline.model, info, pipeline=pipeline, started_at=media.started_at,
+                extra={"input": media.name},
             )
             result.session = recorder.session
         recorder.add_many(images, stamps)
@@ -438,17 +423,19 @@ def analyze_source(
         # nothing could be analysed: no session was created (an empty one would only confuse)
         reasons = "; ".join(str(s) for s in result.skipped[:5])
         more = f" (and {len(result.skipped) - 5} more)" if len(result.skipped) > 5 else ""
-        raise MediaError(f"no readable frame in {media.path.name} ({len(result.skipped)} "
+        raise MediaError(f"no readable frame in {media.name} ({len(result.skipped)} "
                          f"skipped{': ' + reasons if reasons else ''}{more}); nothing written")
-    result.frames, result.frames_with_face = recorder.frames, recorder.frames_with_face
-    result.rows = recorder.rows
+    done = recorder.result()
+    result.frames, result.frames_with_face, result.rows = done.frames, done.frames_with_face, \
+        done.rows
+    result.started_at, result.ended_at = done.started_at, done.ended_at
     log.info("%s: %d frames (%d with a face), %d rows -> subject %s session %s%s",
-             media.path.name, result.frames, result.frames_with_face, result.rows, subject,
+             media.name, result.frames, result.frames_with_face, result.rows, subject,
              recorder.session, f"; skipped {len(result.skipped)}" if result.skipped else "")
     return result
 
 
-def _record_input_check(store: LogStore, subject: str, session: str, result: AnalyzeResult,
+def _record_input_check(store: LogStore, subject: str, session: str, result: SessionResult,
                         limits: FrameLimits) -> None:
     """Keep what was skipped or shrunk in the session metadata (``extra["input_check"]``).
 
@@ -473,16 +460,12 @@ def analyze_uploads(
     files: Sequence[tuple[str, bytes]],
     pipeline: FramePipeline,
     store: LogStore,
-    subject: str,
+    info: SessionInfo,
     *,
     start: datetime | None = None,
-    label: str = "",
-    notes: str = "",
-    operator: str = "",
-    consent: dict | None = None,
     on_progress: ProgressFn | None = None,
     limits: FrameLimits = DEFAULT_LIMITS,
-) -> AnalyzeResult:
+) -> SessionResult:
     """The Record page's upload: one video or any number of images, as (file name, bytes).
 
     The bytes go to a temporary folder that is deleted afterwards (the upload is never kept);
@@ -511,13 +494,12 @@ def analyze_uploads(
                              + "; ".join(str(w) for w in wrong))
         target = next(Path(tmp).iterdir()) if videos else Path(tmp)
         media = open_media(target, start=start, image_time="now", limits=limits, names=names)
+        media.name = names[target.name] if videos else f"upload of {len(files)} file(s)"
         if wrong:
             media.frames = _with_rejected(wrong, media.frames, media.started_at)
             media.total += len(wrong)
-        return analyze_source(
-            media, pipeline, store, subject, label=label, notes=notes, operator=operator,
-            consent=consent, progress=False, on_progress=on_progress, limits=limits,
-        )
+        return analyze_source(media, pipeline, store, info, progress=False,
+                              on_progress=on_progress, limits=limits)
 
 
 def _with_rejected(rejected: Sequence[SkippedInput], frames: Iterator[MediaFrame],
@@ -528,8 +510,9 @@ def _with_rejected(rejected: Sequence[SkippedInput], frames: Iterator[MediaFrame
     yield from frames
 
 
-def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
-    """A pipeline with the default (or named) shipped model and the live settings.
+def default_pipeline(model: str | os.PathLike | None = None,
+                     settings: PipelineSettings | None = None) -> FramePipeline:
+    """A pipeline with the default (or named) shipped model and ``settings`` (default: live's).
 
     The model runs with ONNX Runtime when its graph is shipped beside it, PyTorch otherwise
     (:func:`fer_core.classifier.load_classifier`, ``FER_RUNTIME`` overrides).
@@ -537,35 +520,30 @@ def default_pipeline(model: str | os.PathLike | None = None) -> FramePipeline:
     from fer_core.classifier import load_classifier
     from fer_core.models.shipped import resolve_model_path
 
-    return FramePipeline(load_classifier(resolve_model_path(model)))
+    classifier = load_classifier(resolve_model_path(model))
+    return FramePipeline(classifier, settings) if settings else FramePipeline(classifier)
 
 
 def analyze_path(
     path: str | os.PathLike,
-    subject: str,
-    session: str | None = None,
+    info: SessionInfo,
     *,
     store: LogStore | None = None,
     pipeline: FramePipeline | None = None,
     start: datetime | None = None,
     every: int = 1,
     image_time: str = "mtime",
-    label: str = "",
-    notes: str = "",
-    consent: dict | None = None,
     progress: bool = True,
     on_progress: ProgressFn | None = None,
     batch_frames: int = BATCH_FRAMES,
     prefetch_frames: int = PREFETCH_FRAMES,
     limits: FrameLimits = DEFAULT_LIMITS,
-) -> AnalyzeResult:
-    """Analyse a video, an image or a folder of images into the log store (see module doc)."""
-    validate_id(subject, "subject")
-    if session is not None:
-        validate_id(session, "session")
+) -> SessionResult:
+    """Analyse a video, an image or a folder of images into ``info``'s new session (see module
+    doc). ``pipeline`` default: the default shipped model with ``info.settings``."""
     media = open_media(path, start=start, every=every, image_time=image_time, limits=limits)
     return analyze_source(
-        media, pipeline or default_pipeline(), store or LogStore(), subject, session,
-        label=label, notes=notes, consent=consent, progress=progress, on_progress=on_progress,
-        batch_frames=batch_frames, prefetch_frames=prefetch_frames, limits=limits,
+        media, pipeline or default_pipeline(settings=info.settings), store or LogStore(), info,
+        progress=progress, on_progress=on_progress, batch_frames=batch_frames,
+        prefetch_frames=prefetch_frames, limits=limits,
     )

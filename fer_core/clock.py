@@ -15,8 +15,13 @@ source:
 * :class:`SessionClock` -- the session's "now": the log writer's end time and default marker
   time, and the reference the live frame clock is kept to.
 * :class:`FrameClock` -- a frame's time from its *media* clock (the WebRTC frame time, a video
-  file's position): live, kept within ``max_lag`` of the session clock; from a file, simply
-  ``start + media time``. Stamps never go backwards within a session.
+  file's position): live (:meth:`FrameClock.live`, used by :mod:`fer_core.live`), kept within
+  ``max_lag`` of the session clock; from a file (:meth:`FrameClock.from_file`, used by
+  :mod:`fer_core.analyze`), simply ``start + media time``. Stamps never go backwards within a
+  session. These two constructors are the only places frame timestamps of a video are made.
+
+A still image has no media clock: it is stamped with its file's modification time
+(:func:`file_time`) or, on request, the time of analysis (:func:`wall_now`, read once per run).
 
 Nothing here reads the wall clock except at a session's start (and a bare :class:`FrameClock`
 built without a reference, kept for callers that pass ``now`` explicitly).
@@ -24,6 +29,7 @@ built without a reference, kept for callers that pass ``now`` explicitly).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,6 +38,11 @@ from datetime import UTC, datetime, timedelta
 def wall_now() -> datetime:
     """The wall clock, in UTC (read once per session by :class:`SessionClock`)."""
     return datetime.now(UTC)
+
+
+def file_time(path: str | os.PathLike) -> datetime:
+    """A still image's timestamp: its file's modification time, in UTC (it has no media clock)."""
+    return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
 
 
 def _aware_utc(value: datetime, what: str) -> datetime:
@@ -93,6 +104,16 @@ class FrameClock:
             (0.0, _aware_utc(start, "start")) if start is not None else None)
         self._last_media: float | None = None
         self._last_stamp: datetime | None = None
+
+    @classmethod
+    def live(cls, session: SessionClock, max_lag: float = 2.0) -> FrameClock:
+        """A live stream's clock: media time kept within ``max_lag`` s of ``session``'s now."""
+        return cls(max_lag=max_lag, now=session.now)
+
+    @classmethod
+    def from_file(cls, start: datetime) -> FrameClock:
+        """A file's clock: ``start`` + the container's media time, never re-anchored."""
+        return cls(max_lag=None, start=start)
 
     def stamp(self, media_time: float | None, now: datetime | None = None) -> datetime:
         """The timestamp of a frame whose media clock reads ``media_time`` (None: unknown)."""

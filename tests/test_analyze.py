@@ -20,6 +20,7 @@ import pytest
 from fer_core.analyze import MediaError, analyze_path, open_media
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import blank_frame, read_y4m, write_y4m
 from tests.core_data import detectable_face_frame
 
@@ -68,7 +69,7 @@ def test_analyze_a_video_through_the_cli(tmp_path, face_frame, kind):
         out.release()
     root = tmp_path / "logs"
     done = _cli(str(video), "--subject", "P01", "--session", "clip", "--start",
-                START.isoformat(), "--label", "offline", root=root)
+                START.isoformat(), "--label", "offline", "--operator", "psy", root=root)
     assert done.returncode == 0, done.stderr
     assert "frame" in done.stderr and "40/40" in done.stderr  # the tqdm progress bar
 
@@ -85,13 +86,14 @@ def test_analyze_a_video_through_the_cli(tmp_path, face_frame, kind):
     assert rows.loc[~rows["face_detected"], ["label", "box_x"]].isna().all().all()
     meta = store.session_meta("P01", "clip")
     assert meta.source == "video" and meta.label == "offline"
+    assert meta.operator == "psy"  # the CLI's SessionInfo carries the operator too
     assert meta.started_at == START
     assert meta.ended_at == expected_ts[-1]  # the video's clock, not the wall clock
 
 
 def test_every_nth_frame_keeps_true_timestamps(tmp_path, face_frame, model_path):
     video = write_y4m(tmp_path / "clip.y4m", _frames(face_frame), fps=FPS)
-    result = analyze_path(video, "P02", "every3", store=LogStore(tmp_path / "logs"),
+    result = analyze_path(video, SessionInfo("P02", "every3"), store=LogStore(tmp_path / "logs"),
                           start=START, every=3, progress=False)
     rows = LogStore(tmp_path / "logs").read("P02", "every3")
     assert result.frames == len(rows) == 14  # frames 0, 3, ..., 39
@@ -125,7 +127,8 @@ def test_a_single_image_gets_its_modification_time(tmp_path, face_frame, model_p
     path = tmp_path / "one.png"
     cv2.imwrite(str(path), face_frame)
     os.utime(path, (START.timestamp(), START.timestamp()))
-    result = analyze_path(path, "P04", store=LogStore(tmp_path / "logs"), progress=False)
+    result = analyze_path(path, SessionInfo("P04"), store=LogStore(tmp_path / "logs"),
+                          progress=False)
     rows = LogStore(tmp_path / "logs").read("P04", result.session)
     assert rows["timestamp"].tolist() == [pd.Timestamp(START)] and rows["face_detected"].all()
 
@@ -170,7 +173,7 @@ def test_a_folder_of_only_damaged_images_leaves_no_session(tmp_path, model_path)
     (folder / "a.png").write_bytes(b"\x89PNG broken")
     store = LogStore(tmp_path / "logs")
     with pytest.raises(MediaError, match="no readable frame"):
-        analyze_path(folder, "P07", "s", store=store, progress=False)
+        analyze_path(folder, SessionInfo("P07", "s"), store=store, progress=False)
     assert store.list_sessions().empty
 
 

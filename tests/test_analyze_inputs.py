@@ -20,6 +20,7 @@ from fer_core.analyze import MediaError, analyze_path, analyze_uploads
 from fer_core.config import PROJECT_ROOT
 from fer_core.logstore import LogStore
 from fer_core.media_check import MAX_SIDE, InputRejected, load_image
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import write_y4m
 from tests.core_data import detectable_face_frame
 
@@ -134,14 +135,14 @@ def test_the_upload_reports_bad_files_by_their_own_names(tmp_path, face_frame, m
     tiny = cv2.imencode(".png", np.zeros((2, 2, 3), np.uint8))[1].tobytes()
     store = LogStore(tmp_path / "logs")
     result = analyze_uploads([("face.png", good), ("tiny.png", tiny), ("notes.txt", b"x")],
-                             FramePipeline(model), store, "P03")
+                             FramePipeline(model), store, SessionInfo("P03"))
     assert result.frames == 1 and result.frames_with_face == 1
     assert [s.name for s in result.skipped] == ["notes.txt", "tiny.png"]
     assert "unsupported file type .txt" in result.skipped[0].reason
     meta = store.session_meta("P03", result.session)
     assert [s["name"] for s in meta.extra["input_check"]["skipped"]] == ["notes.txt", "tiny.png"]
     with pytest.raises(MediaError, match="no readable frame"):
-        analyze_uploads([("tiny.png", tiny)], FramePipeline(model), store, "P04")
+        analyze_uploads([("tiny.png", tiny)], FramePipeline(model), store, SessionInfo("P04"))
     assert store.list_sessions("P04").empty
 
 
@@ -151,7 +152,8 @@ def test_a_video_too_small_is_refused_before_anything_is_written(tmp_path, model
     video = write_y4m(tmp_path / "tiny.y4m", [np.zeros((16, 16, 3), np.uint8)] * 3, fps=10)
     store = LogStore(tmp_path / "logs")
     with pytest.raises(MediaError, match="too small"):
-        analyze_path(video, "P05", store=store, pipeline=FramePipeline(model), progress=False)
+        analyze_path(video, SessionInfo("P05"), store=store, pipeline=FramePipeline(model),
+                     progress=False)
     assert not (tmp_path / "logs" / "subject=P05").exists()
 
 

@@ -20,9 +20,10 @@ from fractions import Fraction
 import av
 import pytest
 
-from dashboard.webrtc_glue import LiveRecorder, RecordSettings
+from dashboard.webrtc_glue import WebRtcRecorder as LiveRecorder
 from fer_core.clock import FrameClock, SessionClock
 from fer_core.logstore import LogStore
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import blank_frame
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -83,7 +84,7 @@ def test_live_recording_survives_the_wall_clock_going_back(model, tmp_path, step
     fps, seconds = 10, 60
     store = LogStore(tmp_path)
     recorder = LiveRecorder(model, store)
-    recorder.arm(RecordSettings("P1", consent=CONSENT))
+    recorder.arm(SessionInfo("P1", consent=CONSENT))
 
     def feed() -> None:  # on_frame runs on the component's thread
         for i in range(fps * seconds):
@@ -136,8 +137,30 @@ def test_session_clock_is_start_plus_monotonic_time():
         SessionClock(datetime(2026, 1, 1))
 
 
+def test_live_frame_clock_is_kept_to_its_session_clock():
+    mono = [0.0]
+    session = SessionClock(wall=lambda: T0, monotonic=lambda: mono[0])
+    clock = FrameClock.live(session)
+    assert clock.stamp(500.0) == T0  # anchored at the session's now
+    mono[0] = 1.0
+    assert clock.stamp(500.4) == T0 + timedelta(seconds=0.4)  # captured 0.6 s before processing
+    mono[0] = 10.0
+    assert clock.stamp(500.5) == T0 + timedelta(seconds=10)  # 9.5 s behind: re-anchored
+
+
+def test_image_time_is_the_files_modification_time(tmp_path):
+    import os
+
+    from fer_core.clock import file_time
+
+    path = tmp_path / "a.png"
+    path.write_bytes(b"x")
+    os.utime(path, (T0.timestamp(), T0.timestamp()))
+    assert file_time(path) == T0
+
+
 def test_file_frame_clock_is_start_plus_media_time_and_never_goes_back():
-    clock = FrameClock(max_lag=None, start=T0)
+    clock = FrameClock.from_file(T0)
     assert clock.stamp(0.0) == T0
     assert clock.stamp(0.04) == T0 + timedelta(seconds=0.04)
     assert clock.stamp(100.0) == T0 + timedelta(seconds=100)  # a file's clock is the truth

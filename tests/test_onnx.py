@@ -178,13 +178,14 @@ from fer_core.classifier import load_classifier
 from fer_core.logstore import LogStore
 from fer_core.models.shipped import resolve_model_path
 from fer_core.recording import SessionRecorder
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import compose_face_frame, write_y4m
 from tests.core_data import detectable_face_frame
 from datetime import UTC, datetime
 clf = load_classifier(resolve_model_path())
 assert clf.runtime == "onnxruntime", clf.runtime
 frame = detectable_face_frame()
-with SessionRecorder.open(LogStore(work / "logs"), clf, "P1", source="webcam") as rec:
+with SessionRecorder.open(LogStore(work / "logs"), clf, SessionInfo("P1", source="webcam")) as rec:
     result = rec.add(frame, datetime.now(UTC))
 assert len(result.faces) == 1 and result.faces[0].label == "happy", result.faces
 

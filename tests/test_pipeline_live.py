@@ -21,11 +21,11 @@ import pytest
 from dashboard.webrtc_glue import (
     MEDIA_CONSTRAINTS,
     RTC_CONFIGURATION,
-    FrameClock,
-    LiveRecorder,
-    RecordSettings,
 )
+from dashboard.webrtc_glue import WebRtcRecorder as LiveRecorder
+from fer_core.clock import FrameClock
 from fer_core.logstore import LogStore
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths
 
 FACES = Path(__file__).parent / "fixtures" / "fer2013" / "test" / "happy"
@@ -81,7 +81,7 @@ def test_a_recording_is_one_session_with_consent_and_every_frame(model, tmp_path
     monkeypatch.setenv("FER_MEDIA_DIR", str(tmp_path / "media"))
     store = LogStore(tmp_path / "logs")
     recorder = LiveRecorder(model, store)
-    recorder.arm(RecordSettings("P1", label="baseline", notes="n", consent=CONSENT))
+    recorder.arm(SessionInfo("P1", label="baseline", notes="n", consent=CONSENT))
     images = [blank_frame(), face_image, face_image, blank_frame()]
     out = _feed(recorder, images)
     assert recorder.recording
@@ -112,7 +112,7 @@ def test_a_recording_is_one_session_with_consent_and_every_frame(model, tmp_path
 def test_stop_then_start_opens_a_new_session(model, tmp_path, face_image):
     store = LogStore(tmp_path)
     recorder = LiveRecorder(model, store)
-    recorder.arm(RecordSettings("P2", consent=CONSENT))
+    recorder.arm(SessionInfo("P2", consent=CONSENT))
     _feed(recorder, [face_image])
     first = recorder.finish()
     _feed(recorder, [blank_frame(), blank_frame()])
@@ -127,7 +127,7 @@ def test_video_only_with_the_opt_in(model, tmp_path, face_image, monkeypatch):
     monkeypatch.setenv("FER_MEDIA_DIR", str(tmp_path / "media"))
     store = LogStore(tmp_path / "logs")
     recorder = LiveRecorder(model, store)
-    recorder.arm(RecordSettings("P3", consent=CONSENT, save_video=True))
+    recorder.arm(SessionInfo("P3", consent=CONSENT), save_video=True)
     _feed(recorder, [face_image, blank_frame(), face_image])
     finished = recorder.finish()
     assert finished.video_path == tmp_path / "media" / "P3" / f"{finished.session}.avi"
@@ -144,7 +144,7 @@ def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch)
     from fer_core.pipeline import FramePipeline
 
     recorder = LiveRecorder(model, LogStore(tmp_path))
-    recorder.arm(RecordSettings("P4", consent=CONSENT))
+    recorder.arm(SessionInfo("P4", consent=CONSENT))
     _feed(recorder, [blank_frame()])
     original = FramePipeline.process_many
 
@@ -159,6 +159,32 @@ def test_a_processing_error_keeps_the_stream_alive(model, tmp_path, monkeypatch)
     _feed(recorder, [blank_frame()])
     finished = recorder.finish()
     assert finished.frames == 2 and "boom" in finished.error
+
+
+def test_the_glue_only_adapts_av_frames_to_the_library_recorder(model, tmp_path, face_image):
+    """fer_core.live records numpy images with their media time, no av, no streamlit; the
+    WebRTC glue's on_frame gives exactly the rows of calling it with the frame's image and time."""
+    from fer_core.live import LiveRecorder as LibraryRecorder
+
+    images = [blank_frame(), face_image, face_image, blank_frame()]
+    store = LogStore(tmp_path)
+    sessions = []
+    for recorder, feed in (
+        (LibraryRecorder(model, store, now=lambda: T0, monotonic=lambda: 0.0),
+         lambda r: [r.process_image(img, _frame(img, i).time) for i, img in enumerate(images)]),
+        (LiveRecorder(model, store, now=lambda: T0, monotonic=lambda: 0.0),
+         lambda r: _feed(r, images)),
+    ):
+        recorder.arm(SessionInfo("P6", operator="psy", consent=CONSENT))
+        feed(recorder)
+        result = recorder.finish()
+        assert (result.frames, result.rows, result.source) == (4, 4, "webcam")
+        sessions.append(result.session)
+    a, b = (store.read("P6", s).drop(columns=["session"]) for s in sessions)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
+    assert store.session_meta("P6", sessions[0]).operator == "psy"
 
 
 def test_frame_clock_follows_the_media_clock_and_reanchors():
@@ -178,7 +204,7 @@ def test_frame_clock_follows_the_media_clock_and_reanchors():
 
 def test_processed_rate_counts_processed_frames(model, tmp_path, face_image):
     recorder = LiveRecorder(model, LogStore(tmp_path))
-    recorder.arm(RecordSettings("P5", consent=CONSENT))
+    recorder.arm(SessionInfo("P5", consent=CONSENT))
     assert recorder.processed_fps() == 0.0
     _feed(recorder, [blank_frame()] * 5)
     recorder.drain()

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import webrtc_glue as glue
 from fer_core.auth import Role
+from fer_core.recording import SessionResult
 from tests.auth_fixtures import add_account, log_in, use_auth_dir
 from tests.dashboard_fixtures import session_a_rows, write_session
 
@@ -65,7 +66,7 @@ def test_consent_resets_after_stop_and_both_ends_are_audited(auth):
     _consent(at).check().run()
     recorder = at.session_state["record.recorder"]
     # what STOP leaves behind (the recorder's own life cycle is tested in test_pipeline_live)
-    recorder.finished = glue.FinishedSession("p01", "20261130T100000Z-abcd", 40, 40)
+    recorder.finished = SessionResult("p01", "20261130T100000Z-abcd", "webcam", 40, 40, 40)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not _consent(at).value and _camera_locked(at)
@@ -80,13 +81,13 @@ def test_consent_resets_after_stop_and_both_ends_are_audited(auth):
 
 def test_consent_record_names_subject_operator_version_and_tick_time(auth, monkeypatch):
     armed: list = []
-    original = glue.LiveRecorder.arm
+    original = glue.WebRtcRecorder.arm
 
-    def spy(self, settings):
-        armed.append(settings)
-        return original(self, settings)
+    def spy(self, info, **kwargs):
+        armed.append(info)
+        return original(self, info, **kwargs)
 
-    monkeypatch.setattr(glue.LiveRecorder, "arm", spy)
+    monkeypatch.setattr(glue.WebRtcRecorder, "arm", spy)
     at = _page()
     at.selectbox(key="record.subject_choice").set_value("p01").run()
     _consent(at).check().run()

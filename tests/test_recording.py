@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.webrtc_glue import LiveRecorder, RecordSettings
+from dashboard.webrtc_glue import WebRtcRecorder
 from fer_core.analyze import analyze_path, analyze_uploads
 from fer_core.calibration import crop_softmax, expected_calibration_error
 from fer_core.data import load_fer2013
@@ -29,8 +29,9 @@ from fer_core.inference import predict_faces_logits
 from fer_core.logstore import PROB_COLUMNS as PROBS
 from fer_core.logstore import LogStore
 from fer_core.models.file_format import load_model, with_temperature
-from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline, to_gray
-from fer_core.recording import SessionRecorder, face_rows
+from fer_core.pipeline import DEFAULT_SETTINGS, FramePipeline, PipelineSettings, to_gray
+from fer_core.recording import SessionRecorder, SessionResult, face_rows
+from fer_core.session_info import SessionInfo
 from fer_core.training.evaluate import evaluate_faces
 from fer_core.video_fixture import blank_frame, compose_face_frame, face_paths, write_y4m
 from tests.core_data import FER_FIXTURE
@@ -71,11 +72,12 @@ def clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     return path, decoded
 
 
-def _live(model, store: LogStore, images: list[np.ndarray]) -> str:
-    """Feed ``images`` to the Record page's recorder as streamlit-webrtc would; its session id."""
+def _live(model, store: LogStore, images: list[np.ndarray],
+          info: SessionInfo | None = None) -> SessionResult:
+    """Feed ``images`` to the Record page's recorder as streamlit-webrtc would; its result."""
     elapsed = [0.0]  # the monotonic clock: frame k arrives k/FPS after the start (at T0)
-    recorder = LiveRecorder(model, store, now=lambda: T0, monotonic=lambda: elapsed[0])
-    recorder.arm(RecordSettings("P1", consent=CONSENT))
+    recorder = WebRtcRecorder(model, store, now=lambda: T0, monotonic=lambda: elapsed[0])
+    recorder.arm(info or SessionInfo("P1", consent=CONSENT))
 
     def feed() -> None:
         for i, image in enumerate(images):
@@ -90,17 +92,17 @@ def _live(model, store: LogStore, images: list[np.ndarray]) -> str:
     worker.join()
     finished = recorder.finish()
     assert finished is not None and finished.error is None
-    return finished.session
+    return finished
 
 
 def test_live_analyze_and_upload_record_identical_rows(model, clip, tmp_path):
     path, images = clip
     store = LogStore(tmp_path)
-    live = _live(model, store, images)
-    offline = analyze_path(path, "P1", "offline", store=store, pipeline=FramePipeline(model),
-                           start=T0, progress=False).session
+    live = _live(model, store, images).session
+    offline = analyze_path(path, SessionInfo("P1", "offline"), store=store,
+                           pipeline=FramePipeline(model), start=T0, progress=False).session
     upload = analyze_uploads([("camera.y4m", path.read_bytes())], FramePipeline(model), store,
-                             "P1", start=T0, consent=CONSENT).session
+                             SessionInfo("P1", consent=CONSENT), start=T0).session
 
     rows = {s: store.read("P1", s).drop(columns=CONTEXT) for s in (live, offline, upload)}
     reference = rows[live]
@@ -120,6 +122,69 @@ def test_live_analyze_and_upload_record_identical_rows(model, clip, tmp_path):
     for meta in metas.values():
         assert meta.extra["pipeline"] == {**DEFAULT_SETTINGS.as_dict(), "backend": "torchscript"}
         assert (meta.model_name, meta.model_version) == (model.name, model.version)
+
+
+def test_one_session_info_gives_live_analyze_and_upload_the_same_metadata(model, clip,
+                                                                          tmp_path):
+    """Issue 20 item 3: the Record page's live recorder (real av frames, no browser),
+    ``analyze`` of the fixture video and the upload of its bytes, all from ONE SessionInfo.
+
+    Every metadata field is equal except exactly these, and only because the entry point
+    decides them: ``session`` (each run generates its own id), ``source`` (the frames come from
+    a camera or a file) and ``extra``'s entry-point keys (live: ``client``; a file: ``input``,
+    the file's own name, and ``input_check``, what its per-item checks found). The three
+    return the same result type with the same counts.
+    """
+    path, images = clip
+    store = LogStore(tmp_path)
+    settings = PipelineSettings(detect_every=5)  # not the default: the settings travel too
+    info = SessionInfo("P9", operator="psy", label="baseline", notes="first visit",
+                       consent=CONSENT, settings=settings, extra={"study": "S1"})
+    live = _live(model, store, images, info)
+    offline = analyze_path(path, info, store=store, pipeline=FramePipeline(model, settings),
+                           start=T0, progress=False)
+    upload = analyze_uploads([("camera.y4m", path.read_bytes())],
+                             FramePipeline(model, settings), store, info, start=T0)
+    results = {"live": live, "analyze": offline, "upload": upload}
+
+    assert {type(r) for r in results.values()} == {SessionResult}
+    assert len({r.session for r in results.values()}) == 3
+    for r in results.values():
+        assert (r.subject, r.frames, r.rows, r.started_at) == ("P9", len(images), len(images), T0)
+        assert r.duration_s == pytest.approx((len(images) - 1) / FPS)
+    assert len({r.frames_with_face for r in results.values()}) == 1
+    assert [r.source for r in results.values()] == ["webcam", "video", "video"]
+
+    metas = {k: store.session_meta("P9", r.session).to_dict() for k, r in results.items()}
+    reference = metas["live"]
+    assert reference["operator"] == "psy" and reference["consent"] == CONSENT
+    assert (reference["label"], reference["notes"]) == ("baseline", "first visit")
+    assert reference["extra"]["pipeline"] == {**settings.as_dict(), "backend": "torchscript"}
+    for k in ("analyze", "upload"):
+        differ = {f for f in reference if metas[k][f] != reference[f]}
+        assert differ == {"session", "source", "extra"}, (k, differ)
+    extras = {k: m["extra"] for k, m in metas.items()}
+    assert extras["live"] == {"study": "S1", "client": "record page",
+                              "pipeline": reference["extra"]["pipeline"]}
+    for k, name in (("analyze", "clip.y4m"), ("upload", "camera.y4m")):
+        assert extras[k].pop("input") == name  # the upload's own name, not its temporary one
+        assert extras[k].pop("input_check")["skipped"] == []
+        assert extras[k] == {"study": "S1", "pipeline": reference["extra"]["pipeline"]}
+
+
+def test_session_info_checks_ids_once_when_built():
+    from fer_core.logstore import InvalidIdError
+
+    with pytest.raises(InvalidIdError, match="subject"):
+        SessionInfo("../etc")
+    with pytest.raises(InvalidIdError, match="session"):
+        SessionInfo("P1", "a b")
+    with pytest.raises(ValueError, match="source"):
+        SessionInfo("P1", source="phone")
+    info = SessionInfo("P1", source="webcam")
+    with pytest.raises(ValueError, match="frames come from a 'video' source"):
+        info.for_source("video")
+    assert SessionInfo("P1").for_source("image").source == "image"
 
 
 def test_a_batch_of_frames_gives_the_rows_of_frame_by_frame(model, clip, tmp_path):
@@ -143,16 +208,24 @@ def test_a_batch_of_frames_gives_the_rows_of_frame_by_frame(model, clip, tmp_pat
 def test_the_recorder_counts_and_closes_its_session(model, clip, tmp_path):
     _, images = clip
     store = LogStore(tmp_path)
-    with SessionRecorder.open(store, model, "P2", "s1", source="video", started_at=T0) as rec:
+    info = SessionInfo("P2", "s1", source="video")
+    with SessionRecorder.open(store, model, info, started_at=T0) as rec:
         results = rec.add_many(images[:5], [T0 + timedelta(seconds=i) for i in range(5)])
         results.append(rec.add(images[5], T0 + timedelta(seconds=5)))
     assert [r.frame_index for r in results] == list(range(6))
     assert rec.frames == 6 and rec.frames_with_face == sum(bool(r.faces) for r in results) >= 1
     assert rec.rows == len(store.read("P2", "s1")) == 6
     assert store.list_sessions("P2").iloc[0]["status"] == "closed"
+    result = rec.result()
+    assert (result.subject, result.session, result.source) == ("P2", "s1", "video")
+    assert (result.frames, result.rows) == (6, 6) and result.duration_s == 5.0
     with pytest.raises(ValueError, match="session's model"):
-        SessionRecorder.open(store, model, "P2", source="video",
+        SessionRecorder.open(store, model, info.replace(session=None),
                              pipeline=FramePipeline(_other(model)))
+    with pytest.raises(ValueError, match="settings are not the session's"):
+        SessionRecorder.open(store, model, info.replace(session=None),
+                             pipeline=FramePipeline(model, PipelineSettings(detect_every=3)))
+    assert len(store.list_sessions("P2")) == 1  # refused before anything was written
 
 
 def _other(model):
@@ -173,11 +246,11 @@ def test_every_path_records_the_model_files_calibrated_probabilities(model_path,
     path, images = clip
     store = LogStore(tmp_path / "store")
     sessions = [
-        _live(hot, store, images),
-        analyze_path(path, "P1", "offline", store=store, pipeline=FramePipeline(hot),
-                     start=T0, progress=False).session,
+        _live(hot, store, images).session,
+        analyze_path(path, SessionInfo("P1", "offline"), store=store,
+                     pipeline=FramePipeline(hot), start=T0, progress=False).session,
         analyze_uploads([("camera.y4m", path.read_bytes())], FramePipeline(hot), store,
-                        "P1", start=T0, consent=CONSENT).session,
+                        SessionInfo("P1", consent=CONSENT), start=T0).session,
     ]
     reference = FramePipeline(plain)
     expected = []

@@ -23,6 +23,8 @@ from fer_core.labels import FER2013_CLASSES
 from fer_core.logstore import InvalidIdError, validate_id
 from fer_core.models.shipped import resolve_model_path
 from fer_core.pipeline import FramePipeline
+from fer_core.recording import SessionResult
+from fer_core.session_info import SessionInfo
 
 CONSENT_TEXT = (
     "The person in front of the camera has been informed about this recording and has given "
@@ -85,7 +87,7 @@ def _audit_start(subject: str, session: str) -> None:
                       consent_at=st.session_state.get(CONSENT_AT_KEY) or "")
 
 
-def _ended(fin: "glue.FinishedSession | None", action: str = "record_stop") -> bool:
+def _ended(fin: SessionResult | None, action: str = "record_stop") -> bool:
     """Audit a recording that just ended and untick consent; True when ``fin`` is new."""
     if fin is None or st.session_state.get(STOPPED_KEY) == (fin.subject, fin.session):
         return False
@@ -113,9 +115,9 @@ except (FileNotFoundError, ModelFileError) as exc:
              "`FER_MODEL` to a model file.")
     st.stop()
 
-recorder: glue.LiveRecorder | None = st.session_state.get(RECORDER_KEY)
+recorder: glue.WebRtcRecorder | None = st.session_state.get(RECORDER_KEY)
 if recorder is None or (recorder.model is not model and not recorder.recording):
-    recorder = glue.LiveRecorder(model, loaders.store())
+    recorder = glue.WebRtcRecorder(model, loaders.store())
     st.session_state[RECORDER_KEY] = recorder
 recording = recorder.recording
 st.caption(f"Model `{model.name}` {model.version} · log store `{loaders.root()}`. "
@@ -150,7 +152,7 @@ consent = st.checkbox(f"**Consent.** {CONSENT_TEXT}", key=CONSENT_KEY, disabled=
                       help="Asked again for every recording and whenever the subject changes.")
 consent_at = st.session_state.get(CONSENT_AT_KEY)
 
-settings = None
+info: SessionInfo | None = None  # the session's context, for the camera and the upload alike
 # --- access control (auth engineer): may this account record this subject? -----------
 if consent and consent_at and subject_error is None:
     subject_error = auth_ui.claim_subject(subject, loaders.root())
@@ -158,8 +160,8 @@ if consent and consent_at and subject_error is None:
         say(left, "error", subject_error)
 # ---------------------------------------------------------------------------------------
 if consent and consent_at and subject_error is None:
-    settings = glue.RecordSettings(
-        subject=subject, label=label.strip(), notes=notes, save_video=save_video,
+    info = SessionInfo(
+        subject=subject, label=label.strip(), notes=notes,
         operator=auth_ui.current().username,  # auth: who recorded
         # the tick that starts this recording: who, for whom, which words, when
         consent={"given": True, "text": CONSENT_TEXT, "text_version": CONSENT_TEXT_VERSION,
@@ -222,7 +224,7 @@ def finished_panel(where: str = "camera") -> None:
 
 camera_tab, upload_tab = st.tabs(["Camera", "Analyse a file"])
 with camera_tab:
-    if settings is None and not recording:
+    if info is None and not recording:
         recorder.arm(None)
         st.info("To enable the camera, choose a subject and tick the consent box.",
                 icon=":material/videocam_off:")
@@ -235,7 +237,7 @@ with camera_tab:
             # armed only between START and STOP, so a frame still in flight after STOP cannot
             # open a new session; frames before the first armed one pass through unlogged
             if not recording:
-                recorder.arm(settings)
+                recorder.arm(info, save_video=save_video)
         else:
             recorder.arm(None)
             recorder.finish()  # STOP (on_video_ended also closes it, whichever comes first)
@@ -257,14 +259,13 @@ with upload_tab:
     files = st.file_uploader(
         "Video or images", key="record.upload", accept_multiple_files=True,
         type=sorted(e.lstrip(".") for e in VIDEO_EXTENSIONS | IMAGE_EXTENSIONS))
-    if st.button("Analyse", key="record.analyse", disabled=not files or settings is None
+    if st.button("Analyse", key="record.analyse", disabled=not files or info is None
                  or recording, help="Needs a subject, consent and a file."):
         progress = st.progress(0.0, text="Analysing...")
         try:
             result = analyze_uploads(
-                [(f.name, f.getvalue()) for f in files], FramePipeline(model), loaders.store(),
-                settings.subject, label=settings.label, notes=settings.notes,
-                operator=settings.operator, consent=settings.consent,
+                [(f.name, f.getvalue()) for f in files], FramePipeline(model, info.settings),
+                loaders.store(), info,
                 on_progress=lambda done, total: progress.progress(
                     min(done / total, 1.0) if total else 0.0,
                     text=f"Analysing... {done} of {total or '?'} frames"),
@@ -275,8 +276,8 @@ with upload_tab:
         progress.empty()
         skipped = (f"Skipped {len(result.skipped)} file(s) that could not be analysed: "
                    + "; ".join(str(s) for s in result.skipped)) if result.skipped else None
-        recorder.finished = glue.FinishedSession(result.subject, result.session, result.frames,
-                                                 result.rows, error=skipped)
+        result.error = skipped
+        recorder.finished = result
         _ended(recorder.finished, action="analyse")
         st.session_state[ANALYSED_KEY] = (result.subject, result.session)
         st.rerun()  # untick consent (the next analysis asks again); the result shows below

@@ -18,7 +18,7 @@ from fer_core.logstore import LogStore, SessionNotFoundError
 
 log = logging.getLogger(__name__)
 
-#: same variable and default as dashboard.webrtc_glue.media_dir (the library cannot import it)
+#: where opted-in camera videos go (fer_core.live.media_dir records them there; erasure finds them)
 MEDIA_DIR_ENV = "FER_MEDIA_DIR"
 
 

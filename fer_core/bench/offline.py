@@ -71,6 +71,7 @@ def offline_comparison(
 ) -> dict[str, Any]:
     """Wall time of ``analyze`` on ``clip`` (as a ``fps`` video) per contender, and x real time."""
     from fer_core.analyze import analyze_path
+    from fer_core.session_info import SessionInfo
 
     contenders = contenders or OFFLINE_CONTENDERS
     labels = list(contenders)
@@ -86,8 +87,8 @@ def offline_comparison(
             for k in rotate(labels, r):
                 c = contenders[k]
                 t0 = time.perf_counter()
-                res = analyze_path(video, "bench", f"r{r}-{labels.index(k)}", store=store,
-                                   pipeline=pipes[k], progress=False,
+                info = SessionInfo("bench", f"r{r}-{labels.index(k)}", settings=c.settings)
+                res = analyze_path(video, info, store=store, pipeline=pipes[k], progress=False,
                                    batch_frames=c.batch_frames, prefetch_frames=c.prefetch_frames)
                 seconds[k].append(time.perf_counter() - t0)
                 faces[k] = res.frames_with_face

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timestamp of an image: its modification time or now")
     parser.add_argument("--label", default="", help="session label")
     parser.add_argument("--notes", default="", help="session notes")
+    parser.add_argument("--operator", default="", help="who ran the analysis (kept in the "
+                        "session metadata, as the Record page keeps its signed-in user)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -43,23 +45,22 @@ def run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from fer_core.analyze import analyze_source, default_pipeline, open_media
-    from fer_core.logstore import InvalidIdError, LogStore, SessionExistsError, validate_id
+    from fer_core.logstore import InvalidIdError, LogStore, SessionExistsError
+    from fer_core.session_info import SessionInfo
 
     log = logging.getLogger("fer_core.analyze")
-    try:
-        validate_id(args.subject, "subject")
-        if args.session is not None:
-            validate_id(args.session, "session")
+    try:  # the ids are checked here, by SessionInfo, before any input is opened
+        info = SessionInfo(args.subject, args.session, operator=args.operator, label=args.label,
+                           notes=args.notes)
         start = datetime.fromisoformat(args.start) if args.start else None
     except (InvalidIdError, ValueError) as exc:
         log.error("%s", exc)
         return EXIT_BAD_INPUT
     # inputs and model are checked before the session exists: a bad call writes nothing
     media = open_media(args.path, start=start, every=args.every, image_time=args.image_time)
-    pipeline = default_pipeline(args.model)
+    pipeline = default_pipeline(args.model, info.settings)
     try:
-        result = analyze_source(media, pipeline, LogStore(args.root), args.subject, args.session,
-                                label=args.label, notes=args.notes,
+        result = analyze_source(media, pipeline, LogStore(args.root), info,
                                 progress=not args.no_progress)
     except SessionExistsError as exc:
         log.error("%s (choose another --session)", exc)

@@ -62,6 +62,7 @@ class SessionWriter:
         self.session = meta.session
         self.directory = directory
         self.started_at = meta.started_at
+        self.source = meta.source
         # The session's clock: its start's wall time + monotonic seconds, so a wall-clock step
         # while recording cannot end the session before it began (fer_core.clock).
         self.clock = clock or SessionClock(meta.started_at)

@@ -215,7 +215,7 @@ def test_polars_recipe(store, truth, monkeypatch):
 
     monkeypatch.chdir(store.parent)
     scope: dict = {}
-    exec(_recipe("import polars"), scope)
+    exec(_recipe("pl.scan_parquet("), scope)
     frame = scope["frame"].collect()
     assert frame.height == len(truth)
     assert frame.schema["subject"] == pl.String and frame.schema["box_x"] == pl.Int32

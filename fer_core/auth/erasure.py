@@ -88,15 +88,26 @@ def erase_session(store: LogStore, subject: str, session: str,
 
 
 def erase_subject(store: LogStore, subject: str, media: Path | None = None) -> list[str]:
-    """Delete a subject with every session and video."""
+    """Delete a subject with every session and video, and from the central store if one is
+    configured (rows of both Delta tables, then a vacuum: see fer_core.central.maintenance)."""
+    from fer_core.central.location import resolve_central
+
     media = media or media_dir(store.root)
+    central = resolve_central()
     n = len(store.list_sessions(subject))
+    removed = []
     try:
         store.delete_subject(subject)
+        removed.append(f"log store subject {subject} ({n} sessions)")
     except SessionNotFoundError:
-        if not (media / subject).exists():
+        if not (media / subject).exists() and central is None:
             raise
-    removed = [f"log store subject {subject} ({n} sessions)"]
+    if central is not None:
+        from fer_core.central.maintenance import erase_subject as erase_central
+        from fer_core.central.publish import STATE_DIR
+
+        removed.append(erase_central(central, subject).summary())
+        shutil.rmtree(store.root / STATE_DIR / f"subject={subject}", ignore_errors=True)
     if (media / subject).is_dir() and _inside(media / subject, media):
         shutil.rmtree(media / subject)
         removed.append(f"videos of {subject}")

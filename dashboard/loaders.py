@@ -15,6 +15,7 @@ for any other subject, whatever the page asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -123,6 +124,17 @@ def sessions(subject: str | None = None) -> pd.DataFrame:
     if subject is not None:
         table = table.loc[table["subject"] == subject]
     return table.sort_values("started_at", ascending=False, ignore_index=True)
+
+
+def with_central_status(table: pd.DataFrame, subject: str) -> pd.DataFrame:
+    """``table`` (with a ``session`` column) plus ``central``: "published", "waiting" or
+    "failed: reason" per session, when a central store is configured (else unchanged)."""
+    from fer_core.central.background import configured, status_text
+
+    if configured() is None:
+        return table
+    return table.assign(central=[status_text(Path(root()), subject, s)
+                                 for s in table["session"]])
 
 
 def sessions_recorded(subject: str) -> pd.DataFrame:

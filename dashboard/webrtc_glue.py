@@ -197,6 +197,10 @@ class LiveRecorder:
             error or self.error,
         )
         log.info("recorded session %s/%s: %d frames", r.subject, r.session, r.frames)
+        if error is None:  # with a central store configured: publish without making STOP wait
+            from fer_core.central.background import publish_later
+
+            publish_later(r.writer.directory.parent.parent, r.subject, r.session)
         return self.finished
 
     def drain(self) -> list[LiveUpdate]:

@@ -1,0 +1,85 @@
+"""Publishing right after a session is finished (``analyze``; the app's STOP uses the same
+:func:`fer_core.central.background.publish_later`) and the status the app shows per session.
+
+The central store here is a local path (a real Delta table on disk); the S3 path of the same
+code is covered by tests/test_central.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer_core.central import reader, resolve_central
+from fer_core.central.background import publish_later, status_text
+from fer_core.central.publish import publish_session
+from fer_core.config import PROJECT_ROOT
+from fer_core.video_fixture import blank_frame, write_y4m
+from tests.auth_fixtures import log_in, use_auth_dir
+from tests.central_fixtures import synthetic_store
+from tests.dashboard_fixtures import session_a_rows, session_b_rows, write_session
+
+
+@pytest.fixture
+def local_central(tmp_path, monkeypatch):
+    monkeypatch.delenv("FER_CONFIG", raising=False)
+    monkeypatch.setenv("FER_CENTRAL_STORE", str(tmp_path / "central"))
+    monkeypatch.setenv("FER_SITE", "room-1")
+    return tmp_path / "central"
+
+
+@pytest.mark.subprocess
+def test_analyze_publishes_the_session_it_wrote(tmp_path, local_central, model_path):
+    video = write_y4m(tmp_path / "v.y4m", [blank_frame()] * 6, fps=5)
+    done = subprocess.run(
+        [sys.executable, "-m", "fer_core", "analyze", str(video), "--subject", "P9",
+         "--session", "v", "--start", datetime(2026, 11, 2, 9, tzinfo=UTC).isoformat(),
+         "--no-progress", "--root", str(tmp_path / "logs")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert "central store: published" in done.stderr
+    assert reader.count_frames(resolve_central()) == {("P9", "room-1.v"): 6}
+
+
+def test_publish_later_and_the_status_it_leaves(tmp_path, local_central, monkeypatch):
+    store = synthetic_store(tmp_path / "logs", [("P1", "a", 8), ("P1", "b", 3)])
+    assert status_text(store.root, "P1", "a") == "waiting"  # finished, not yet published
+    thread = publish_later(store.root, "P1", "a")
+    assert thread is not None
+    thread.join(timeout=120)
+    assert status_text(store.root, "P1", "a") == "published"
+    (tmp_path / "not-a-dir").write_text("x")  # a central store that cannot be written
+    broken = resolve_central(str(tmp_path / "not-a-dir"))
+    assert publish_session(store, broken, "P1", "b").action == "failed"
+    assert status_text(store.root, "P1", "b").startswith("failed: ")
+    monkeypatch.delenv("FER_CENTRAL_STORE")
+    assert publish_later(store.root, "P1", "b") is None  # no central store: nothing at all
+
+
+def test_history_page_shows_published_and_failed(tmp_path, local_central, monkeypatch):
+    root = tmp_path / "logs"
+    write_session(root, "p01", "s-a", session_a_rows(), source="video")
+    write_session(root, "p01", "s-b", session_b_rows(), source="video")
+    from fer_core.logstore import LogStore
+
+    store = LogStore(root)
+    assert publish_session(store, resolve_central(), "p01", "s-a").action == "published"
+    (tmp_path / "not-a-dir").write_text("x")
+    publish_session(store, resolve_central(str(tmp_path / "not-a-dir")), "p01", "s-b")
+    monkeypatch.setenv("FER_LOG_ROOT", str(root))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file("../dashboard/app.py", default_timeout=60))
+    at.session_state["shared.subject"] = "p01"
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    status = dict(zip(table["session"], table["central"], strict=True))
+    assert status["s-a"] == "published" and status["s-b"].startswith("failed: ")

@@ -83,3 +83,30 @@ def test_history_page_shows_published_and_failed(tmp_path, local_central, monkey
     table = at.dataframe[0].value
     status = dict(zip(table["session"], table["central"], strict=True))
     assert status["s-a"] == "published" and status["s-b"].startswith("failed: ")
+
+
+def test_notes_saved_in_the_app_reach_the_central_row(tmp_path, local_central, monkeypatch):
+    import threading
+
+    root = tmp_path / "logs"
+    write_session(root, "p01", "s-b", session_b_rows(), source="video")
+    from fer_core.logstore import LogStore
+
+    assert publish_session(LogStore(root), resolve_central(), "p01", "s-b").action == "published"
+    monkeypatch.setenv("FER_LOG_ROOT", str(root))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file("../dashboard/app.py", default_timeout=60))
+    at.session_state["shared.subject"] = "p01"
+    at.session_state["shared.session"] = "s-b"
+    at.run()
+    at.switch_page("pages/session.py").run()
+    at.text_area(key="session.notes").set_value("calm, talkative")
+    at.button(key="session.save_notes").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    for thread in threading.enumerate():  # the page's background publish, to its end
+        if thread.name == "publish-p01-s-b":
+            thread.join(timeout=120)
+    row = reader.list_sessions(resolve_central(), "p01").iloc[0]
+    assert row["notes"] == "calm, talkative"
+    assert status_text(root, "p01", "s-b") == "published"

@@ -110,3 +110,20 @@ def test_notes_saved_in_the_app_reach_the_central_row(tmp_path, local_central, m
     row = reader.list_sessions(resolve_central(), "p01").iloc[0]
     assert row["notes"] == "calm, talkative"
     assert status_text(root, "p01", "s-b") == "published"
+
+
+def test_erasing_one_session_removes_it_centrally(tmp_path, local_central):
+    from fer_core.auth import erase_session
+
+    store = synthetic_store(tmp_path / "logs", [("P1", "gone", 8), ("P1", "kept", 3)])
+    central = resolve_central()
+    for s in ("gone", "kept"):
+        publish_session(store, central, "P1", s)
+    removed = erase_session(store, "P1", "gone", tmp_path / "media")
+    assert any("1 session row(s), 8 frame row(s)" in r for r in removed), removed
+    assert reader.count_frames(central) == {("P1", "room-1.kept"): 3}
+    from deltalake import DeltaTable
+
+    files = DeltaTable(central.frames_uri).file_uris()
+    assert len(files) == 1  # the erased session's file is gone from the disk too
+    assert len(list((local_central / "frames" / "subject=P1").glob("*.parquet"))) == 1

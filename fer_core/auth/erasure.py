@@ -71,6 +71,18 @@ def erase_session(store: LogStore, subject: str, session: str,
     video = (meta.extra or {}).get("video_file")
     store.delete_session(subject, session)
     removed = [f"log store session {subject}/{session}"]
+    from fer_core.central.location import central_session_id, resolve_central
+
+    central = resolve_central()
+    if central is not None and central.site:  # a session published from this site
+        from fer_core.central.maintenance import erase_session as erase_central
+        from fer_core.central.publish import STATE_DIR
+
+        result = erase_central(central, subject, central_session_id(central.site, session))
+        removed.append(result.summary().replace("subject ", "session ", 1))
+        for suffix in (".json", ".lock"):
+            (store.root / STATE_DIR / f"subject={subject}" / f"{session}{suffix}").unlink(
+                missing_ok=True)
     candidates = [Path(video)] if video else []
     candidates += list((media / subject).glob(f"{session}.*")) if (media / subject).is_dir() else []
     for path in candidates:

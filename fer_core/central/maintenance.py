@@ -52,13 +52,19 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _erase_from(central: CentralStore, uri: str, subject: str) -> tuple[int, int]:
-    """Delete the subject's rows from one table and vacuum it; (rows deleted, files removed)."""
+def _erase_from(central: CentralStore, uri: str, subject: str,
+                session: str | None = None) -> tuple[int, int]:
+    """Delete the subject's (or one session's) rows from one table and vacuum it;
+    (rows deleted, files removed)."""
+    predicate = f"subject = {_lit(subject)}"
+    if session is not None:
+        predicate += f" AND session = {_lit(session)}"
+
     def delete() -> int:
         table = open_table(central, uri)
         if table is None:
             return 0
-        metrics = table.delete(f"subject = {_lit(subject)}")
+        metrics = table.delete(predicate)
         return int(metrics.get("num_deleted_rows", 0) or 0)
 
     deleted, _ = with_retries(central, f"deleting subject {subject} from {uri}", delete)
@@ -89,6 +95,17 @@ def erase_subject(central: CentralStore, subject: str) -> EraseResult:
     frames_deleted, removed_f = _erase_from(central, central.frames_uri, subject)
     result = EraseResult(subject, sessions_deleted, frames_deleted, removed_s + removed_f)
     log.info("%s", result.summary())
+    return result
+
+
+def erase_session(central: CentralStore, subject: str, session_id: str) -> EraseResult:
+    """Like :func:`erase_subject` for one session (``session_id``: the central id)."""
+    validate_id(subject, "subject")
+    sessions_deleted, removed_s = _erase_from(central, central.sessions_uri, subject, session_id)
+    frames_deleted, removed_f = _erase_from(central, central.frames_uri, subject, session_id)
+    result = EraseResult(f"{subject}/{session_id}", sessions_deleted, frames_deleted,
+                         removed_s + removed_f)
+    log.info("%s", result.summary().replace("subject ", "session ", 1))
     return result
 
 

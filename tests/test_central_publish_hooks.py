@@ -127,3 +127,41 @@ def test_erasing_one_session_removes_it_centrally(tmp_path, local_central):
     files = DeltaTable(central.frames_uri).file_uris()
     assert len(files) == 1  # the erased session's file is gone from the disk too
     assert len(list((local_central / "frames" / "subject=P1").glob("*.parquet"))) == 1
+
+
+def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_central,
+                                                            monkeypatch):
+    """A review machine that records nothing: only a central store with two sites' sessions."""
+    central = resolve_central()
+    for site, subjects in (("room-1", ["P1", "P2"]), ("room-2", ["P1", "Q7"])):
+        store = synthetic_store(tmp_path / site, [(s, "x", 12) for s in subjects])
+        for s in subjects:
+            assert publish_session(store, resolve_central(site=site), s, "x").ok
+    store = synthetic_store(tmp_path / "room-2b", [("Q7", "y", 5)])
+    publish_session(store, resolve_central(site="room-2"), "Q7", "y")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FER_LOG_ROOT", str(cache))
+    monkeypatch.setenv("FER_CENTRAL_REVIEW", "1")
+    monkeypatch.delenv("FER_SITE")  # a review machine has no site of its own
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file("../dashboard/app.py", default_timeout=120))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value.set_index("subject")
+    assert {s.replace(" (synthetic)", "") for s in table.index} == {"P1", "P2", "Q7"}
+    assert table["n_sessions"].tolist() == [2, 1, 2]  # P1 from both sites, Q7 two sessions
+    from fer_core.logstore import LogStore
+
+    cached = LogStore(cache).list_sessions()
+    assert sorted(cached["session"] + "@" + cached["subject"]) == [
+        "room-1.x@P1", "room-1.x@P2", "room-2.x@P1", "room-2.x@Q7", "room-2.y@Q7"]
+    assert (cached["n_rows"].sort_values().tolist()
+            == sorted(v for v in reader.count_frames(central).values()))
+    # an erasure in the central store reaches the cache at the next sync
+    from fer_core.central.cache import sync
+    from fer_core.central.maintenance import erase_subject
+
+    erase_subject(central, "Q7")
+    assert sorted(sync(central, LogStore(cache)).removed) == ["Q7/room-2.x", "Q7/room-2.y"]
+    assert set(LogStore(cache).list_subjects()["subject"]) == {"P1", "P2"}

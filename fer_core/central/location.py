@@ -30,7 +30,7 @@ CENTRAL_ENV = "FER_CENTRAL_STORE"
 #: Environment variable naming this site (overrides ``fer.toml``).
 SITE_ENV = "FER_SITE"
 #: Keys the ``[central]`` table of ``fer.toml`` may hold.
-CONFIG_KEYS = frozenset({"store", "site"})
+CONFIG_KEYS = frozenset({"store", "site", "review"})
 #: A site name: short, no dot (the dot separates site and local id in a central session id).
 SITE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,23}")
 #: Environment variables passed to delta-rs as storage options, and which of them are secret.

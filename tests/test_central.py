@@ -110,7 +110,7 @@ RECIPES = ["reader.read_frames", "pl.scan_delta", "duckdb", "join_type", "to_pan
 
 
 def test_every_central_recipe_is_tested():
-    assert len(_doc_recipes()) == len(RECIPES)
+    assert len(_doc_recipes()) == len(RECIPES) + 1  # + Spark, below
     for word in RECIPES:
         _recipe(word)  # exactly one block each
 
@@ -333,3 +333,29 @@ def test_a_local_central_store_publishes_and_optimizes(tmp_path, monkeypatch):
     # the live session, now closed, is published on the next run
     assert "P001/live -> solo.live: published (1 rows)" in _cli(
         "logs", "--root", str(store.root), "publish", "--all").stdout
+
+
+@pytest.mark.subprocess
+def test_spark_recipe_on_a_local_central_store(recorded, tmp_path, monkeypatch):
+    """Spark over the Delta tables' current files: counts equal fer_core's, a killed publish's
+    frames (no sessions row) are not counted, subject 007 stays a string. Starts a JVM."""
+    from deltalake import write_deltalake
+
+    from fer_core.central.publish import publish_all
+    from fer_core.central.tables import frames_table
+
+    store = _copy(recorded, tmp_path)
+    c = resolve_central(str(tmp_path / "central"), "siteA")
+    assert {r.action for r in publish_all(store, c)} == {"published"}
+    orphan = frames_table(store.read_table("P001", "clip"), "P001", "siteA.killed", "siteA")
+    write_deltalake(c.frames_uri, orphan, mode="append", partition_by=["subject"])
+    scope: dict = {}
+    exec(_recipe("pyspark").replace("/srv/fer/central", str(tmp_path / "central")), scope)
+    spark = scope["spark"]
+    try:
+        assert dict(scope["frames"].dtypes)["subject"] == "string"
+        counts = {(r["subject"], r["session"]): r["count"] for r in scope["counts"].collect()}
+        assert counts == _local_counts(store) == reader.count_frames(c)
+        assert scope["frames"].count() == 75  # the orphan rows are there, and not counted
+    finally:
+        spark.stop()

@@ -262,7 +262,7 @@ def test_spark_recipe(store, truth, monkeypatch):
     string with the documented setting. Starts a local JVM (seconds)."""
     monkeypatch.chdir(store.parent)
     scope: dict = {}
-    exec(_recipe("pyspark"), scope)
+    exec(_recipe('.parquet("logs")'), scope)
     spark, frame = scope["spark"], scope["frame"]
     try:
         types = dict(frame.dtypes)

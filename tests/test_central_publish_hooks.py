@@ -165,3 +165,9 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
     erase_subject(central, "Q7")
     assert sorted(sync(central, LogStore(cache)).removed) == ["Q7/room-2.x", "Q7/room-2.y"]
     assert set(LogStore(cache).list_subjects()["subject"]) == {"P1", "P2"}
+    # erasing one session on the review machine erases it centrally (its id is the central id)
+    from fer_core.auth import erase_session
+
+    erase_session(LogStore(cache), "P1", "room-2.x", tmp_path / "media")
+    assert ("P1", "room-2.x") not in reader.count_frames(central)
+    assert sync(central, LogStore(cache)).added == []  # not fetched back

@@ -74,11 +74,16 @@ def erase_session(store: LogStore, subject: str, session: str,
     from fer_core.central.location import central_session_id, resolve_central
 
     central = resolve_central()
-    if central is not None and central.site:  # a session published from this site
+    # the session's central id: its own id in a review cache (fer_core.central.cache), else
+    # this site's prefix + the local id (a session published from here)
+    cached = "central_local_session" in (meta.extra or {})
+    central_id = (session if cached else
+                  central_session_id(central.site, session) if central and central.site else None)
+    if central is not None and central_id is not None:
         from fer_core.central.maintenance import erase_session as erase_central
         from fer_core.central.publish import STATE_DIR
 
-        result = erase_central(central, subject, central_session_id(central.site, session))
+        result = erase_central(central, subject, central_id)
         removed.append(result.summary().replace("subject ", "session ", 1))
         for suffix in (".json", ".lock"):
             (store.root / STATE_DIR / f"subject={subject}" / f"{session}{suffix}").unlink(

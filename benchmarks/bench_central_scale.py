@@ -118,7 +118,7 @@ def main() -> None:
             for n, (subject, session) in enumerate(pairs, 1):
                 r = publish_session(store, central, subject, session)
                 assert r.action == "published", r.summary()
-                if n % 100 == 0:
+                if n % 25 == 0:
                     print(f"  published {n} ({(time.perf_counter() - t0) / n:.3f} s each)",
                           flush=True)
             per = (time.perf_counter() - t0) / len(pairs)

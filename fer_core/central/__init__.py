@@ -10,8 +10,10 @@ Modules: :mod:`~fer_core.central.location` (where the store is, credentials, red
 :mod:`~fer_core.central.tables` (the two tables' schemas and rows),
 :mod:`~fer_core.central.commit` (retried Delta commits), :mod:`~fer_core.central.publish`
 (publishing sessions), :mod:`~fer_core.central.reader` (reading back),
-:mod:`~fer_core.central.maintenance` (erasure, optimize). ``deltalake`` is imported only by
-the modules that need it, so the local store and the app load without it.
+:mod:`~fer_core.central.maintenance` (erasure, optimize),
+:mod:`~fer_core.central.background` (publishing after STOP/``analyze``/edits, the status the app
+shows) and :mod:`~fer_core.central.cache` (a review machine's local copy). ``deltalake`` is
+imported only inside functions, so the local store and the app load without it.
 """
 
 from fer_core.central.location import (

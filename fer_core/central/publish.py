@@ -42,6 +42,7 @@ from fer_core.central.location import CentralError, CentralStore, central_sessio
 from fer_core.central.tables import (
     CONTENT_COLUMNS,
     FRAMES_PARTITION,
+    TABLE_CONFIGURATION,
     frames_table,
     read_summary,
     sessions_row,
@@ -142,6 +143,7 @@ def _merge_row(central: CentralStore, row: pa.Table) -> None:
     table = open_table(central, central.sessions_uri)
     if table is None:  # the first session anywhere: create the table (a race is retried)
         dl.write_deltalake(central.sessions_uri, row, mode="append",
+                           configuration=TABLE_CONFIGURATION,
                            storage_options=central.storage_options or None)
         return
     (table.merge(source=row, predicate="t.subject = s.subject AND t.session = s.session",
@@ -207,7 +209,8 @@ def _publish_locked(store: Any, central: CentralStore, subject: str, session: st
         action = "published"
         _, r = with_retries(central, f"appending the frames of {session_id}", lambda: (
             dl.write_deltalake(central.frames_uri, frames, mode="append",
-                               partition_by=FRAMES_PARTITION, storage_options=opts)))
+                               partition_by=FRAMES_PARTITION, storage_options=opts,
+                               configuration=TABLE_CONFIGURATION)))
         retries += r
     else:  # a different count (the local session was repaired since): replace it, one commit
         action = "replaced"

@@ -302,6 +302,14 @@ def test_configuration_from_fer_toml_env_and_local_paths(tmp_path, monkeypatch):
         with pytest.raises(CentralConfigError):
             central_session_id(bad_site, "s")
     assert central_session_id("lab_3", "20261127T210501Z-ab12") == "lab_3.20261127T210501Z-ab12"
+    from fer_core.cli import main
+
+    root = str(tmp_path / "logs")
+    assert main(["logs", "--root", root, "publish", "--session", "x"]) == 2  # needs --subject
+    assert main(["logs", "--root", root, "publish"]) == 2  # says what to publish
+    monkeypatch.delenv("FER_SITE")
+    (tmp_path / "fer.toml").write_text('[central]\nstore = "central"\n')
+    assert main(["logs", "--root", root, "publish", "--all"]) == 2  # no site name
 
 
 def test_a_local_central_store_publishes_and_optimizes(tmp_path, monkeypatch):

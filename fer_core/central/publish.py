@@ -240,5 +240,12 @@ def publish_all(store: Any, central: CentralStore,
     """
     results = []
     for s in store.list_sessions(subject).itertuples():
-        results.append(publish_session(store, central, s.subject, s.session))
+        try:
+            results.append(publish_session(store, central, s.subject, s.session))
+        except (OSError, ValueError, LookupError) as exc:  # one unreadable local session
+            session_id = central_session_id(central.require_site(), s.session)
+            result = PublishResult(s.subject, s.session, session_id, "failed",
+                                   reason=central.redact(f"{type(exc).__name__}: {exc}"))
+            _record(store.root, result, store.fsync)
+            results.append(result)
     return results

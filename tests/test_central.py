@@ -343,10 +343,23 @@ def test_a_local_central_store_publishes_and_optimizes(tmp_path, monkeypatch):
         "logs", "--root", str(store.root), "publish", "--all").stdout
 
 
+SPARK_CHILD = """
+import json, sys
+scope = {}
+exec(sys.stdin.read(), scope)
+frames, counts = scope["frames"], scope["counts"]
+print(json.dumps({"subject_type": dict(frames.dtypes)["subject"], "rows": frames.count(),
+                  "counts": [[r["subject"], r["session"], r["count"]] for r in counts.collect()]}))
+scope["spark"].stop()
+"""
+
+
 @pytest.mark.subprocess
-def test_spark_recipe_on_a_local_central_store(recorded, tmp_path, monkeypatch):
+def test_spark_recipe_on_a_local_central_store(recorded, tmp_path):
     """Spark over the Delta tables' current files: counts equal fer_core's, a killed publish's
-    frames (no sessions row) are not counted, subject 007 stays a string. Starts a JVM."""
+    frames (no sessions row) are not counted, subject 007 stays a string. Runs in a child
+    process: a JVM keeps the working directory it started in, and the local store's Spark
+    recipe (tests/test_log_format_recipes.py) reads a relative path in its own JVM."""
     from deltalake import write_deltalake
 
     from fer_core.central.publish import publish_all
@@ -357,13 +370,13 @@ def test_spark_recipe_on_a_local_central_store(recorded, tmp_path, monkeypatch):
     assert {r.action for r in publish_all(store, c)} == {"published"}
     orphan = frames_table(store.read_table("P001", "clip"), "P001", "siteA.killed", "siteA")
     write_deltalake(c.frames_uri, orphan, mode="append", partition_by=["subject"])
-    scope: dict = {}
-    exec(_recipe("pyspark").replace("/srv/fer/central", str(tmp_path / "central")), scope)
-    spark = scope["spark"]
-    try:
-        assert dict(scope["frames"].dtypes)["subject"] == "string"
-        counts = {(r["subject"], r["session"]): r["count"] for r in scope["counts"].collect()}
-        assert counts == _local_counts(store) == reader.count_frames(c)
-        assert scope["frames"].count() == 75  # the orphan rows are there, and not counted
-    finally:
-        spark.stop()
+    code = _recipe("pyspark").replace("/srv/fer/central", str(tmp_path / "central"))
+    done = subprocess.run([sys.executable, "-c", SPARK_CHILD], input=code, cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["subject_type"] == "string"
+    counts = {(s, x): n for s, x, n in got["counts"]}
+    assert counts == _local_counts(store) == reader.count_frames(c)
+    assert got["rows"] == 75  # the orphan rows are there, and not counted

@@ -67,7 +67,7 @@ lock:
 	rm -rf .lock-venv
 	$(PY) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install -q pip==$(PIP_VERSION)
-	.lock-venv/bin/python -m pip install -q -e '.[train,test]'
+	.lock-venv/bin/python -m pip install -q -e '.[train,test,central]'
 	.lock-venv/bin/python -m pip freeze --all --exclude-editable \
 		| $(PY) scripts/lockfile.py --python $(PYVER) > $(LOCK).new
 	rm -rf .lock-venv

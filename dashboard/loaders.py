@@ -15,6 +15,7 @@ for any other subject, whatever the page asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +23,7 @@ import streamlit as st
 from dashboard import auth_ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
+from fer_core.central.location import resolve_central
 from fer_core.logstore import LogStore, SessionMeta
 from fer_core.logstore.root import resolve_root
 
@@ -35,6 +37,31 @@ class History:
     sessions: pd.DataFrame
 
 
+@st.cache_data(ttl=30, show_spinner="Fetching sessions from the central store...")
+def _synced(root_: str) -> str:
+    """Sync the cache at ``root_`` with the central store, at most every 30 s per server."""
+    from fer_core.central.cache import sync
+
+    central = resolve_central()  # a review machine needs no site of its own
+    if central is None:
+        return "no central store"
+    return sync(central, LogStore(root_)).summary()
+
+
+def sync_central() -> None:
+    """In review mode (``$FER_CENTRAL_REVIEW=1``): refresh the local cache of the central
+    store (fer_core.central.cache). A central store that cannot be reached leaves the cache
+    as it was, with a warning on the page."""
+    from fer_core.central.cache import review_mode
+
+    if not review_mode():
+        return
+    try:
+        _synced(root())
+    except Exception as exc:  # already redacted (CentralError), or a local error
+        st.warning(f"The central store could not be read; showing the last copy. ({exc})")
+
+
 def root() -> str:
     """The store root the rest of fer_core uses ($FER_LOG_ROOT, fer.toml, or ./logs)."""
     return str(resolve_root().resolve())
@@ -45,6 +72,8 @@ def store() -> LogStore:
 
 
 def token() -> str:
+    """The store's state token; in central review mode, after syncing the local cache."""
+    sync_central()
     try:
         return store().state_token()
     except FileNotFoundError:
@@ -123,6 +152,17 @@ def sessions(subject: str | None = None) -> pd.DataFrame:
     if subject is not None:
         table = table.loc[table["subject"] == subject]
     return table.sort_values("started_at", ascending=False, ignore_index=True)
+
+
+def with_central_status(table: pd.DataFrame, subject: str) -> pd.DataFrame:
+    """``table`` (with a ``session`` column) plus ``central``: "published", "waiting" or
+    "failed: reason" per session, when a central store is configured (else unchanged)."""
+    from fer_core.central.background import configured, status_text
+
+    if configured() is None:
+        return table
+    return table.assign(central=[status_text(Path(root()), subject, s)
+                                 for s in table["session"]])
 
 
 def sessions_recorded(subject: str) -> pd.DataFrame:

@@ -169,6 +169,10 @@ class LiveRecorder:
         result.error = error or self.error
         self.finished = result
         log.info("recorded session %s/%s: %d frames", r.subject, r.session, r.frames)
+        if error is None:  # with a central store configured: publish without making STOP wait
+            from fer_core.central.background import publish_later
+
+            publish_later(r.writer.directory.parent.parent, r.subject, r.session)
         return result
 
     def drain(self) -> list[LiveUpdate]:

@@ -215,7 +215,7 @@ def test_polars_recipe(store, truth, monkeypatch):
 
     monkeypatch.chdir(store.parent)
     scope: dict = {}
-    exec(_recipe("import polars"), scope)
+    exec(_recipe("pl.scan_parquet("), scope)
     frame = scope["frame"].collect()
     assert frame.height == len(truth)
     assert frame.schema["subject"] == pl.String and frame.schema["box_x"] == pl.Int32
@@ -262,7 +262,7 @@ def test_spark_recipe(store, truth, monkeypatch):
     string with the documented setting. Starts a local JVM (seconds)."""
     monkeypatch.chdir(store.parent)
     scope: dict = {}
-    exec(_recipe("pyspark"), scope)
+    exec(_recipe('.parquet("logs")'), scope)
     spark, frame = scope["spark"], scope["frame"]
     try:
         types = dict(frame.dtypes)

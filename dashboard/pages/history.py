@@ -88,6 +88,7 @@ shown = table.assign(
                                     *[f"share_{c}" for c in an.CLASSES]]},
 )[["start", "session", "duration", "face_in_view", "dominant", "negative_share",
    "mean_valence", "mean_confidence", "flagged", *[f"share_{c}" for c in an.CLASSES]]]
+shown = loaders.with_central_status(shown, subject)
 st.dataframe(shown, key="history.sessions", hide_index=True, column_config={
     "face_in_view": st.column_config.NumberColumn("face in view", format="%.0f%%"),
     "negative_share": st.column_config.NumberColumn("negative affect", format="%.0f%%"),

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import auth_ui, charts, loaders, reports, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
+from fer_core.central.background import publish_later
 
 auth_ui.require(Perm.VIEW)
 ui.require_data()
@@ -105,6 +106,7 @@ if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
     auth_ui.require(Perm.ANNOTATE, subject)
     loaders.store().update_notes(subject, session, notes)
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="notes")
+    publish_later(loaders.store().root, subject, session)  # the central row follows the edit
     st.toast("Notes saved")
     st.rerun()
 left, right = st.columns([1, 2])
@@ -119,6 +121,7 @@ if st.button("Add marker", key="session.add_marker",
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="marker")
     loaders.store().add_marker(subject, session, label.strip(),
                                s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
+    publish_later(loaders.store().root, subject, session)
     st.rerun()
 if meta.markers:
     offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]

@@ -71,6 +71,23 @@ def erase_session(store: LogStore, subject: str, session: str,
     video = (meta.extra or {}).get("video_file")
     store.delete_session(subject, session)
     removed = [f"log store session {subject}/{session}"]
+    from fer_core.central.location import central_session_id, resolve_central
+
+    central = resolve_central()
+    # the session's central id: its own id in a review cache (fer_core.central.cache), else
+    # this site's prefix + the local id (a session published from here)
+    cached = "central_local_session" in (meta.extra or {})
+    central_id = (session if cached else
+                  central_session_id(central.site, session) if central and central.site else None)
+    if central is not None and central_id is not None:
+        from fer_core.central.maintenance import erase_session as erase_central
+        from fer_core.central.publish import STATE_DIR
+
+        result = erase_central(central, subject, central_id)
+        removed.append(result.summary().replace("subject ", "session ", 1))
+        for suffix in (".json", ".lock"):
+            (store.root / STATE_DIR / f"subject={subject}" / f"{session}{suffix}").unlink(
+                missing_ok=True)
     candidates = [Path(video)] if video else []
     candidates += list((media / subject).glob(f"{session}.*")) if (media / subject).is_dir() else []
     for path in candidates:
@@ -88,15 +105,26 @@ def erase_session(store: LogStore, subject: str, session: str,
 
 
 def erase_subject(store: LogStore, subject: str, media: Path | None = None) -> list[str]:
-    """Delete a subject with every session and video."""
+    """Delete a subject with every session and video, and from the central store if one is
+    configured (rows of both Delta tables, then a vacuum: see fer_core.central.maintenance)."""
+    from fer_core.central.location import resolve_central
+
     media = media or media_dir(store.root)
+    central = resolve_central()
     n = len(store.list_sessions(subject))
+    removed = []
     try:
         store.delete_subject(subject)
+        removed.append(f"log store subject {subject} ({n} sessions)")
     except SessionNotFoundError:
-        if not (media / subject).exists():
+        if not (media / subject).exists() and central is None:
             raise
-    removed = [f"log store subject {subject} ({n} sessions)"]
+    if central is not None:
+        from fer_core.central.maintenance import erase_subject as erase_central
+        from fer_core.central.publish import STATE_DIR
+
+        removed.append(erase_central(central, subject).summary())
+        shutil.rmtree(store.root / STATE_DIR / f"subject={subject}", ignore_errors=True)
     if (media / subject).is_dir() and _inside(media / subject, media):
         shutil.rmtree(media / subject)
         removed.append(f"videos of {subject}")

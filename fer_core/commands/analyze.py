@@ -68,6 +68,12 @@ def run(args: argparse.Namespace) -> int:
     log.info("done: subject=%s session=%s frames=%d with_face=%d rows=%d skipped=%d "
              "downscaled=%d", result.subject, result.session, result.frames,
              result.frames_with_face, result.rows, len(result.skipped), len(result.downscaled))
+    from fer_core.central.background import publish_now
+
+    store = LogStore(args.root)
+    status = publish_now(store.root, result.subject, result.session)
+    if status:  # a central store is configured: said either way, never an exit status
+        log.info("central store: %s", status)
     if result.skipped:
         log.warning("%d input(s) skipped (exit status %d):\n%s", len(result.skipped),
                     EXIT_SOME_SKIPPED, "\n".join(f"  {s}" for s in result.skipped))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 NAME = "logs"
 HELP = ("Log store maintenance: list subjects/sessions, repair sessions whose writer was killed, "
-        "export (csv/parquet/zip) and import a ZIP.")
+        "export (csv/parquet/zip) and import a ZIP; publish finished sessions to the central "
+        "store and optimize its tables.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     im.add_argument("zip", type=Path)
     im.add_argument("--skip-existing", action="store_true",
                     help="import only sessions not already in the store")
+    pub = sub.add_parser("publish", help="commit finished sessions to the central store "
+                         "(idempotent; retries conflicts)")
+    pub.add_argument("--subject", default=None)
+    pub.add_argument("--session", default=None, help="one session (needs --subject)")
+    pub.add_argument("--all", action="store_true", help="every finished session of the store")
+    pub.add_argument("--central", default=None,
+                     help="central store (default: $FER_CENTRAL_STORE or fer.toml [central])")
+    opt = sub.add_parser("optimize", help="compact the central tables' small files")
+    opt.add_argument("--central", default=None,
+                     help="central store (default: $FER_CENTRAL_STORE or fer.toml [central])")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +85,44 @@ def run(args: argparse.Namespace) -> int:
         elif args.action == "import":
             done = store.import_zip(args.zip, skip_existing=args.skip_existing)
             log.info("imported %d session(s) into %s", len(done), store.root)
+        elif args.action == "publish":
+            return _publish(store, args)
+        elif args.action == "optimize":
+            from fer_core.central import maintenance
+            from fer_core.central.location import require_central
+
+            for result in maintenance.optimize(require_central(args.central)):
+                sys.stdout.write(result.summary() + "\n")
     except (ValueError, LookupError, OSError) as exc:  # user errors: one line, exit 2
         log.error("%s", exc)
         return 2
+    except RuntimeError as exc:  # CentralError: already redacted, one line
+        log.error("%s", exc)
+        return 1
     return 0
+
+
+def _publish(store, args: argparse.Namespace) -> int:
+    """``logs publish``: one session, one subject's or all finished sessions; one line each."""
+    from fer_core.central.location import require_central
+    from fer_core.central.publish import publish_all, publish_session
+
+    if args.session is not None and args.subject is None:
+        raise ValueError("--session needs --subject")
+    if args.subject is None and not args.all:
+        raise ValueError("say what to publish: --subject S [--session X], or --all")
+    central = require_central(args.central)
+    central.require_site()
+    if args.session is not None:
+        results = [publish_session(store, central, args.subject, args.session)]
+    else:
+        results = publish_all(store, central, args.subject)
+    for r in results:
+        sys.stdout.write(r.summary() + "\n")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.action] = counts.get(r.action, 0) + 1
+    sys.stdout.write(f"{len(results)} session(s) to {central}: "
+                     + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "none")
+                     + "\n")
+    return 1 if any(r.action == "failed" for r in results) else 0

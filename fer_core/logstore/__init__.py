@@ -12,6 +12,7 @@ from fer_core.logstore.errors import (
     SessionBusyError,
     SessionExistsError,
     SessionNotFoundError,
+    UnsafeStoreError,
 )
 from fer_core.logstore.ids import new_session_id, validate_id
 from fer_core.logstore.meta import Marker, SessionMeta
@@ -41,6 +42,7 @@ __all__ = [
     "SessionMeta",
     "SessionNotFoundError",
     "SessionWriter",
+    "UnsafeStoreError",
     "new_session_id",
     "validate_id",
 ]

@@ -42,3 +42,8 @@ class FileVanished(Exception):
 
 class CorruptFileWarning(UserWarning):
     """A Parquet file of the store could not be read and was skipped."""
+
+
+class UnsafeStoreError(OSError):
+    """The store root is on a network or FUSE filesystem, where its locks and renames are not
+    safe (see :mod:`fer_core.logstore.mounts`)."""

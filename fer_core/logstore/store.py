@@ -44,6 +44,7 @@ from fer_core.logstore.fsutil import make_dir, make_dirs
 from fer_core.logstore.ids import new_session_id, validate_id
 from fer_core.logstore.layout import Snapshot, session_dir, snapshot, subject_dir
 from fer_core.logstore.meta import Marker, SessionMeta, read_meta, to_utc, update_meta
+from fer_core.logstore.mounts import check_local_store
 from fer_core.logstore.repair import RepairResult, repair_session
 from fer_core.logstore.root import resolve_root
 from fer_core.logstore.rows import timestamp_ms
@@ -107,6 +108,7 @@ class LogStore:
         if flush_interval <= 0:
             raise ValueError("flush_interval must be > 0 seconds")
         directory = session_dir(self.root, subject, session)
+        check_local_store(self.root)
         make_dirs(directory.parent)
         try:
             make_dir(directory)
@@ -275,6 +277,7 @@ class LogStore:
         ``skip_existing``, which imports only the new ones. Bad input (too large, wrong
         types, rows the writer would refuse) is a ``ValueError`` and nothing is written.
         """
+        check_local_store(self.root)
         return export.import_zip(self, data, skip_existing=skip_existing, limits=limits)
 
     # ------------------------------------------------------------------ deletion

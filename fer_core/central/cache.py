@@ -1,0 +1,113 @@
+"""A local cache of the central store, so the app reviews every site's sessions unchanged.
+
+A review machine that records nothing points the app at a cache folder (an ordinary local log
+store) and turns on review mode (``$FER_CENTRAL_REVIEW=1`` or ``[central] review = true``);
+:func:`sync` then makes that store mirror the central sessions table: sessions published since
+the last sync are written into it (rows from the frames table, metadata, notes and markers from
+the sessions row, closed and summarised like any recording), sessions whose central row changed
+(``published_at``) are rewritten, and sessions no longer in the central store (erased) are
+deleted. Every page (Overview, Subject history, Compare, Session) then works as on a recording
+machine, reading local files. Cached sessions are named by their central id
+(``<site>.<local id>``), so two sites' sessions never collide.
+
+The cache is derived data: deleting the folder and syncing again rebuilds it. Never record into
+a cache folder (a local session there would look like an erased central one and be deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fer_core.central import reader
+from fer_core.central.location import CentralStore
+from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
+from fer_core.logstore.layout import session_dir
+from fer_core.logstore.meta import read_meta
+
+log = logging.getLogger(__name__)
+
+#: Environment variable that turns the app's review mode on (the store root is the cache).
+REVIEW_ENV = "FER_CENTRAL_REVIEW"
+#: Key in a cached session's ``extra`` holding the central row's ``published_at``.
+STAMP = "central_published_at"
+
+
+def review_mode() -> bool:
+    """True when this install reviews the central store through a local cache."""
+    if os.environ.get(REVIEW_ENV) is not None:
+        return os.environ[REVIEW_ENV] == "1"
+    from fer_core.central.location import _config_file
+
+    return bool(_config_file()[1].get("review", False))
+
+
+@dataclass
+class SyncResult:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"central cache: {len(self.added)} added, {len(self.updated)} updated, "
+                f"{len(self.removed)} removed, {len(self.skipped)} skipped")
+
+
+def _stamp(value: datetime) -> str:
+    return value.isoformat()
+
+
+def sync(central: CentralStore, cache: LogStore) -> SyncResult:
+    """Make ``cache`` hold exactly the central store's committed sessions."""
+    result = SyncResult()
+    rows = reader.sessions(central).to_pylist()
+    wanted = {}
+    for row in rows:
+        try:
+            validate_id(row["session"], "session")
+        except InvalidIdError as exc:
+            result.skipped.append(f"{row['subject']}/{row['session']}: {exc}")
+            continue
+        wanted[(row["subject"], row["session"])] = row
+    present = {(s.subject, s.session): s.status for s in cache.list_sessions().itertuples()}
+    for (subject, session), status in present.items():
+        if (subject, session) not in wanted and status != "recording":
+            cache.delete_session(subject, session)
+            result.removed.append(f"{subject}/{session}")
+    for (subject, session), row in wanted.items():
+        stamp = _stamp(row["published_at"])
+        if (subject, session) in present:
+            meta = read_meta(session_dir(cache.root, subject, session))
+            if meta is not None and meta.extra.get(STAMP) == stamp:
+                continue
+            cache.delete_session(subject, session)
+            result.updated.append(f"{subject}/{session}")
+        else:
+            result.added.append(f"{subject}/{session}")
+        _write(central, cache, row, stamp)
+    if result.added or result.updated or result.removed:
+        log.info("%s", result.summary())
+    return result
+
+
+def _write(central: CentralStore, cache: LogStore, row: dict, stamp: str) -> None:
+    import json
+
+    meta = SessionMeta.from_dict(json.loads(row["meta_json"]))
+    frames = reader.read_frames(central, row["subject"], row["session"])
+    extra = {**meta.extra, STAMP: stamp, "central_site": row["site"],
+             "central_local_session": row["local_session"]}
+    writer = cache.open_session(
+        row["subject"], row["session"], operator=meta.operator, label=meta.label,
+        notes=meta.notes, model_name=meta.model_name, model_version=meta.model_version,
+        source=meta.source, synthetic=meta.synthetic, consent=meta.consent,
+        started_at=meta.started_at, extra=extra, app_version=meta.app_version,
+        flush_interval=3600)
+    columns = [c for c in frames.column_names if c not in ("subject", "session", "site")]
+    writer.append_many(frames.select(columns).to_pylist())
+    writer.close(meta.ended_at)
+    for marker in meta.markers:
+        cache.add_marker(row["subject"], row["session"], marker.label, marker.timestamp)

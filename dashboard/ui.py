@@ -162,7 +162,8 @@ def chart(fig, name: str, key: str, subjects, session: str | None = None) -> Non
     st.plotly_chart(fig, key=f"{key}.chart", config=PLOTLY_CONFIG)
     # the figure only holds subjects this page already checked (loaders refuse the others)
     auth_ui.download_button(
-        st, f"PNG: {name}", lambda: charts.figure_png(fig), file_name=f"{slug(name)}.png",
+        st, f"PNG: {name}", lambda: charts.figure_png(fig),
+        file_name=png_file_name(name, subjects, session),
         mime="image/png", key=f"{key}.png", icon=":material/image:", subjects=subjects,
         session=session,
     )
@@ -198,6 +199,14 @@ def export_buttons(prefix: str, subject: str | None = None, session: str | None 
             icon=":material/download:",
         )
     return shown
+
+
+def png_file_name(name: str, subjects, session: str | None = None) -> str:
+    """``ethogram_p01_s-a.png``, not ``ethogram.png``: a saved chart says whose it is (issue 19)."""
+    parts = [slug(name), slug("-".join(dict.fromkeys(str(s) for s in subjects)))]
+    if session:
+        parts.append(slug(session))
+    return "_".join(p for p in parts if p) + ".png"
 
 
 def slug(text: str) -> str:

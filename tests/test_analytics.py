@@ -259,6 +259,18 @@ def test_compare_summaries(session_a, subject_rows):
     assert table.at["Recorded time (min)", "difference (B - A)"] == pytest.approx(-6 / 60)
 
 
+def test_compare_display_never_shows_a_negative_zero():
+    # issue 19: Compare showed "-0.00" for a difference that rounds to nothing
+    from fer_core.analytics.compare import display_values
+
+    table = pd.DataFrame({"metric": ["x", "y", "z"], "A": [1.0, 2.5, math.nan],
+                          "difference (B - A)": [-0.001, -0.004999, -0.006]})  # fmt: skip
+    shown = display_values(table)
+    assert shown["difference (B - A)"].tolist() == ["0.00", "0.00", "-0.01"]
+    assert shown["A"].tolist() == ["1.00", "2.50", "—"]
+    assert shown["metric"].tolist() == ["x", "y", "z"]
+
+
 # ---- store-wide (DuckDB) ---------------------------------------------------------------------
 
 def test_session_label_counts_duckdb(store_root):

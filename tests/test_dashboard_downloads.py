@@ -140,3 +140,12 @@ def test_heatmap_names_its_time_zone():
     table = pd.DataFrame([[0.5, 0, 0, 0.5, 0, 0, 0]], columns=list(an.CLASSES), index=[9])
     fig = charts.heatmap(table, tz="Asia/Jakarta")
     assert fig.layout.yaxis.title.text == "hour of day (Asia/Jakarta)"
+
+
+def test_a_saved_chart_is_named_after_its_subject_and_session():
+    # issue 19: every PNG download was called `ethogram.png`, whoever's chart it was
+    from dashboard.ui import png_file_name
+
+    assert png_file_name("Ethogram", ["p01"], "s-a") == "ethogram_p01_s-a.png"
+    assert png_file_name("shares A vs B", ["p01", "p01"]) == "shares-a-vs-b_p01.png"
+    assert png_file_name("History", ["p01", "p02"]) == "history_p01-p02.png"

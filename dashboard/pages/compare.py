@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import auth_ui, charts, loaders, ui
 from fer_core import analytics as an
+from fer_core.analytics.compare import display_values
 from fer_core.auth import Perm
 
 auth_ui.require(Perm.VIEW)
@@ -90,7 +91,7 @@ if not a or not b or not a.get("n_face_frames") or not b.get("n_face_frames"):
     st.stop()
 st.markdown(f"**A** = {ui.plain(name_a)} &nbsp;&nbsp; **B** = {ui.plain(name_b)}")
 table = an.compare_summaries(a, b)
-st.table(table.set_index("metric").style.format("{:.2f}"))
+st.table(display_values(table).set_index("metric"))
 st.caption("Shares are % of the time a face was in view; their differences are percentage "
            "points. Valence is a derived estimate from the class probabilities.")
 ui.chart(charts.compare_bars(a, b), "shares A vs B", "compare.bars", shown_subjects)

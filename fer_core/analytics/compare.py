@@ -38,3 +38,21 @@ def compare_summaries(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
             va, vb = va / 60, vb / 60
         rows.append((label, va, vb, vb - va))
     return pd.DataFrame(rows, columns=["metric", "A", "B", "difference (B - A)"])
+
+
+def display_values(table: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """The numeric columns of :func:`compare_summaries` as text with ``decimals`` places.
+
+    Why not a plain format string: a difference of -0.001 prints as "-0.00", which reads as a
+    (tiny) fall where a clinician should read "no change". Values that round to zero print as
+    "0.00"; a missing value prints as "—".
+    """
+    out = table.copy()
+    for col in out.columns:
+        if col == "metric":
+            continue
+        out[col] = [
+            "—" if v is None or math.isnan(v) else f"{round(float(v), decimals) + 0.0:.{decimals}f}"
+            for v in table[col]
+        ]
+    return out

@@ -251,7 +251,7 @@ def test_views_and_downloads_are_audited(env, deferred):
     assert {e["details"]["file"] for e in entries} == set(deferred)
     # (the Overview, opened first, registered its own chart PNG: psy sees only p01 there)
     targets = {e["details"]["file"]: e["target"] for e in entries}
-    assert targets.pop("sessions-over-time.png") == "subject=p01"
+    assert targets.pop("sessions-over-time_p01.png") == "subject=p01"
     assert set(targets.values()) == {"subject=p01 session=s-a"}
     assert auth.audit.verify() == []
 

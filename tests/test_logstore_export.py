@@ -138,3 +138,29 @@ def test_import_rejects_bad_zips(store: LogStore, tmp_path) -> None:
         target.import_zip(_zip({k: v for k, v in members.items() if k != "data.parquet"}))
     assert not (tmp_path / "f").exists() or not any((tmp_path / "f").rglob("*.parquet"))
     assert list(tmp_path.parent.glob("etc")) == []
+
+
+def test_install_session_copies_a_whole_session_at_once(store: LogStore, tmp_path) -> None:
+    """The central cache's copy path: metadata and rows as given, readable like a recording."""
+    from fer_core.logstore.export import install_session
+
+    meta = store.session_meta("P001", "s1")
+    rows = store.read_table("P001", "s1").drop_columns(["subject", "session"])
+    other = LogStore(tmp_path / "copy", fsync=False)
+    install_session(other, meta, rows)
+    got = other.read_table("P001", "s1").drop_columns(["subject", "session"])
+    assert got.equals(rows)
+    copied = other.session_meta("P001", "s1")
+    assert (copied.notes, copied.operator, copied.consent) == ("line1\nline2 ✓", "dr. ü",
+                                                               {"signed": True})
+    assert [m.label for m in copied.markers] == ["stimulus A"]
+    listed = other.list_sessions().iloc[0]
+    assert (listed["n_rows"], listed["status"]) == (120, store.list_sessions().iloc[0]["status"])
+    with pytest.raises(SessionExistsError):
+        install_session(other, meta, rows)
+    meta.session = "s9"
+    bad = rows.set_column(rows.column_names.index("label"), "label",
+                          pa.array(["grumpy"] * rows.num_rows))
+    with pytest.raises(ValueError, match="rows of P001/s9"):
+        install_session(other, meta, bad)
+    assert list(other.list_sessions()["session"]) == ["s1"]  # the bad one left nothing

@@ -24,6 +24,7 @@ from datetime import datetime
 from fer_core.central import reader
 from fer_core.central.location import CentralStore
 from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
+from fer_core.logstore.export import install_session
 from fer_core.logstore.layout import session_dir
 from fer_core.logstore.meta import read_meta
 
@@ -94,20 +95,14 @@ def sync(central: CentralStore, cache: LogStore) -> SyncResult:
 
 
 def _write(central: CentralStore, cache: LogStore, row: dict, stamp: str) -> None:
+    """Copy one central session into the cache: its metadata (notes, markers, consent as
+    published) and its frames, written at once as the session's compacted file."""
     import json
 
     meta = SessionMeta.from_dict(json.loads(row["meta_json"]))
+    meta.extra = {**meta.extra, STAMP: stamp, "central_site": row["site"],
+                  "central_local_session": row["local_session"]}
+    meta.session = row["session"]
     frames = reader.read_frames(central, row["subject"], row["session"])
-    extra = {**meta.extra, STAMP: stamp, "central_site": row["site"],
-             "central_local_session": row["local_session"]}
-    writer = cache.open_session(
-        row["subject"], row["session"], operator=meta.operator, label=meta.label,
-        notes=meta.notes, model_name=meta.model_name, model_version=meta.model_version,
-        source=meta.source, synthetic=meta.synthetic, consent=meta.consent,
-        started_at=meta.started_at, extra=extra, app_version=meta.app_version,
-        flush_interval=3600)
     columns = [c for c in frames.column_names if c not in ("subject", "session", "site")]
-    writer.append_many(frames.select(columns).to_pylist())
-    writer.close(meta.ended_at)
-    for marker in meta.markers:
-        cache.add_marker(row["subject"], row["session"], marker.label, marker.timestamp)
+    install_session(cache, meta, frames.select(columns))

@@ -57,6 +57,7 @@ from fer_core.logstore.schema import (
     SORT_KEYS,
     conform,
 )
+from fer_core.logstore.summary_file import ensure_summary
 from fer_core.logstore.zipcheck import (
     ImportLimits,
     ZipReader,
@@ -242,6 +243,37 @@ def import_zip(store: StoreView, data: bytes | Path, *, skip_existing: bool = Fa
             done.append(pair)
     log.info("imported %d session(s) into %s", len(done), store.root)
     return done
+
+
+def install_session(store: StoreView, meta: SessionMeta, rows: pa.Table) -> None:
+    """Write one finished session (its metadata and all its rows at once) into ``store``.
+
+    Why: copying a session that already exists elsewhere (the central store's local cache,
+    :mod:`fer_core.central.cache`) through :class:`SessionWriter` turns every row into a
+    Python dict and back, minutes for a few million rows; here the Arrow table is conformed,
+    checked with the writer's rules, sorted and written as the session's compacted file, and
+    the session appears in one directory rename with its ``_summary.json``, as an import does.
+    A session that already exists is a :class:`SessionExistsError`.
+    """
+    validate_id(meta.subject, "subject")
+    validate_id(meta.session, "session")
+    if session_dir(store.root, meta.subject, meta.session).exists():
+        raise SessionExistsError(f"{meta.subject}/{meta.session} already exists")
+    where = f"rows of {meta.subject}/{meta.session}"
+    try:
+        part = conform(rows)
+        validate_table(part)
+    except (ValueError, RowError, pa.ArrowException) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+    with _scratch(store.root) as scratch:
+        sink = _SessionRows(scratch / "000000.rows")
+        try:
+            sink.add(part.sort_by(SORT_KEYS))
+        finally:
+            sink.close()
+        _install(store, meta, sink)
+    final = session_dir(store.root, meta.subject, meta.session)
+    ensure_summary(final, fsync=store.fsync)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pyarrow.compute as pc
+
 from fer_core.central import reader
 from fer_core.central.location import CentralStore
 from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
@@ -78,6 +80,7 @@ def sync(central: CentralStore, cache: LogStore) -> SyncResult:
         if (subject, session) not in wanted and status != "recording":
             cache.delete_session(subject, session)
             result.removed.append(f"{subject}/{session}")
+    fetch: dict[str, list[dict]] = {}  # subject -> central rows to copy
     for (subject, session), row in wanted.items():
         stamp = _stamp(row["published_at"])
         if (subject, session) in present:
@@ -88,21 +91,28 @@ def sync(central: CentralStore, cache: LogStore) -> SyncResult:
             result.updated.append(f"{subject}/{session}")
         else:
             result.added.append(f"{subject}/{session}")
-        _write(central, cache, row, stamp)
+        fetch.setdefault(subject, []).append(row)
+    for subject, new_rows in fetch.items():
+        _write_subject(central, cache, subject, new_rows)
     if result.added or result.updated or result.removed:
         log.info("%s", result.summary())
     return result
 
 
-def _write(central: CentralStore, cache: LogStore, row: dict, stamp: str) -> None:
-    """Copy one central session into the cache: its metadata (notes, markers, consent as
-    published) and its frames, written at once as the session's compacted file."""
+def _write_subject(central: CentralStore, cache: LogStore, subject: str,
+                   rows: list[dict]) -> None:
+    """Copy sessions of one subject into the cache, their frames fetched in one read (a
+    subject's sessions share files after ``logs optimize``): each session's metadata (notes,
+    markers, consent as published) and frames, written at once as its compacted file."""
     import json
 
-    meta = SessionMeta.from_dict(json.loads(row["meta_json"]))
-    meta.extra = {**meta.extra, STAMP: stamp, "central_site": row["site"],
-                  "central_local_session": row["local_session"]}
-    meta.session = row["session"]
-    frames = reader.read_frames(central, row["subject"], row["session"])
+    frames = reader.read_frames(central, subject, [row["session"] for row in rows])
     columns = [c for c in frames.column_names if c not in ("subject", "session", "site")]
-    install_session(cache, meta, frames.select(columns))
+    ids = frames.column("session")
+    for row in rows:
+        meta = SessionMeta.from_dict(json.loads(row["meta_json"]))
+        meta.extra = {**meta.extra, STAMP: _stamp(row["published_at"]),
+                      "central_site": row["site"], "central_local_session": row["local_session"]}
+        meta.session = row["session"]
+        mine = frames.filter(pc.equal(ids, row["session"])).select(columns)
+        install_session(cache, meta, mine)

@@ -37,12 +37,17 @@ def list_sessions(central: CentralStore, subject: str | None = None) -> pd.DataF
 
 
 def read_frames(central: CentralStore, subject: str | None = None,
-                session: str | None = None) -> pa.Table:
-    """Frames of committed sessions (``session`` is the central id ``<site>.<local id>``),
-    sorted by subject, session, timestamp, frame and face."""
+                session: str | list[str] | None = None) -> pa.Table:
+    """Frames of committed sessions (``session``: one central id ``<site>.<local id>`` or a
+    list of them), sorted by subject, session, timestamp, frame and face.
+
+    A list reads several sessions of a subject in one scan: after ``logs optimize`` a
+    subject's sessions share a few large files, and reading them session by session would
+    scan those files once per session (the central cache's sync fetches per subject)."""
     known = sessions(central, subject).select(["subject", "session"])
     if session is not None:
-        known = known.filter(pc.equal(known.column("session"), session))
+        wanted = [session] if isinstance(session, str) else list(session)
+        known = known.filter(pc.is_in(known.column("session"), pa.array(wanted, pa.string())))
 
     def read() -> pa.Table:
         table = open_table(central, central.frames_uri)

@@ -10,15 +10,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
+from fractions import Fraction
 
+import av
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.webrtc_glue import WebRtcRecorder
 from fer_core.central import reader, resolve_central
 from fer_core.central.background import publish_later, status_text
 from fer_core.central.publish import publish_session
 from fer_core.config import PROJECT_ROOT
+from fer_core.logstore import LogStore
+from fer_core.session_info import SessionInfo
 from fer_core.video_fixture import blank_frame, write_y4m
 from tests.auth_fixtures import log_in, use_auth_dir
 from tests.central_fixtures import synthetic_store
@@ -66,7 +73,6 @@ def test_history_page_shows_published_and_failed(tmp_path, local_central, monkey
     root = tmp_path / "logs"
     write_session(root, "p01", "s-a", session_a_rows(), source="video")
     write_session(root, "p01", "s-b", session_b_rows(), source="video")
-    from fer_core.logstore import LogStore
 
     store = LogStore(root)
     assert publish_session(store, resolve_central(), "p01", "s-a").action == "published"
@@ -90,7 +96,6 @@ def test_notes_saved_in_the_app_reach_the_central_row(tmp_path, local_central, m
 
     root = tmp_path / "logs"
     write_session(root, "p01", "s-b", session_b_rows(), source="video")
-    from fer_core.logstore import LogStore
 
     assert publish_session(LogStore(root), resolve_central(), "p01", "s-b").action == "published"
     monkeypatch.setenv("FER_LOG_ROOT", str(root))
@@ -151,7 +156,6 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
     table = at.dataframe[0].value.set_index("subject")
     assert {s.replace(" (synthetic)", "") for s in table.index} == {"P1", "P2", "Q7"}
     assert table["n_sessions"].tolist() == [2, 1, 2]  # P1 from both sites, Q7 two sessions
-    from fer_core.logstore import LogStore
 
     cached = LogStore(cache).list_sessions()
     assert sorted(cached["session"] + "@" + cached["subject"]) == [
@@ -171,3 +175,63 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
     erase_session(LogStore(cache), "P1", "room-2.x", tmp_path / "media")
     assert ("P1", "room-2.x") not in reader.count_frames(central)
     assert sync(central, LogStore(cache)).added == []  # not fetched back
+
+
+
+def _wait_for(store_root, subject: str, session: str, timeout_s: float = 120.0) -> str:
+
+    deadline = time.monotonic() + timeout_s
+    while (status := status_text(store_root, subject, session)) == "waiting":
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return status
+
+
+def test_stop_publishes_the_recorded_session_in_the_background(tmp_path, local_central, model):
+    """The Record page's STOP (``LiveRecorder.finish``) returns at once and publishes after."""
+
+    store = LogStore(tmp_path / "logs")
+    recorder = WebRtcRecorder(model, store)
+    recorder.arm(SessionInfo("P1", consent={"given": True, "text": "consent text shown",
+                                            "at": "2026-11-27T10:00:00+00:00"}))
+
+    def feed() -> None:
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(blank_frame(), format="bgr24")
+            frame.pts, frame.time_base = i * 6000, Fraction(1, 90_000)
+            recorder.on_frame(frame)
+
+    worker = threading.Thread(target=feed)  # streamlit-webrtc calls on_frame from its thread
+    worker.start()
+    worker.join()
+    result = recorder.finish()
+    assert result is not None and result.frames == 5
+    assert _wait_for(store.root, "P1", result.session) == "published"
+    assert reader.count_frames(resolve_central()) == {("P1", f"room-1.{result.session}"): 5}
+    row = reader.list_sessions(resolve_central()).iloc[0]
+    assert row["status"] == "closed" and row["n_rows"] == 5
+
+
+def test_stop_with_an_unwritable_central_store_keeps_the_session_and_says_why(
+        tmp_path, monkeypatch, model):
+
+    (tmp_path / "not-a-dir").write_text("x")
+    monkeypatch.delenv("FER_CONFIG", raising=False)
+    monkeypatch.setenv("FER_CENTRAL_STORE", str(tmp_path / "not-a-dir"))
+    monkeypatch.setenv("FER_SITE", "room-1")
+    store = LogStore(tmp_path / "logs")
+    recorder = WebRtcRecorder(model, store)
+    recorder.arm(SessionInfo("P2", consent={"given": True, "text": "consent text shown",
+                                            "at": "2026-11-27T10:00:00+00:00"}))
+
+    frame = av.VideoFrame.from_ndarray(blank_frame(), format="bgr24")
+    frame.pts, frame.time_base = 0, Fraction(1, 90_000)
+
+    worker = threading.Thread(target=recorder.on_frame, args=(frame,))
+    worker.start()
+    worker.join()
+    result = recorder.finish()
+    assert result is not None and result.error is None  # STOP itself succeeded
+    assert _wait_for(store.root, "P2", result.session).startswith("failed: ")
+    assert len(store.read("P2", result.session)) == 1  # the local session is intact

@@ -10,8 +10,16 @@ from __future__ import annotations
 import base64
 import html
 
-from fer_core.reports.model import Charts, Facts, Section, SessionReport, SubjectReport, Table
-from fer_core.reports.model import TableSection, Text
+from fer_core.reports.model import (
+    Charts,
+    Facts,
+    Section,
+    SessionReport,
+    SubjectReport,
+    Table,
+    TableSection,
+    Text,
+)
 
 _STYLE = """
 body { font-family: "DejaVu Sans", sans-serif; max-width: 960px; margin: 2em auto; color: #222; }

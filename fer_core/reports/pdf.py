@@ -18,8 +18,16 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import Align, XPos, YPos
 from PIL import Image
 
-from fer_core.reports.model import Charts, Facts, Section, SessionReport, SubjectReport, Table
-from fer_core.reports.model import TableSection, Text
+from fer_core.reports.model import (
+    Charts,
+    Facts,
+    Section,
+    SessionReport,
+    SubjectReport,
+    Table,
+    TableSection,
+    Text,
+)
 
 log = logging.getLogger(__name__)
 

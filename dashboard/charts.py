@@ -289,15 +289,25 @@ Span = tuple[Any, Any, str]
 
 
 def _draw_spans(ax, spans: Sequence[Span]) -> None:
-    """Segments as shaded bands and point markers as dashed lines, labelled above the plot."""
+    """Segments as shaded bands and point markers as dashed lines, labelled above the plot.
+
+    Only what lies on the chart's own time range is drawn, and the range stays as it was: a
+    span outside it would otherwise stretch the axis (or, labelled, the image) to reach it.
+    """
+    lo, hi = ax.get_xlim()
     for start, end, label in spans:
         x0 = matplotlib.dates.date2num(_wall_time([start])[0])
-        if end is not None and not pd.isna(end):
-            x1 = matplotlib.dates.date2num(_wall_time([end])[0])
-            ax.axvspan(x0, x1, color="#444444", alpha=0.12, linewidth=0)
-        ax.axvline(x0, color="#444444", linestyle="--", linewidth=0.9)
-        ax.annotate(label, (x0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
-                    textcoords="offset points", fontsize=7, rotation=0, clip_on=False)
+        x1 = (x0 if end is None or pd.isna(end)
+              else matplotlib.dates.date2num(_wall_time([end])[0]))
+        if x1 < lo or x0 > hi:
+            continue
+        if x1 > x0:
+            ax.axvspan(max(x0, lo), min(x1, hi), color="#444444", alpha=0.12, linewidth=0)
+        if x0 >= lo:
+            ax.axvline(x0, color="#444444", linestyle="--", linewidth=0.9)
+            ax.annotate(label, (x0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                        textcoords="offset points", fontsize=7, annotation_clip=False)
+    ax.set_xlim(lo, hi)
 
 
 def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,

@@ -175,16 +175,29 @@ def session_report_pdf(subject: str, meta, s: dict, figs: dict, window_s: float,
 
 # ---- the subject report -----------------------------------------------------------------------
 
-SESSION_COLUMNS = ("start", "session", "label", "duration", "face in view", "dominant",
-                   "negative affect", "valence (derived)", "mean confidence", "flagged")
+SESSION_COLUMNS = ("start", "session", "label", "operator", "duration", "face in view",
+                   "dominant", "negative affect", "valence (derived)", "mean confidence",
+                   "flagged")
 
 
-def sessions_table(table: pd.DataFrame, flagged: set[str], tz: str) -> Table:
-    """The period's sessions, one printed row each (a label column when the store has one)."""
+def sessions_table(table: pd.DataFrame, flagged: set[str], tz: str,
+                   listing: pd.DataFrame | None = None) -> Table:
+    """The period's sessions, one printed row each. ``listing``: the store's session list
+    (``LogStore.list_sessions``), whose label and operator columns fill those of the report."""
+    info: dict[str, dict] = {}
+    if listing is not None and not listing.empty:
+        info = listing.drop_duplicates("session").set_index("session").to_dict("index")
     rows = []
     for r in table.sort_values("start").to_dict("records"):
+        known = {**info.get(r["session"], {}), **r}
+
+        def text(key: str, known=known) -> str:
+            value = known.get(key)
+            return "" if value is None or (not isinstance(value, str) and pd.isna(value)) \
+                else str(value)
+
         rows.append((
-            fmt_time(r["start"], tz), str(r["session"]), str(r.get("label") or ""),
+            fmt_time(r["start"], tz), str(r["session"]), text("label"), text("operator"),
             fmt_duration(r["duration_s"]), pct(r["face_in_view"]), str(r["dominant"] or "—"),
             pct(r["negative_share"]), f"{r['mean_valence']:.2f}",
             f"{r['mean_confidence']:.2f}", "yes" if r["session"] in flagged else "",
@@ -207,8 +220,14 @@ def subject_report_model(subject: str, period: tuple[date, date], summary: Mappi
                          table: pd.DataFrame, flags: pd.DataFrame, figs: Mapping[str, Any],
                          tz: str, *, synthetic: bool = False, baseline_rule: str | None = None,
                          segment_comparison: Table | None = None,
+                         listing: pd.DataFrame | None = None,
                          generated: pd.Timestamp | None = None) -> SubjectReport:
-    """The facts of a subject's report over ``period`` (local dates, inclusive)."""
+    """The facts of a subject's report over ``period`` (local dates, inclusive).
+
+    ``table``: the period's session table (history's), ``flags``: its baseline observations,
+    ``figs``: the page's plotly figures, ``listing``: the store's session list (labels and
+    operators), ``segment_comparison``: the same segment label across sessions, when given.
+    """
     start, end = period
     return SubjectReport(
         title=f"Subject report — {subject} — {start:%Y-%m-%d} to {end:%Y-%m-%d}",
@@ -218,7 +237,8 @@ def subject_report_model(subject: str, period: tuple[date, date], summary: Mappi
                  ("Recorded time", fmt_duration(summary["duration_s"])),
                  ("Face in view", pct(summary["face_in_view"])),
                  ("Negative-affect share", pct(summary["negative_share"]))],
-        sessions=sessions_table(table, set(flags["session"]) if not flags.empty else set(), tz),
+        sessions=sessions_table(table, set(flags["session"]) if not flags.empty else set(), tz,
+                                listing),
         baseline=baseline_text(flags, tz, baseline_rule),
         segment_comparison=segment_comparison,
         charts=[Chart(name, charts.figure_png(fig)) for name, fig in figs.items()],

@@ -109,6 +109,7 @@ if ui.downloads_heading():
         file_name=f"sessions_{subject}.csv", mime="text/csv", subjects=[subject],
         icon=":material/table:")
     # the report covers the period picked above, in the zone this page draws (tz)
+    listing = loaders.sessions(subject)  # labels and operators, read in the page's run
     st.caption(f"The subject report covers the period picked above ({start} to {end}).")
     for fmt, mime, render in (("pdf", "application/pdf", reports.subject_report_pdf),
                               ("html", "text/html", reports.subject_report)):
@@ -116,6 +117,6 @@ if ui.downloads_heading():
             st, f"Subject report ({fmt.upper()})", key=f"history.report_{fmt}",
             subjects=[subject], icon=":material/print:",
             data=lambda render=render: render(subject, (start, end), summary, table, flags,
-                                              figs, tz, synthetic=synthetic),
+                                              figs, tz, synthetic=synthetic, listing=listing),
             file_name=reports.report_file_name(subject, f"{start}_{end}", fmt), mime=mime)
     ui.export_buttons("history", subject=subject)

@@ -121,25 +121,54 @@ def _text(pdf: FPDF, section: Text) -> None:
     pdf.set_font(FONT, "", BODY_PT)
 
 
-def _widths(table: Table) -> tuple[float, ...]:
-    """Column fractions from the longest cell of each column (tables wrap within them)."""
-    longest = [max([len(c), *(len(r[i]) for r in table.rows)]) for i, c in
-               enumerate(table.columns)]
-    return tuple(min(max(n, 4), 40) for n in longest)
+def _fit(pdf: FPDF, table: Table, size: float) -> tuple[float, ...] | None:
+    """Column widths (mm) at font ``size``, or None when even the longest words do not fit.
+
+    Each column gets room for its longest word (words are never broken: "confidence",
+    "2026-11-02") and, where the page allows, for its longest cell (up to 45% of the width);
+    what is left over goes to the columns whose cells would otherwise wrap.
+    """
+    pdf.set_font(FONT, "B", size)
+    head_words = [max(pdf.get_string_width(w) for w in [*c.split(), ""]) for c in table.columns]
+    pdf.set_font(FONT, "", size)
+    pad, cap = 3.0, 0.45 * pdf.epw
+    need, want = [], []
+    for i, head in enumerate(head_words):
+        cells = [r[i] for r in table.rows]
+        words = [pdf.get_string_width(w) for c in cells for w in c.split()]
+        need.append(max([head, *words, 3.0]) + pad)
+        full = max([pdf.get_string_width(c) for c in cells] or [0.0])
+        want.append(max(need[-1], min(full + pad, cap)))
+    if sum(want) <= pdf.epw:
+        spare = pdf.epw - sum(want)
+        return tuple(w + spare / len(want) for w in want)
+    if sum(need) > pdf.epw:
+        return None
+    spare, short = pdf.epw - sum(need), sum(w - n for w, n in zip(want, need, strict=True))
+    return tuple(n + spare * (w - n) / short for w, n in zip(want, need, strict=True))
 
 
 def _table(pdf: FPDF, table: Table, *, headings: bool = True,
            widths: tuple[float, ...] | None = None) -> None:
+    """A table whose cells wrap; a wide one is set in a smaller font until its words fit."""
+    size = BODY_PT if len(table.columns) <= 5 else SMALL_PT
+    while widths is None:
+        widths = _fit(pdf, table, size)
+        if widths is None and size <= 6:  # as small as is readable: fpdf2 breaks the words
+            widths = tuple(1.0 for _ in table.columns)
+        size = size if widths is not None else size - 0.5
     bold = FontFace(emphasis="BOLD", fill_color=(240, 240, 240))
     rows = [table.columns, *table.rows] if headings else list(table.rows)
-    with pdf.table(col_widths=widths or _widths(table), text_align="LEFT", align="LEFT",
+    pdf.set_font(FONT, "", size)
+    with pdf.table(col_widths=widths, text_align="LEFT", align="LEFT",
                    first_row_as_headings=headings, headings_style=bold,
-                   line_height=LINE_MM, padding=1, v_align="TOP") as out:
+                   line_height=size * 0.5, padding=1, v_align="TOP") as out:
         for values in rows:
             row = out.row()
             for i, value in enumerate(values):
                 # a row heading (Facts) in bold; ``or " "``: fpdf2 draws no box for ""
                 row.cell(value or " ", style=bold if not headings and i == 0 else None)
+    pdf.set_font(FONT, "", BODY_PT)
     pdf.ln(2)
 
 

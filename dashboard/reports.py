@@ -258,6 +258,7 @@ def subject_report_pdf(*args, **kwargs) -> bytes:
     return render_pdf(subject_report_model(*args, **kwargs))
 
 
-def report_file_name(subject: str, what: str, ext: str) -> str:
-    """``report_p01_s-a.pdf``: a saved report says whose it is."""
-    return f"report_{ui.slug(subject)}_{ui.slug(what)}.{ext}"
+def report_file_name(ext: str, subject: str, *parts: object) -> str:
+    """``report_p01_s-a.pdf``, ``report_p01_2026-11-01_2026-11-30.pdf``: a saved report says
+    whose it is and what it covers."""
+    return "_".join(["report", *(ui.slug(str(x)) for x in (subject, *parts))]) + f".{ext}"

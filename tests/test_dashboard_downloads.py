@@ -265,3 +265,83 @@ def test_subject_report_over_a_period(report_root):
     html = reports.subject_report("p01", period, an.summarise_period(counts, bounds), table,
                                   flags, figs, BERLIN)
     assert "2026-11-04 00:50" in html and "UTC" not in _without_images(html)
+
+
+# ---- the report downloads on the pages: real app runs (AppTest), real logins, the audit log ----
+@pytest.fixture
+def app_env(report_root, tmp_path, monkeypatch):
+    from fer_core.auth import Role
+    from tests.auth_fixtures import add_account, use_auth_dir
+
+    monkeypatch.setenv("FER_LOG_ROOT", str(report_root))
+    monkeypatch.setenv("FER_TIMEZONE", BERLIN)
+    monkeypatch.setenv("FER_MEDIA_DIR", str(tmp_path / "media"))
+    auth = use_auth_dir(monkeypatch, tmp_path / "auth")
+    add_account(auth, "psy", Role.PSYCHOLOGIST, ("p01",))
+    return auth
+
+
+@pytest.fixture
+def deferred(monkeypatch):
+    """The data functions the pages registered for their download buttons, by file name (what
+    a click runs on the server)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    registered: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        registered[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return registered
+
+
+def _run_page(page: str, **state):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.auth_fixtures import log_in
+
+    at = log_in(AppTest.from_file("../dashboard/app.py", default_timeout=120), "psy")
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_session_and_subject_pdf_downloads_are_audited(app_env, deferred):
+    auth = app_env
+    at = _run_page("session", **{"shared.subject": "p01", "shared.session": "s-a"})
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Printable session report (PDF)", "Printable session report (HTML)"} <= set(labels)
+    assert not auth.audit.read(user="psy", action="download")  # a button downloads nothing
+
+    pages, text = _pdf_text(deferred["report_p01_s-a.pdf"]())
+    for fact in ("Subject p01 · session s-a (Baseline interview)", "dr.k", "fer-cnn-fast 3.1",
+                 BERLIN, "stimulus A", "2026-11-02 10:00:03 (+3.0 s)", "first line"):
+        assert fact in text, fact
+    assert "UTC" not in text and f"page {pages} of {pages}" in text
+    html = deferred["report_p01_s-a.html"]()
+    assert "Baseline interview" in html and "UTC" not in _without_images(html)
+    files = [e["details"]["file"] for e in auth.audit.read(user="psy", action="download")]
+    assert files == ["report_p01_s-a.pdf", "report_p01_s-a.html"]
+    entry = auth.audit.read(user="psy", action="download")[0]
+    assert entry["target"] == "subject=p01 session=s-a"
+
+    at = _run_page("history", **{"shared.subject": "p01"})
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Subject report (PDF)", "Subject report (HTML)"} <= set(labels)
+    # the period picked on the page: both sessions' local dates (s-b: 00:50 on 11-04 in Berlin)
+    name = "report_p01_2026-11-02_2026-11-04.pdf"
+    _, text = _pdf_text(deferred[name]())
+    flat = " ".join(text.split())
+    for fact in ("Subject p01 · 2026-11-02 to 2026-11-04", "Baseline interview", "week 2",
+                 "2026-11-04 00:50", BERLIN, "expression shares per session"):
+        assert fact in flat, fact
+    assert "UTC" not in text
+    last = auth.audit.read(user="psy", action="download")[-1]
+    assert last["details"]["file"] == name and last["target"] == "subject=p01"
+    assert auth.audit.verify() == []

@@ -118,5 +118,5 @@ if ui.downloads_heading():
             subjects=[subject], icon=":material/print:",
             data=lambda render=render: render(subject, (start, end), summary, table, flags,
                                               figs, tz, synthetic=synthetic, listing=listing),
-            file_name=reports.report_file_name(subject, f"{start}_{end}", fmt), mime=mime)
+            file_name=reports.report_file_name(fmt, subject, start, end), mime=mime)
     ui.export_buttons("history", subject=subject)

@@ -139,7 +139,7 @@ if ui.downloads_heading():
             st, f"Printable session report ({fmt.upper()})", key=f"session.report_{fmt}",
             subjects=[subject], session=session,
             data=lambda render=render: render(subject, meta, s, figs, window_s, tz),
-            file_name=reports.report_file_name(subject, session, fmt), mime=mime,
+            file_name=reports.report_file_name(fmt, subject, session), mime=mime,
             icon=":material/print:",
         )
     ui.export_buttons("session", subject=subject, session=session)

@@ -305,8 +305,11 @@ def _draw_spans(ax, spans: Sequence[Span]) -> None:
             ax.axvspan(max(x0, lo), min(x1, hi), color="#444444", alpha=0.12, linewidth=0)
         if x0 >= lo:
             ax.axvline(x0, color="#444444", linestyle="--", linewidth=0.9)
-            ax.annotate(label, (x0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
-                        textcoords="offset points", fontsize=7, annotation_clip=False)
+            # inside the plot's top edge: above it, a label ran into the chart's title
+            ax.annotate(label, (x0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", fontsize=7, va="top",
+                        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                              "alpha": 0.8})
     ax.set_xlim(lo, hi)
 
 

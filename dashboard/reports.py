@@ -52,10 +52,10 @@ def pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{100 * value:.0f}%"
 
 
-def summary_rows(s: Mapping[str, Any], tz: str) -> list[tuple[str, str]]:
-    """Formatted (metric, value) rows of a session summary, used by the page and the report."""
+def summary_rows(s: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Formatted (metric, value) rows of a session summary (its start and end are in the
+    report's first table, with seconds)."""
     rows = [
-        ("Start", fmt_time(s["start"], tz)),
         ("Duration", fmt_duration(s["duration_s"])),
         ("Face in view", pct(s["face_in_view"])),
         ("Dominant expression", s["dominant"] or "—"),
@@ -148,7 +148,7 @@ def session_report_model(subject: str, meta, s: Mapping[str, Any], figs: Mapping
         ended=fmt_time(meta.ended_at or s["end"], tz, seconds=True),
         consent=consent_rows(meta.consent, tz),
         pipeline=pipeline_rows(meta.extra or {}, window_s),
-        summary=summary_rows(s, tz),
+        summary=summary_rows(s),
         segments=segment_rows(spans, s["start"], tz),
         notes=meta.notes, quality=quality,
         charts=[Chart(name, charts.figure_png(fig, spans=local)) for name, fig in figs.items()],

@@ -200,7 +200,7 @@ def test_session_report_model_formats_every_fact_in_the_display_zone(report_root
     assert report.time_zone == BERLIN
     assert report.started == "2026-11-02 10:00:00" and report.ended.startswith("2026-11-02 10:00")
     assert report.segments == (("stimulus A", "2026-11-02 10:00:03 (+3.0 s)", ""),)
-    assert ("Start", "2026-11-02 10:00") in report.summary
+    assert ("Face in view", "80%") in report.summary
     assert (report.session_label, report.operator) == ("Baseline interview", "dr.k")
     assert (report.model_name, report.model_version) == ("fer-cnn-fast", "3.1")
     consent = dict(report.consent)

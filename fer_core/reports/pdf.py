@@ -108,6 +108,7 @@ def _text(pdf: FPDF, section: Text) -> None:
         pdf.set_fill_color(255, 243, 205)
         pdf.multi_cell(0, LINE_MM + 1, section.text, border=1, fill=True, align=Align.L,
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT, padding=1)
+        pdf.set_fill_color(255)  # the tables after it fill only what they say they fill
     elif section.kind == "note":
         pdf.ln(3)
         pdf.set_font(FONT, "", SMALL_PT)
@@ -160,7 +161,7 @@ def _table(pdf: FPDF, table: Table, *, headings: bool = True,
     bold = FontFace(emphasis="BOLD", fill_color=(240, 240, 240))
     rows = [table.columns, *table.rows] if headings else list(table.rows)
     pdf.set_font(FONT, "", size)
-    with pdf.table(col_widths=widths, text_align="LEFT", align="LEFT",
+    with pdf.table(col_widths=widths, text_align="LEFT", align="LEFT", cell_fill_mode="NONE",
                    first_row_as_headings=headings, headings_style=bold,
                    line_height=size * 0.5, padding=1, v_align="TOP") as out:
         for values in rows:
@@ -175,14 +176,16 @@ def _table(pdf: FPDF, table: Table, *, headings: bool = True,
 def _charts(pdf: FPDF, section: Charts) -> None:
     if not section.charts:
         return
-    _heading(pdf, section.heading)
-    for chart in section.charts:
+    for i, chart in enumerate(section.charts):
         with Image.open(io.BytesIO(chart.png)) as img:
             width_px, height_px = img.size
         w = pdf.epw
         h = w * height_px / width_px
-        if pdf.get_y() + h + 10 > pdf.page_break_trigger:
+        # the chart with its title (and the section's heading with the first chart) on one page
+        if pdf.get_y() + h + (20 if i == 0 else 10) > pdf.page_break_trigger:
             pdf.add_page()
+        if i == 0:
+            _heading(pdf, section.heading)
         pdf.set_font(FONT, "B", BODY_PT)
         pdf.multi_cell(0, LINE_MM, chart.title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.image(io.BytesIO(chart.png), x=pdf.l_margin, w=w, h=h, alt_text=chart.title)

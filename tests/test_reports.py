@@ -225,3 +225,18 @@ def test_a_chart_must_be_a_png_and_a_table_row_must_fit():
         Table(("a", "b", "c"), (("1", "2"),))
     with pytest.raises(TypeError, match="not formatted text"):
         Table(("a",), ((1.5,),))
+
+
+@pytest.mark.subprocess
+def test_the_pdf_library_loads_only_when_a_pdf_is_made():
+    """Pages that offer a report import fer_core.reports on first open; fpdf2 (and its font
+    tools) wait for the first PDF."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, fer_core.reports as r; assert 'fpdf' not in sys.modules; "
+            "r.render_pdf; print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=os.environ, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr

@@ -8,6 +8,10 @@ here reads the log store or formats a time: the facts arrive as text, already in
 zone, which is why a renderer cannot slip a UTC time onto a local page.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from fer_core.reports.html import render_html
 from fer_core.reports.model import (
     Chart,
@@ -15,6 +19,18 @@ from fer_core.reports.model import (
     SubjectReport,
     Table,
 )
-from fer_core.reports.pdf import render_pdf
+
+
+def render_pdf(report: SessionReport | SubjectReport, *, fonts: Path | None = None) -> bytes:
+    """The report as an A4 PDF (:func:`fer_core.reports.pdf.render_pdf`).
+
+    Why a wrapper: fpdf2 and its font tools take a second or two to import on a busy machine,
+    and the pages that offer a report import this package on every first open; the PDF
+    library is loaded only when a PDF is made.
+    """
+    from fer_core.reports.pdf import render_pdf as render
+
+    return render(report, fonts=fonts)
+
 
 __all__ = ["Chart", "SessionReport", "SubjectReport", "Table", "render_html", "render_pdf"]

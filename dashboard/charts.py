@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -281,8 +283,44 @@ def _xvalues(values, categorical: bool = False) -> np.ndarray:
     return np.asarray(values if values is not None else [])
 
 
-def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) -> bytes:
-    """Render the figure's scatter, bar and heatmap traces with matplotlib; returns PNG bytes."""
+#: A span drawn on a time chart's PNG: (start, end or None for a point marker, label). Times
+#: in the zone of the chart's own x values (the display zone: charts draw wall-clock time).
+Span = tuple[Any, Any, str]
+
+
+def _draw_spans(ax, spans: Sequence[Span]) -> None:
+    """Segments as shaded bands and point markers as dashed lines, labelled above the plot.
+
+    Only what lies on the chart's own time range is drawn, and the range stays as it was: a
+    span outside it would otherwise stretch the axis (or, labelled, the image) to reach it.
+    """
+    lo, hi = ax.get_xlim()
+    for start, end, label in spans:
+        x0 = matplotlib.dates.date2num(_wall_time([start])[0])
+        x1 = (x0 if end is None or pd.isna(end)
+              else matplotlib.dates.date2num(_wall_time([end])[0]))
+        if x1 < lo or x0 > hi:
+            continue
+        if x1 > x0:
+            ax.axvspan(max(x0, lo), min(x1, hi), color="#444444", alpha=0.12, linewidth=0)
+        if x0 >= lo:
+            ax.axvline(x0, color="#444444", linestyle="--", linewidth=0.9)
+            # inside the plot's top edge: above it, a label ran into the chart's title
+            ax.annotate(label, (x0, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2),
+                        textcoords="offset points", fontsize=7, va="top",
+                        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
+                              "alpha": 0.8})
+    ax.set_xlim(lo, hi)
+
+
+def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,
+               spans: Sequence[Span] = ()) -> bytes:
+    """Render the figure's scatter, bar and heatmap traces with matplotlib; returns PNG bytes.
+
+    ``spans``: segments and markers to draw on a time axis (the printable report's charts;
+    plotly's own marker lines are shapes this renderer does not read). Ignored by a chart
+    without a time axis (bars per class, matrices).
+    """
     mfig, ax = plt.subplots(figsize=(width_in, height_in), dpi=110)
     stacks: dict[str, np.ndarray] = {}
     try:
@@ -349,7 +387,11 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6) ->
         if fig.layout.xaxis.range and fig.layout.xaxis.type != "category":
             lo, hi = _wall_time(fig.layout.xaxis.range)  # the range the screen shows
             ax.set_xlim(lo, hi)
-        if any(_xvalues(t.x).dtype.kind == "M" for t in fig.data if t.type == "scatter"):
+        time_axis = any(_xvalues(t.x).dtype.kind == "M" for t in fig.data if t.type == "scatter")
+        if spans and (time_axis or any(t.type == "bar" and t.orientation == "h"
+                                       for t in fig.data)):
+            _draw_spans(ax, spans)
+        if time_axis:
             mfig.autofmt_xdate()
         buf = io.BytesIO()
         mfig.savefig(buf, format="png", bbox_inches="tight")

@@ -213,7 +213,7 @@ def test_session_summary_figures(app):
     per_class = at.dataframe[0].value
     assert per_class.loc["happy", "mean confidence"] == pytest.approx(0.775, abs=1e-6)
     assert per_class.loc["happy", "peak at (s from start)"] == 7
-    assert len(at.download_button) == 10  # 6 PNG + report + 3 raw-log exports
+    assert len(at.download_button) == 11  # 6 PNG + report (PDF, HTML) + 3 raw-log exports
 
 
 def test_session_smoothing_window_changes_the_smoothed_line(app):

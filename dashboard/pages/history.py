@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, reports, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
 
@@ -44,7 +44,8 @@ c3.metric("Face in view", ui.pct(summary["face_in_view"]))
 c4.metric("Negative-affect share", ui.pct(summary["negative_share"]))
 
 shares = pd.Series({c: summary[f"share_{c}"] for c in an.CLASSES})
-ui.chart(charts.shares_bar(shares), "share of time per expression", "history.shares",
+figs = {"share of time per expression": charts.shares_bar(shares)}  # also the report's charts
+ui.chart(figs["share of time per expression"], "share of time per expression", "history.shares",
          [subject])
 
 if by == "session":
@@ -56,18 +57,23 @@ else:
     val = an.valence_by_day(counts, tz)
     val_x, val_y = val["day"], val["mean_valence"]
 x_title = "session start" if by == "session" else "day"
-ui.chart(charts.stacked_shares(trend, "x", f"Expression shares per {by}", x_title),
-         f"expression shares per {by}", "history.stacked", [subject])
-ui.chart(charts.class_lines(trend, "x", f"Share of each expression per {by}", x_title),
-         f"share of each expression per {by}", "history.lines", [subject])
-ui.chart(charts.valence_line(val_x, val_y, f"{an.VALENCE_LABEL}, mean per {by}", x_title),
-         "valence derived estimate", "history.valence", [subject])
+figs[f"expression shares per {by}"] = charts.stacked_shares(
+    trend, "x", f"Expression shares per {by}", x_title)
+figs[f"share of each expression per {by}"] = charts.class_lines(
+    trend, "x", f"Share of each expression per {by}", x_title)
+figs["valence derived estimate"] = charts.valence_line(
+    val_x, val_y, f"{an.VALENCE_LABEL}, mean per {by}", x_title)
+for name, key in ((f"expression shares per {by}", "history.stacked"),
+                  (f"share of each expression per {by}", "history.lines"),
+                  ("valence derived estimate", "history.valence")):
+    ui.chart(figs[name], name, key, [subject])
 st.caption("Valence is not measured by the model: it is a derived estimate, the probability-"
            "weighted sum of fixed class weights (" + ", ".join(
                f"{c} {w:+.1f}" for c, w in an.VALENCE_WEIGHTS.items()) + ").")
-ui.chart(charts.heatmap(an.time_of_day_heatmap(counts, tz),
-                        f"Time of day x expression (% of face time, {tz})", tz),
-         "time of day x expression", "history.heatmap", [subject])
+figs["time of day x expression"] = charts.heatmap(
+    an.time_of_day_heatmap(counts, tz), f"Time of day x expression (% of face time, {tz})", tz)
+ui.chart(figs["time of day x expression"], "time of day x expression", "history.heatmap",
+         [subject])
 
 st.subheader("Observations against this person's own baseline")
 flags = an.baseline_flags(hist.sessions)
@@ -102,4 +108,15 @@ if ui.downloads_heading():
         st, "Sessions table (CSV)", lambda: shown.to_csv(index=False), key="history.table_csv",
         file_name=f"sessions_{subject}.csv", mime="text/csv", subjects=[subject],
         icon=":material/table:")
+    # the report covers the period picked above, in the zone this page draws (tz)
+    listing = loaders.sessions(subject)  # labels and operators, read in the page's run
+    st.caption(f"The subject report covers the period picked above ({start} to {end}).")
+    for fmt, mime, render in (("pdf", "application/pdf", reports.subject_report_pdf),
+                              ("html", "text/html", reports.subject_report)):
+        auth_ui.download_button(
+            st, f"Subject report ({fmt.upper()})", key=f"history.report_{fmt}",
+            subjects=[subject], icon=":material/print:",
+            data=lambda render=render: render(subject, (start, end), summary, table, flags,
+                                              figs, tz, synthetic=synthetic, listing=listing),
+            file_name=reports.report_file_name(fmt, subject, start, end), mime=mime)
     ui.export_buttons("history", subject=subject)

@@ -131,10 +131,15 @@ if meta.markers:
     # renders Markdown in cells: a typed label stays plain text
 
 if ui.downloads_heading():
-    auth_ui.download_button(
-        st, "Printable session report (HTML)", key="session.report", subjects=[subject],
-        session=session, data=lambda: reports.session_report(subject, meta, s, figs, window_s),
-        file_name=f"report_{subject}_{session}.html", mime="text/html",
-        icon=":material/print:",
-    )
+    # the zone read now, in the page's run: the report is made on click, outside it (reports.py)
+    tz = ui.display_tz()
+    for fmt, mime, render in (("pdf", "application/pdf", reports.session_report_pdf),
+                              ("html", "text/html", reports.session_report)):
+        auth_ui.download_button(
+            st, f"Printable session report ({fmt.upper()})", key=f"session.report_{fmt}",
+            subjects=[subject], session=session,
+            data=lambda render=render: render(subject, meta, s, figs, window_s, tz),
+            file_name=reports.report_file_name(fmt, subject, session), mime=mime,
+            icon=":material/print:",
+        )
     ui.export_buttons("session", subject=subject, session=session)

@@ -98,6 +98,12 @@ def check_file(name: str, data: bytes) -> None:
         text = data.decode("utf-8")
         assert "Face in view" in text and "Negative-affect share" in text
         assert "data:image/png;base64," in text and "<script src=" not in text
+    elif name.endswith(".pdf"):  # the printable reports: A4 pages with their text
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data))
+        text = "\n".join(p.extract_text() for p in reader.pages)
+        assert "Face in view" in text and f"page 1 of {len(reader.pages)}" in text
     else:
         raise AssertionError(f"unexpected download {name}")
 
@@ -120,5 +126,5 @@ def test_every_download_button_gives_a_file_that_opens(page, demo_app, name):
         check_file(download.suggested_filename, path.read_bytes())
         seen.append(download.suggested_filename)
     assert any(s.endswith(".zip") for s in seen) and any(s.endswith(".png") for s in seen)
-    if name == "session":
-        assert any(s.endswith(".html") for s in seen)
+    if name in ("session", "history"):  # the printable report, both formats
+        assert any(s.endswith(".html") for s in seen) and any(s.endswith(".pdf") for s in seen)

@@ -196,3 +196,63 @@ def test_default_periods_edge_cases():
     assert default_periods(two) == ((one, dt.date(2026, 11, 21)), (two[1], two[1]))
     with pytest.raises(ValueError):
         default_periods([])
+
+
+# ---- the sessions table: names, filters, sort, CSV ----------------------------------------------
+
+def _listing() -> tuple[pd.DataFrame, pd.DataFrame]:
+    starts = pd.to_datetime(["2026-11-02 09:00:00", "2026-11-09 09:00:00",
+                             "2026-11-16 23:30:00"], utc=True)
+    listing = pd.DataFrame({"session": ["x1", "x2", "x3"], "started_at": starts,
+                            "label": ["intake", "", "stimulus A"],
+                            "operator": ["anna", "ben", "anna"],
+                            "notes": ["calm\nsecond line", "", "tired"],
+                            "baseline": [True, False, False], "synthetic": False})
+    figures = pd.DataFrame({
+        "session": ["x1", "x2", "x3"], "start": starts, "end": starts + pd.Timedelta(minutes=5),
+        "duration_s": [300.0, 120.5, 60.0], "n_frames": [3000, 1205, 600],
+        "face_seconds": [290.0, 100.0, 60.0], "face_in_view": [0.96, 0.83, 1.0],
+        "negative_share": [0.1, 0.4, 0.2], "mean_valence": [0.2, -0.1, 0.0],
+        "mean_confidence": [0.7, 0.6, 0.65], "dominant": ["happy", "sad", "neutral"],
+        **{f"share_{c}": [0.0, 0.0, 0.0] for c in an.CLASSES}})
+    return figures, listing
+
+
+def test_session_list_names_filters_and_sorts():
+    from fer_core.analytics.session_list import filter_session_list, session_list
+
+    figures, listing = _listing()
+    table = session_list(figures, listing, "Europe/Berlin")
+    # local start times (UTC+1 in November), label first; no label: the time alone
+    assert table["name"].tolist() == ["intake · 2026-11-02 10:00", "2026-11-09 10:00",
+                                      "stimulus A · 2026-11-17 00:30"]
+    assert table["notes"].tolist() == ["calm", "", "tired"]  # first line only
+    assert table["baseline"].tolist() == [True, False, False]
+    f = filter_session_list
+    assert f(table, label="STIM", tz="Europe/Berlin")["session"].tolist() == ["x3"]
+    assert f(table, operators=["anna"])["session"].tolist() == ["x3", "x1"]  # newest first
+    # x3 starts 11-16 23:30 UTC = 11-17 00:30 in Berlin: outside 11-09..11-16 there
+    assert f(table, start=dt.date(2026, 11, 9), end=dt.date(2026, 11, 16),
+             tz="Europe/Berlin")["session"].tolist() == ["x2"]
+    assert f(table, start=dt.date(2026, 11, 9), end=dt.date(2026, 11, 16),
+             tz="UTC")["session"].tolist() == ["x3", "x2"]
+    assert f(table, sort="negative affect (high first)")["session"].tolist() == ["x2", "x3", "x1"]
+    assert f(table, sort="oldest first")["session"].tolist() == ["x1", "x2", "x3"]
+    with pytest.raises(ValueError, match="sort must be one of"):
+        f(table, sort="random")
+
+
+def test_sessions_csv_has_subject_label_seconds_and_zone():
+    import io
+
+    from fer_core.analytics.session_list import session_list, sessions_csv
+
+    figures, listing = _listing()
+    text = sessions_csv(session_list(figures, listing, "Europe/Berlin"), "p01", "Europe/Berlin")
+    back = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    assert back["subject"].tolist() == ["p01"] * 3
+    assert back["label"].tolist() == ["intake", "", "stimulus A"]
+    assert back["duration_s"].tolist() == [300.0, 120.5, 60.0]  # numbers, in seconds
+    assert back["start_local"].tolist()[0] == "2026-11-02T10:00:00+01:00"
+    assert back["time_zone"].unique().tolist() == ["Europe/Berlin"]
+    assert back["baseline"].tolist() == [True, False, False]

@@ -132,6 +132,29 @@ def valence_line(x, y, title: str = VALENCE_LABEL, x_title: str = "") -> go.Figu
     return _layout(fig, title, "derived valence (-1 .. +1)", x_title)
 
 
+def baseline_trend(names: list[str], values, baseline, is_baseline, title: str,
+                   y_title: str, percent: bool = True) -> go.Figure:
+    """A metric per session beside the baseline it is read against (dashed), the chosen
+    baseline sessions drawn as open diamonds. ``names``: one display name per session."""
+    scale = 100.0 if percent else 1.0
+    xs, few = _points(names)
+    ys = [scale * float(v) for v in values]
+    base = [None if pd.isna(v) else scale * float(v) for v in baseline]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="this session",
+                               line={"color": "#1f77b4"}))
+    fig.add_trace(go.Scatter(x=xs, y=base, mode="lines", name="baseline",
+                             line={"color": "#555555", "dash": "dash"}))
+    chosen = [i for i, b in enumerate(is_baseline) if b]
+    if chosen:
+        fig.add_trace(go.Scatter(x=[xs[i] for i in chosen], y=[ys[i] for i in chosen],
+                                 mode="markers", name="chosen baseline session",
+                                 marker={"symbol": "diamond-open", "size": 13,
+                                         "color": "#555555"}))
+    if few:
+        fig.update_xaxes(type="category")
+    return _layout(fig, title, y_title, "session")
+
+
 def heatmap(table: pd.DataFrame, title: str = "Time of day x expression",
             tz: str = "UTC") -> go.Figure:
     """Hour-of-day (rows, in ``tz``, named on the axis) by class (columns) shares, in percent."""

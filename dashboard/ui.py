@@ -77,7 +77,8 @@ def empty_state() -> None:
         "`python -m fer_core logs import FILE.zip`), or\n"
         "* **try the dashboard now** with synthetic demo data: "
         "`python -m fer_core demo-data` (clearly marked *synthetic* everywhere).\n\n"
-        f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder).",
+        + (f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder)."
+           if auth_ui.may(Perm.IMPORT) else "Ask an admin to add data."),
         icon=":material/inbox:",
     )
     if not auth_ui.may(Perm.IMPORT):

@@ -256,3 +256,25 @@ def test_sessions_csv_has_subject_label_seconds_and_zone():
     assert back["start_local"].tolist()[0] == "2026-11-02T10:00:00+01:00"
     assert back["time_zone"].unique().tolist() == ["Europe/Berlin"]
     assert back["baseline"].tolist() == [True, False, False]
+
+
+# ---- the audit log as text ----------------------------------------------------------------------
+
+def test_audit_table_is_local_and_readable():
+    from fer_core.auth.audit_view import audit_table
+
+    entries = [
+        {"time": "2026-11-02T09:00:05.123+00:00", "user": "anna", "action": "annotate",
+         "target": "subject=p01 session=s1", "details": {"field": "baseline", "value": True}},
+        {"time": "2026-07-02T09:00:00.000+00:00", "user": "ben", "action": "view",
+         "target": "Overview"},
+        {"time": "", "user": "", "action": "unreadable_line", "target": "audit-x.jsonl:3"},
+    ]
+    table = audit_table(entries, "Europe/Berlin")
+    assert table.columns.tolist() == ["time", "user", "action", "target", "details"]
+    assert table["time"].tolist() == ["", "2026-07-02 11:00:00 CEST",
+                                      "2026-11-02 10:00:05 CET"]  # newest first
+    assert table["details"].tolist() == ["", "", "field: baseline; value: yes"]
+    assert "{" not in "".join(table["details"])
+    assert audit_table([], "UTC").columns.tolist() == ["time", "user", "action", "target",
+                                                        "details"]

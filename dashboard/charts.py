@@ -272,8 +272,12 @@ def sessions_scatter(sessions: pd.DataFrame, shares: pd.DataFrame) -> go.Figure:
         marker={"size": 6 + 14 * (length / max(float(length.max() or 1), 1.0)),
             "color": 100 * data["negative_share"].fillna(0), "colorscale": "Reds",
             "cmin": 0, "cmax": 100, "showscale": True, "colorbar": {"title": "neg. %"}},
-        hovertext=[f"{s}: {100 * (v if v == v else 0):.0f}% negative affect"
-                   for s, v in zip(data["session"], data["negative_share"], strict=True)],
+        # sessions by their label and start time (the x position), never the UTC id
+        hovertext=[f"{html.escape(str(lab or 'unlabelled'))} · {pd.Timestamp(t):%Y-%m-%d %H:%M}"
+                   f": {100 * (v if v == v else 0):.0f}% negative affect"
+                   for lab, t, v in zip(data.get("label", pd.Series("", index=data.index)),
+                                        data["started_at"], data["negative_share"],
+                                        strict=True)],
     ))
     min_time_span(fig, data["started_at"], pd.Timedelta(days=2))
     return _layout(fig, "Sessions over time (colour: negative-affect share; size: length)")

@@ -140,9 +140,10 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
 
     def label(session: str) -> str:
         row = info.loc[session]
+        # label first, then the local start time (as in every table and axis), then the length
         text = f"{fmt_time(row['started_at'])} · {fmt_duration(row['duration_s'])}"
         if row.get("label"):
-            text += f" · {row['label']}"
+            text = f"{row['label']} · {text}"
         synthetic = row.get("synthetic") and "synthetic" not in text
         return text + (" (synthetic)" if synthetic else "")
 
@@ -234,6 +235,22 @@ def url_setting(key: str, param: str, default, parse: Callable[[str], object] = 
                 value = default
         st.session_state[key] = value
     return st.session_state[key]
+
+
+def keep_valid(key: str, valid: Callable[[object], bool]) -> None:
+    """Forget a widget's stored value that no longer fits its options (another subject was
+    picked in the sidebar): Streamlit would refuse it, and the page falls back to its default."""
+    if key in st.session_state and not valid(st.session_state[key]):
+        del st.session_state[key]
+
+
+def in_range(low, high) -> Callable[[object], bool]:
+    """For :func:`keep_valid`: a (first, last) date pair within ``low..high``."""
+    def valid(value) -> bool:
+        return (isinstance(value, tuple | list) and len(value) == 2
+                and low <= value[0] <= value[1] <= high)
+
+    return valid
 
 
 def to_url(**params) -> None:

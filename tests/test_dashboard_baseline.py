@@ -40,10 +40,12 @@ def env(tmp_path, monkeypatch) -> tuple[Auth, LogStore]:
         write_session(root, "p01", name, _rows(T0 + timedelta(days=i), k), source="video",
                       label=f"week {i + 1}", operator=OPERATORS[name],
                       notes=f"note of {name}\nsecond line")
+    write_session(root, "p02", "t1", _rows(T0 + timedelta(days=30), 3), source="video",
+                  operator="carl")
     monkeypatch.setenv("FER_LOG_ROOT", str(root))
     monkeypatch.setenv("FER_TIMEZONE", "UTC")
     auth = use_auth_dir(monkeypatch, tmp_path / "auth")
-    add_account(auth, "psy", Role.PSYCHOLOGIST, ("p01",))
+    add_account(auth, "psy", Role.PSYCHOLOGIST, ("p01", "p02"))
     add_account(auth, "view", Role.VIEWER, ("p01",))
     return auth, LogStore(root)
 
@@ -86,7 +88,7 @@ def test_psychologist_chooses_the_baseline_and_the_observations_follow(env):
     assert only.startswith("**week 5 · 2026-11-06 09:00**")  # label and local start time
     assert "4 earlier sessions" in only
 
-    at.multiselect(key="history.baseline_pick").set_value(["s5"])
+    at.multiselect(key="history.baseline_pick.p01").set_value(["s5"])
     at.button(key="history.baseline_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert store.session_meta("p01", "s5").baseline is True
@@ -110,7 +112,7 @@ def test_psychologist_chooses_the_baseline_and_the_observations_follow(env):
     assert traces["baseline"]["y"] == pytest.approx([50.0] * 5)
 
     # unchoosing it is audited too, and the old rule is back
-    at.multiselect(key="history.baseline_pick").set_value([])
+    at.multiselect(key="history.baseline_pick.p01").set_value([])
     at.button(key="history.baseline_save").click().run()
     assert store.session_meta("p01", "s5").baseline is False
     assert auth.audit.read(user="psy", action="annotate")[-1]["details"]["value"] is False
@@ -122,7 +124,7 @@ def test_viewer_sees_the_rule_but_cannot_choose_nor_see_the_store_path(env):
     store.set_baseline("p01", "s2", True)
     at = run("view", "history")
     assert "1 session(s) chosen as baseline (week 2 · 2026-11-03 09:00)" in info(at)
-    assert not [m for m in at.multiselect if m.key == "history.baseline_pick"]
+    assert not [m for m in at.multiselect if m.key == "history.baseline_pick.p01"]
     assert not [b for b in at.button if b.key == "history.baseline_save"]
     # the sidebar (AppTest keeps it only for the first page of a run)
     sidebar = " ".join(c.value for c in run("view").sidebar.caption)
@@ -235,9 +237,10 @@ def test_per_expression_peak_says_it_is_smoothed(env):
 
 def test_admin_tables_have_headers_and_a_readable_audit_log(env):
     auth, _ = env
+    admin = auth.principal(log_in_token(auth))
     for user in ("psy", "view"):  # no assignments left: an empty table
-        for subject in ("p01",):
-            auth.set_assignment(auth.principal(log_in_token(auth)), subject, user, False)
+        for subject in sorted(auth.assignments.subjects_of(user)):
+            auth.set_assignment(admin, subject, user, False)
     at = run("admin", "admin")
     assignments = table_with(at, "subjects").value
     assert assignments.columns.tolist() == ["account", "subjects"] and assignments.empty
@@ -252,3 +255,22 @@ def log_in_token(auth: Auth) -> str:
     from tests.auth_fixtures import PW
 
     return auth.login("admin", PW).token
+
+
+def test_picks_of_one_subject_do_not_break_another(env):
+    """Filters, period and baseline picks made for p01 do not fit p02 (other days, operators,
+    sessions): switching the subject falls back to p02's defaults instead of failing."""
+    at = run("psy", "history")
+    at.multiselect(key="history.operator_filter").set_value(["ben"]).run()
+    at.date_input(key="history.period").set_value((dt.date(2026, 11, 3), dt.date(2026, 11, 4)))
+    at.multiselect(key="history.baseline_pick.p01").set_value(["s2"]).run()
+    at.session_state["shared.subject"] = "p02"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Subject history — p02"
+    assert at.dataframe(key="history.sessions").value["session"].tolist() == ["t1"]
+    assert at.multiselect(key="history.operator_filter").value == []
+    comp = run("psy", "compare", compare__mode="Two periods of one subject")
+    comp.session_state["shared.subject"] = "p02"
+    comp.run()
+    assert not comp.exception, [e.value for e in comp.exception]

@@ -58,6 +58,7 @@ def pick_period(side: str, hist, days, default) -> tuple[str, dict, tuple]:
     """A period of local days (both ends included, as shown); its sessions are those that
     start in it (fer_core.analytics.compare.sessions_in_period), each counted whole."""
     key = f"compare.{side}.period"
+    ui.keep_valid(key, ui.in_range(days.min(), days.max()))
     ui.url_setting(key, f"{side.lower()}_period", default,
                    ui.date_range_in(days.min(), days.max()))
     period = st.date_input(f"Period {side}", key=key, min_value=days.min(), max_value=days.max())

@@ -31,6 +31,7 @@ every = sl.session_list(hist.sessions, listing, tz)  # oldest first, with names 
 names = dict(zip(every["session"], every["name"], strict=True))
 days = every["start"].dt.tz_convert(tz).dt.date
 first_day, last_day = days.min(), days.max()
+ui.keep_valid("history.period", ui.in_range(first_day, last_day))
 ui.url_setting("history.period", "period", (first_day, last_day),
                ui.date_range_in(first_day, last_day))
 ui.url_setting("history.by", "per", "session", ui.one_of(["session", "day"]))
@@ -54,8 +55,9 @@ st.info(ui.plain(an.rule_text(rule, [names[s] for s in chosen])), icon=":materia
 if auth_ui.may(Perm.ANNOTATE, subject):
     with st.expander("Choose the baseline sessions"):
         ids = every["session"].tolist()
-        st.session_state.setdefault("history.baseline_pick", chosen)
-        pick = st.multiselect("Baseline sessions", ids, key="history.baseline_pick",
+        pick_key = f"history.baseline_pick.{subject}"  # one per subject: ids differ
+        st.session_state.setdefault(pick_key, chosen)
+        pick = st.multiselect("Baseline sessions", ids, key=pick_key,
                               format_func=names.get, placeholder="none: earlier sessions rule",
                               help="Observations, Compare and the charts below are read "
                                    "against these sessions, pooled by recorded time.")
@@ -130,6 +132,7 @@ st.subheader("Sessions")
 f1, f2, f3 = st.columns([2, 2, 1])
 label_filter = f1.text_input("Label contains", key="history.label_filter")
 operators = sorted(o for o in table["operator"].unique() if o)
+ui.keep_valid("history.operator_filter", lambda v: set(v) <= set(operators))
 operator_filter = f2.multiselect("Operator", operators, key="history.operator_filter",
                                  placeholder="all operators")
 sort = f3.selectbox("Sort", list(sl.SORT_KEYS), key="history.sort")

@@ -23,7 +23,8 @@ except LookupError:  # metadata missing or unreadable: named above, nothing else
     st.stop()
 # the label is typed by a user: plain text, never markdown (no images, links or colours)
 st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
-           + (f" · {ui.plain(meta.label)}" if meta.label else ""))
+           + (f" · {ui.plain(meta.label)}" if meta.label else "")
+           + (" · chosen baseline session" if meta.baseline else ""))
 ui.synthetic_badge(meta.synthetic)
 listed = this.loc[this["session"] == session, "n_rows"]
 view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)

@@ -150,6 +150,9 @@ def baseline_trend(names: list[str], values, baseline, is_baseline, title: str,
                                  mode="markers", name="chosen baseline session",
                                  marker={"symbol": "diamond-open", "size": 13,
                                          "color": "#555555"}))
+    if not percent:  # valence: the fixed -1..1 axis of every valence chart
+        fig.add_hline(y=0, line_dash="dot", line_color="#999999")
+        fig.update_yaxes(range=[-1, 1])
     if few:
         fig.update_xaxes(type="category")
     return _layout(fig, title, y_title, "session")

@@ -69,8 +69,10 @@ def _restore_from_url(options: list[str]) -> None:
 
 
 def sidebar(page) -> None:
-    """Log store location and the subject/session picks every review page shares."""
-    st.sidebar.caption(f"Log store: `{loaders.root()}`")
+    """Log store location (not for viewers: a server path is none of their business) and the
+    subject/session picks every review page shares."""
+    if auth_ui.may(Perm.IMPORT):
+        st.sidebar.caption(f"Log store: `{loaders.root()}`")
     subjects = loaders.subjects()
     if subjects.empty:
         st.sidebar.caption("No subjects yet.")

@@ -134,6 +134,32 @@ def valence_line(x, y, title: str = VALENCE_LABEL, x_title: str = "") -> go.Figu
     return _layout(fig, title, "derived valence (-1 .. +1)", x_title)
 
 
+def baseline_trend(names: list[str], values, baseline, is_baseline, title: str,
+                   y_title: str, percent: bool = True) -> go.Figure:
+    """A metric per session beside the baseline it is read against (dashed), the chosen
+    baseline sessions drawn as open diamonds. ``names``: one display name per session."""
+    scale = 100.0 if percent else 1.0
+    xs, few = _points(names)
+    ys = [scale * float(v) for v in values]
+    base = [None if pd.isna(v) else scale * float(v) for v in baseline]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", name="this session",
+                               line={"color": "#1f77b4"}))
+    fig.add_trace(go.Scatter(x=xs, y=base, mode="lines", name="baseline",
+                             line={"color": "#555555", "dash": "dash"}))
+    chosen = [i for i, b in enumerate(is_baseline) if b]
+    if chosen:
+        fig.add_trace(go.Scatter(x=[xs[i] for i in chosen], y=[ys[i] for i in chosen],
+                                 mode="markers", name="chosen baseline session",
+                                 marker={"symbol": "diamond-open", "size": 13,
+                                         "color": "#555555"}))
+    if not percent:  # valence: the fixed -1..1 axis of every valence chart
+        fig.add_hline(y=0, line_dash="dot", line_color="#999999")
+        fig.update_yaxes(range=[-1, 1])
+    if few:
+        fig.update_xaxes(type="category")
+    return _layout(fig, title, y_title, "session")
+
+
 def heatmap(table: pd.DataFrame, title: str = "Time of day x expression",
             tz: str = "UTC") -> go.Figure:
     """Hour-of-day (rows, in ``tz``, named on the axis) by class (columns) shares, in percent."""
@@ -251,8 +277,12 @@ def sessions_scatter(sessions: pd.DataFrame, shares: pd.DataFrame) -> go.Figure:
         marker={"size": 6 + 14 * (length / max(float(length.max() or 1), 1.0)),
             "color": 100 * data["negative_share"].fillna(0), "colorscale": "Reds",
             "cmin": 0, "cmax": 100, "showscale": True, "colorbar": {"title": "neg. %"}},
-        hovertext=[f"{s}: {100 * (v if v == v else 0):.0f}% negative affect"
-                   for s, v in zip(data["session"], data["negative_share"], strict=True)],
+        # sessions by their label and start time (the x position), never the UTC id
+        hovertext=[f"{html.escape(str(lab or 'unlabelled'))} · {pd.Timestamp(t):%Y-%m-%d %H:%M}"
+                   f": {100 * (v if v == v else 0):.0f}% negative affect"
+                   for lab, t, v in zip(data.get("label", pd.Series("", index=data.index)),
+                                        data["started_at"], data["negative_share"],
+                                        strict=True)],
     ))
     min_time_span(fig, data["started_at"], pd.Timedelta(days=2))
     return _layout(fig, "Sessions over time (colour: negative-affect share; size: length)")

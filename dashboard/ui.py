@@ -77,7 +77,8 @@ def empty_state() -> None:
         "`python -m fer_core logs import FILE.zip`), or\n"
         "* **try the dashboard now** with synthetic demo data: "
         "`python -m fer_core demo-data` (clearly marked *synthetic* everywhere).\n\n"
-        f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder).",
+        + (f"Log store: `{loaders.root()}` (set `FER_LOG_ROOT` to use another folder)."
+           if auth_ui.may(Perm.IMPORT) else "Ask an admin to add data."),
         icon=":material/inbox:",
     )
     if not auth_ui.may(Perm.IMPORT):
@@ -139,9 +140,10 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
 
     def label(session: str) -> str:
         row = info.loc[session]
+        # label first, then the local start time (as in every table and axis), then the length
         text = f"{fmt_time(row['started_at'])} · {fmt_duration(row['duration_s'])}"
         if row.get("label"):
-            text += f" · {row['label']}"
+            text = f"{row['label']} · {text}"
         synthetic = row.get("synthetic") and "synthetic" not in text
         return text + (" (synthetic)" if synthetic else "")
 
@@ -211,3 +213,128 @@ def png_file_name(name: str, subjects, session: str | None = None) -> str:
 
 def slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")[:60]
+
+
+# ---- settings that survive F5 (issue 19) -------------------------------------------------------
+
+def url_setting(key: str, param: str, default, parse: Callable[[str], object] = str):
+    """A page setting kept in the URL's query string, so a reload (F5) or a bookmark keeps it.
+
+    Why the URL: a reload starts a new Streamlit session and empties ``st.session_state``; the
+    query string survives. A fresh session takes ``?param=`` (when ``parse`` accepts it; a
+    malformed value is ignored, never an error), else ``default``. Call :func:`to_url` with the
+    widget's value after drawing it, so the URL always holds what is on screen.
+    """
+    if key not in st.session_state:
+        value = default
+        raw = st.query_params.get(param)
+        if raw is not None:
+            try:
+                value = parse(raw)
+            except (ValueError, TypeError, KeyError):
+                value = default
+        st.session_state[key] = value
+    return st.session_state[key]
+
+
+def keep_valid(key: str, valid: Callable[[object], bool]) -> None:
+    """Forget a widget's stored value that no longer fits its options (another subject was
+    picked in the sidebar): Streamlit would refuse it, and the page falls back to its default."""
+    if key in st.session_state and not valid(st.session_state[key]):
+        del st.session_state[key]
+
+
+def in_range(low, high) -> Callable[[object], bool]:
+    """For :func:`keep_valid`: a (first, last) date pair within ``low..high``."""
+    def valid(value) -> bool:
+        return (isinstance(value, tuple | list) and len(value) == 2
+                and low <= value[0] <= value[1] <= high)
+
+    return valid
+
+
+def to_url(**params) -> None:
+    """Mirror page settings into the query string (``None`` removes one)."""
+    for name, value in params.items():
+        if value is None:
+            st.query_params.pop(name, None)
+        elif st.query_params.get(name) != str(value):
+            st.query_params[name] = str(value)
+
+
+def one_of(options) -> Callable[[str], str]:
+    """A ``parse`` for :func:`url_setting` that accepts only one of ``options``."""
+    allowed = [str(o) for o in options]
+
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(raw)
+        return raw
+
+    return parse
+
+
+def number_in(low: float, high: float, step: float) -> Callable[[str], float]:
+    """A ``parse`` for a slider's value: a number within ``low..high`` on its ``step`` grid."""
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high or abs(round(value / step) * step - value) > 1e-9:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def date_range_text(period) -> str:
+    """``2026-11-19..2026-11-25`` for the URL."""
+    return f"{period[0]}..{period[1]}"
+
+
+def date_range_in(low, high) -> Callable[[str], tuple]:
+    """A ``parse`` for a date range within ``low..high`` written by :func:`date_range_text`."""
+    import datetime as dt
+
+    def parse(raw: str) -> tuple:
+        first, last = (dt.date.fromisoformat(x) for x in raw.split(".."))
+        if not low <= first <= last <= high:
+            raise ValueError(raw)
+        return first, last
+
+    return parse
+
+
+# ---- sessions: names, opening one, the chosen baseline ----------------------------------------
+
+def session_names(subject: str) -> dict[str, str]:
+    """Session id -> "label · local start time" for every session of ``subject``."""
+    from fer_core.analytics.session_list import session_names as names
+
+    return names(loaders.sessions(subject), display_tz())
+
+
+def open_session(subject: str, session: str) -> None:
+    """Switch to the Session summary page with ``session`` of ``subject`` picked."""
+    st.session_state[PENDING_SUBJECT_KEY] = subject
+    st.session_state[SESSION_KEY] = session
+    st.switch_page("pages/session.py")
+
+
+def save_baseline(subject: str, wanted: set[str], sessions: list[str]) -> int:
+    """Make exactly ``wanted`` (of ``sessions``) the subject's chosen baseline.
+
+    Every change is checked (ANNOTATE on the subject), audited one entry per session and
+    queued for the central store like a note. Returns how many sessions changed.
+    """
+    from fer_core.central.background import publish_later
+
+    auth_ui.require(Perm.ANNOTATE, subject)
+    store = loaders.store()
+    changed = 0
+    for session in sessions:
+        value = session in wanted
+        if store.set_baseline(subject, session, value) != value:
+            changed += 1
+            auth_ui.audit("annotate", f"subject={subject} session={session}", field="baseline",
+                          value=value)
+            publish_later(store.root, subject, session)
+    return changed

@@ -235,3 +235,32 @@ def test_stop_with_an_unwritable_central_store_keeps_the_session_and_says_why(
     assert result is not None and result.error is None  # STOP itself succeeded
     assert _wait_for(store.root, "P2", result.session).startswith("failed: ")
     assert len(store.read("P2", result.session)) == 1  # the local session is intact
+
+
+def test_a_baseline_choice_reaches_a_table_made_before_the_column(tmp_path, local_central):
+    """Issue 19: ``baseline`` is a column of the sessions table; a table created by an older
+    version (without it) gains it on the next publish instead of refusing the merge."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+
+    from fer_core.central.tables import SESSIONS_SCHEMA, sessions_row
+
+    store = synthetic_store(tmp_path / "logs", [("P1", "a", 8), ("P1", "b", 3)])
+    central = resolve_central()
+    # the sessions table as an older version wrote it: same row, no baseline column
+    listing = store.list_sessions("P1").set_index("session")
+    old = sessions_row(store.session_meta("P1", "a"), listing.loc["a"].to_dict(),
+                       "room-1.a", "room-1", {})
+    old_schema = pa.schema([f for f in SESSIONS_SCHEMA if f.name != "baseline"])
+    write_deltalake(central.sessions_uri, old.select(old_schema.names).cast(old_schema))
+    assert "baseline" not in DeltaTable(central.sessions_uri).schema().to_arrow().names
+
+    store.set_baseline("P1", "b", True)
+    assert publish_session(store, central, "P1", "b").action == "published"
+    assert publish_session(store, central, "P1", "a").action == "published"  # its frames
+    rows = {r["session"]: r["baseline"] for r in reader.sessions(central, "P1").to_pylist()}
+    assert rows == {"room-1.a": False, "room-1.b": True}
+    store.set_baseline("P1", "b", False)
+    assert publish_session(store, central, "P1", "b").action == "updated"
+    rows = {r["session"]: r["baseline"] for r in reader.sessions(central, "P1").to_pylist()}
+    assert rows["room-1.b"] is False

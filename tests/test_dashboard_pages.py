@@ -131,7 +131,7 @@ def test_history_figures(app):
     # negative 5 of 11 s
     assert metrics(at) == {"Sessions": "2", "Recorded time": "0 min 14 s",
                            "Face in view": "79%", "Negative-affect share": "45%"}
-    shares, stacked, lines, valence, heat = figures(at)
+    shares, negative, valence, stacked, lines, heat = figures(at)
     assert shares["data"][0]["y"] == pytest.approx(
         [300 / 11, 0, 0, 400 / 11, 200 / 11, 0, 200 / 11])
     assert trace(stacked, "happy")["y"] == pytest.approx([50, 0])
@@ -139,12 +139,18 @@ def test_history_figures(app):
     assert trace(lines, "sad")["y"] == pytest.approx([25, 0])
     assert "derived estimate" in valence["layout"]["title"]["text"]
     assert valence["data"][0]["y"] == pytest.approx([1.48 / 8, -1.41 / 3], abs=1e-5)
+    # sessions on the axes by label and local start time, never by their UTC id
+    assert trace(stacked, "happy")["x"] == ["intake · 2026-11-02 09:00", "2026-11-03 23:50"]
+    assert trace(negative, "this session")["y"] == pytest.approx([37.5, 200 / 3])
+    assert trace(negative, "baseline")["y"] == [None, None]  # 2 sessions: no baseline yet
     assert heat["data"][0]["y"] == ["09:00", "23:00"]
     assert heat["data"][0]["z"][0][3] == pytest.approx(50)  # 09:00, happy
     assert heat["data"][0]["z"][1][0] == pytest.approx(200 / 3)  # 23:00, angry
     sessions = at.dataframe[0].value
-    assert sessions["session"].tolist() == ["s-a", "s-b"]
-    assert sessions["negative_share"].tolist() == pytest.approx([37.5, 200 / 3])
+    assert sessions["session"].tolist() == ["s-b", "s-a"]  # newest first
+    assert sessions["label"].tolist() == ["", "intake"]
+    assert sessions["negative_share"].tolist() == pytest.approx([200 / 3, 37.5])
+    assert "No baseline chosen" in at.info[0].value
     assert not at.warning  # two sessions are too few for a baseline observation
     assert any("3 earlier sessions" in c.value for c in at.caption)
     assert "SYNTHETIC" not in markdown_text(at)
@@ -155,7 +161,7 @@ def test_history_per_day_and_period_filter(app):
 
     at = app("pages/history.py")
     at.radio(key="history.by").set_value("day").run()
-    stacked = figures(at)[1]
+    stacked = figures(at)[3]
     assert trace(stacked, "happy")["x"] == ["2026-11-02", "2026-11-03"]
     at.date_input(key="history.period").set_value((dt.date(2026, 11, 3), dt.date(2026, 11, 3)))
     at.run()

@@ -7,9 +7,10 @@ hidden from other roles) and written to the audit log.
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, loaders
+from dashboard import auth_ui, loaders, ui
 from dashboard.plaintext import plain, say
 from fer_core.auth import AccountError, ErasureError, Perm, Role
+from fer_core.auth.audit_view import audit_table
 from fer_core.logstore import LogStore, SessionBusyError, SessionNotFoundError
 
 who = auth_ui.require(Perm.MANAGE_ACCOUNTS)
@@ -78,14 +79,17 @@ with assign_tab:
             for subject in current - set(chosen):
                 auth.set_assignment(who, subject, user, False)
             say(st, "success", f"Assignments of {user} saved.")
+    # explicit columns: an empty table still shows its headers (issue 19)
     st.dataframe(pd.DataFrame([{"account": u, "subjects": ", ".join(s)}
-                               for u, s in auth.assignments.all().items()]),
+                               for u, s in auth.assignments.all().items()],
+                              columns=["account", "subjects"]),
                  hide_index=True, key="admin.assignments")
 
 with audit_tab:
     auth_ui.require(Perm.READ_AUDIT)
+    tz = ui.display_tz()
     try:  # a damaged line or anchor is reported by verify(), never raised
-        entries = pd.DataFrame(auth.audit.entries())
+        entries = audit_table(auth.audit.entries(), tz)  # newest first, all text
         problems = auth.audit.verify()
     except OSError as exc:
         entries, problems = pd.DataFrame(), [f"the audit folder cannot be read ({exc})"]
@@ -111,9 +115,8 @@ with audit_tab:
             shown = shown.loc[shown["action"] == f_action]
         if f_text:
             shown = shown.loc[shown["target"].str.contains(f_text, regex=False)]
-        cols = [c for c in ("time", "user", "action", "target", "details") if c in shown]
-        st.dataframe(shown[cols].iloc[::-1].astype(str), hide_index=True,
-                     key="admin.audit_table")
+        st.dataframe(shown, hide_index=True, key="admin.audit_table", column_config={
+            "time": st.column_config.TextColumn(f"time ({tz})")})
 
 with erase_tab:
     auth_ui.require(Perm.DELETE)

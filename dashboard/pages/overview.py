@@ -53,8 +53,8 @@ if event.selection.rows:
 sessions = loaders.sessions()
 sessions = sessions.loc[sessions["subject"].isin(shown["subject"])]
 ui.damage_notice(sessions)
-ui.chart(charts.sessions_scatter(sessions, loaders.negative_shares()), "sessions over time",
-         "overview.sessions", shown["subject"].tolist())
+ui.chart(charts.sessions_scatter(ui.localise(sessions, "started_at"), loaders.negative_shares()),
+         "sessions over time", "overview.sessions", shown["subject"].tolist())
 
 # the overview's export is the whole store: only for accounts that see every subject
 if auth_ui.current().sees_all_subjects and ui.downloads_heading():

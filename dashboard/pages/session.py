@@ -23,7 +23,8 @@ except LookupError:  # metadata missing or unreadable: named above, nothing else
     st.stop()
 # the label is typed by a user: plain text, never markdown (no images, links or colours)
 st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
-           + (f" · {ui.plain(meta.label)}" if meta.label else ""))
+           + (f" · {ui.plain(meta.label)}" if meta.label else "")
+           + (" · chosen baseline session" if meta.baseline else ""))
 ui.synthetic_badge(meta.synthetic)
 listed = this.loc[this["session"] == session, "n_rows"]
 view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)
@@ -32,9 +33,10 @@ if rows.empty:
     st.info("This session has no logged frames yet.")
     st.stop()
 
-st.session_state.setdefault("session.window_s", 2.0)
+ui.url_setting("session.window_s", "smooth", 2.0, ui.number_in(0.0, 30.0, 0.5))
 window_s = st.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
                      help="Centred moving average of the probabilities; 0 shows raw values.")
+ui.to_url(smooth=f"{window_s:g}")  # F5 keeps the window
 s = view.summary  # of all rows, whether or not the charts are downsampled
 if view.downsampled:
     st.info(f"Long session ({view.n_rows:,} rows): the charts, transitions and peaks are drawn "
@@ -85,12 +87,16 @@ per_class = pd.DataFrame({
     "mean confidence": [s[f"confidence_{c}"] for c in an.CLASSES],
 }, index=list(an.CLASSES))
 peaks = an.class_peaks(rows, window_s).set_index("class")
-per_class["peak probability"] = peaks["peak"]
+PEAK = "peak of smoothed probability"
+per_class[PEAK] = peaks["peak"]
 per_class["peak at (s from start)"] = peaks["offset_s"]
 st.dataframe(per_class, key="session.per_class", column_config={
     "share of face time (%)": st.column_config.NumberColumn(format="%.1f"),
     "mean confidence": st.column_config.NumberColumn(format="%.2f"),
-    "peak probability": st.column_config.NumberColumn(format="%.2f"),
+    PEAK: st.column_config.NumberColumn(
+        format="%.2f", help=f"Highest value of the smoothed curve ({window_s:g}-s window, as "
+        "in the chart above), so it can lie below the mean confidence, which averages the "
+        "raw per-frame probabilities of the frames labelled with this expression."),
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
 

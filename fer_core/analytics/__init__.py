@@ -16,6 +16,16 @@ from fer_core.analytics.store_queries import (
     session_label_counts,
 )
 from fer_core.analytics.store_summaries import subject_history, summary_label_counts
+from fer_core.measures.baseline import (
+    RULE_CHOSEN,
+    RULE_EARLIER,
+    baseline_flags,
+    baseline_summary,
+    chosen_sessions,
+    pooled,
+    reference_table,
+    rule_text,
+)
 from fer_core.measures.frames import (
     CLASSES,
     NO_FACE,
@@ -36,7 +46,6 @@ from fer_core.measures.frames import (
     valence,
 )
 from fer_core.measures.history import (
-    baseline_flags,
     bucket_counts,
     filter_counts,
     session_bounds,
@@ -54,11 +63,15 @@ __all__ = [
     "LARGE_SESSION_ROWS",
     "NO_FACE",
     "PROB_COLUMNS",
+    "RULE_CHOSEN",
+    "RULE_EARLIER",
     "VALENCE_LABEL",
     "VALENCE_WEIGHTS",
     "SessionView",
     "baseline_flags",
+    "baseline_summary",
     "bucket_counts",
+    "chosen_sessions",
     "class_peaks",
     "class_shares",
     "compare_summaries",
@@ -71,8 +84,11 @@ __all__ = [
     "frame_seconds",
     "negative_share_by_session",
     "overview_table",
+    "pooled",
+    "reference_table",
     "row_duration_sql",
     "row_durations",
+    "rule_text",
     "session_bounds",
     "session_label_counts",
     "session_summary",

@@ -146,8 +146,9 @@ def _merge_row(central: CentralStore, row: pa.Table) -> None:
                            configuration=TABLE_CONFIGURATION,
                            storage_options=central.storage_options or None)
         return
+    # merge_schema: a table created before a column was added (``baseline``) gains it here
     (table.merge(source=row, predicate="t.subject = s.subject AND t.session = s.session",
-                 source_alias="s", target_alias="t")
+                 source_alias="s", target_alias="t", merge_schema=True)
      .when_matched_update_all().when_not_matched_insert_all().execute())
 
 

@@ -56,6 +56,7 @@ SESSIONS_SCHEMA = pa.schema([
     pa.field("app_version", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
     pa.field("synthetic", pa.bool_(), nullable=False),
+    pa.field("baseline", pa.bool_()),  # nullable: rows published before the column existed
     pa.field("n_markers", pa.int64(), nullable=False),
     pa.field("markers_json", pa.string(), nullable=False),
     pa.field("consent_json", pa.string(), nullable=False),
@@ -102,6 +103,7 @@ def sessions_row(meta: SessionMeta, listing: dict[str, Any], session_id: str, si
         "notes": meta.notes, "model_name": meta.model_name,
         "model_version": meta.model_version, "app_version": meta.app_version,
         "source": meta.source, "synthetic": bool(meta.synthetic),
+        "baseline": bool(meta.baseline),
         "n_markers": len(meta.markers), "markers_json": _json(data["markers"]),
         "consent_json": _json(meta.consent), "extra_json": _json(meta.extra),
         "damage_json": _json(meta.damage), "summary_json": _json(summary or {}),

@@ -53,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "list":
             sessions = store.list_sessions(args.subject)
             df = sessions if args.subject else store.list_subjects()
-            sys.stdout.write(df.drop(columns=["damage"], errors="ignore").to_string(index=False)
-                             + "\n")
+            # notes are free text with line breaks (they stay in `_session.json`), not a column
+            shown = df.drop(columns=["damage", "notes"], errors="ignore")
+            sys.stdout.write(shown.to_string(index=False) + "\n")
             damaged = sessions.loc[sessions["damage"] != ""]
             if not damaged.empty:  # said plainly, not hidden in a wide column
                 sys.stdout.write(f"\n{len(damaged)} damaged session(s) (`logs repair` rebuilds "

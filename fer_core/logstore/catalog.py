@@ -34,6 +34,7 @@ SESSION_COLUMNS = [
     "n_face_rows", "label", "operator", "model_name", "synthetic",
     # beyond the contract:
     "model_version", "source", "status", "n_markers", "n_bad_files", "damage",
+    "baseline", "notes",
 ]
 SUBJECT_COLUMNS = [
     "subject", "n_sessions", "n_rows", "first_started_at", "last_started_at",
@@ -138,6 +139,7 @@ def session_row(root: Path, subject: str, session: str, infos: list[reader.FileI
         "synthetic": meta.synthetic, "model_version": meta.model_version,
         "source": meta.source, "status": status, "n_markers": len(meta.markers),
         "n_bad_files": len(infos) - len(good), "damage": "; ".join(damage),
+        "baseline": meta.baseline, "notes": meta.notes,
     }
 
 
@@ -151,6 +153,8 @@ def sessions_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
         df[col] = df[col].astype("int64")
     df["duration_s"] = df["duration_s"].astype("float64")
     df["synthetic"] = df["synthetic"].astype(bool)
+    df["baseline"] = df["baseline"].fillna(False).astype(bool)
+    df["notes"] = df["notes"].fillna("").astype(str)
     return df.sort_values(["subject", "started_at", "session"]).reset_index(drop=True)
 
 

@@ -64,6 +64,9 @@ class SessionMeta:
     operator: str = ""
     label: str = ""
     notes: str = ""
+    #: Chosen by a psychologist as (part of) this subject's baseline: observations, Compare and
+    #: the history charts are then relative to the chosen sessions (fer_core.measures.baseline).
+    baseline: bool = False
     markers: list[Marker] = field(default_factory=list)
     model_name: str = ""
     model_version: str = ""
@@ -98,6 +101,8 @@ class SessionMeta:
             Marker(_parse(m["timestamp"]), str(m["label"]))  # type: ignore[arg-type]
             for m in data.get("markers", [])
         ]
+        if not isinstance(data.get("baseline", False), bool):
+            raise ValueError("baseline must be true or false")
         damage = data.get("damage", [])
         if not isinstance(damage, list) or not all(isinstance(d, dict) for d in damage):
             raise ValueError("damage must be a list of objects")
@@ -173,8 +178,9 @@ def salvage_meta(raw: bytes) -> dict[str, Any]:
     for key in ("operator", "label", "notes", "model_name", "model_version", "app_version"):
         if isinstance(data.get(key), str):
             out[key] = data[key]
-    if isinstance(data.get("synthetic"), bool):
-        out["synthetic"] = data["synthetic"]
+    for key in ("synthetic", "baseline"):
+        if isinstance(data.get(key), bool):
+            out[key] = data[key]
     if data.get("source") in SOURCES:
         out["source"] = data["source"]
     if "consent" in data and (data["consent"] is None or isinstance(data["consent"], dict)):

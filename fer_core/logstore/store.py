@@ -264,6 +264,22 @@ class LogStore:
             raise TypeError("notes must be a string")
         self._update(subject, session, lambda m: setattr(m, "notes", notes))
 
+    def set_baseline(self, subject: str, session: str, baseline: bool) -> bool:
+        """Mark (or unmark) a session as part of its subject's chosen baseline.
+
+        Returns the previous value, so a caller can audit only real changes.
+        """
+        if not isinstance(baseline, bool):
+            raise TypeError("baseline must be True or False")
+        before: list[bool] = []
+
+        def change(meta: SessionMeta) -> None:
+            before.append(meta.baseline)
+            meta.baseline = baseline
+
+        self._update(subject, session, change)
+        return before[0]
+
     # ------------------------------------------------------------------ export / import
     def export(self, fmt: str, subject: str | None = None, session: str | None = None) -> bytes:
         """A session, a subject or everything as ``csv``, ``parquet`` or ``zip`` bytes."""

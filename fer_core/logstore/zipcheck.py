@@ -215,6 +215,7 @@ def check_meta(data: dict[str, Any], where: str) -> None:
     _need(data.get("source", "webcam") in SOURCES, where,
           f"source {data.get('source')!r} is not one of {sorted(SOURCES)}")
     _need(isinstance(data.get("synthetic", False), bool), where, "synthetic must be true/false")
+    _need(isinstance(data.get("baseline", False), bool), where, "baseline must be true/false")
     _need(data.get("consent") is None or isinstance(data["consent"], dict), where,
           "consent must be an object or null")
     _need(isinstance(data.get("extra", {}), dict), where, "extra must be an object")

@@ -3,7 +3,8 @@
 A subject can have millions of rows (9 hours at 30 frames/s is ~1M). Instead of keeping frames,
 :func:`bucket_counts` reduces them once to the time covered per (session, 15-minute UTC bucket,
 label) with time-weighted sums of valence and confidence; every history table (per session,
-per day, time-of-day heatmap, baseline flags, period comparisons) is then a cheap pandas
+per day, time-of-day heatmap, period comparisons; baseline flags in
+:mod:`fer_core.measures.baseline`) is then a cheap pandas
 operation on a few thousand rows, which is what the dashboard caches. Fifteen-minute UTC
 buckets convert exactly to any real time zone (all offsets are multiples of 15 minutes), so
 local days and hours are computed after aggregation without touching the frames again.
@@ -32,9 +33,6 @@ from fer_core.measures.frames import (
 BUCKET = pd.Timedelta(minutes=15)
 COUNT_COLUMNS = ["session", "bucket", "label", "n", "seconds", "valence_sum", "confidence_sum"]
 BOUND_COLUMNS = ["session", "start", "end", "n_frames", "duration_s"]
-#: Plain-language names of the metrics baseline flags can watch.
-METRIC_NAMES = {"negative_share": "negative-affect share", "face_in_view": "face-in-view time",
-                "share_happy": "happy share", "share_neutral": "neutral share"}
 
 
 def bucket_counts(df: pd.DataFrame, bucket: pd.Timedelta = BUCKET) -> pd.DataFrame:
@@ -266,50 +264,6 @@ def time_of_day_heatmap(counts: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
     table = table.reindex(columns=list(CLASSES), fill_value=0.0)
     total = table.sum(axis=1)
     return table.div(total.where(total > 0), axis=0).fillna(0.0)
-
-
-def baseline_flags(
-    sessions: pd.DataFrame,
-    metric: str = "negative_share",
-    min_history: int = 3,
-    threshold_sd: float = 2.0,
-) -> pd.DataFrame:
-    """Sessions whose ``metric`` departs from the person's own earlier sessions.
-
-    For each session (oldest first) with at least ``min_history`` earlier sessions, compare its
-    value to the mean and sample standard deviation of all earlier sessions; flag it when it is
-    more than ``threshold_sd`` sd away. A zero sd (identical earlier values) never flags, because
-    "infinitely unusual" would overstate a tiny difference. The text is an observation about the
-    recording, never a diagnosis. Returns ``session``, ``start``, ``value``, ``baseline_mean``,
-    ``baseline_sd``, ``z``, ``direction``, ``observation``.
-    """
-    cols = ["session", "start", "value", "baseline_mean", "baseline_sd", "z", "direction",
-            "observation"]
-    rows = []
-    if sessions.empty:
-        return pd.DataFrame(columns=cols)
-    ordered = sessions.sort_values("start", ignore_index=True)
-    values = ordered[metric].to_numpy(dtype="float64")
-    name = METRIC_NAMES.get(metric, metric.replace("_", " "))
-    for i in range(min_history, len(ordered)):
-        earlier = values[:i][~np.isnan(values[:i])]
-        if len(earlier) < min_history or np.isnan(values[i]):
-            continue
-        mean, sd = float(earlier.mean()), float(earlier.std(ddof=1))
-        if sd < 1e-9:
-            continue
-        z = (values[i] - mean) / sd
-        if abs(z) > threshold_sd:
-            direction = "higher" if z > 0 else "lower"
-            text = (
-                f"In this session the {name} was {values[i]:.0%}, {direction} than in this "
-                f"person's {len(earlier)} earlier sessions (mean {mean:.0%}, sd {sd:.0%}; "
-                f"{abs(z):.1f} sd {'above' if z > 0 else 'below'}). This is an observation "
-                "about the recording, not a diagnosis."
-            )
-            rows.append((ordered.at[i, "session"], ordered.at[i, "start"], float(values[i]),
-                         mean, sd, float(z), direction, text))
-    return pd.DataFrame(rows, columns=cols)
 
 
 def negative_share_series(counts: pd.DataFrame, bounds: pd.DataFrame) -> list[float]:

@@ -29,7 +29,9 @@ def session_report(subject: str, meta, s: dict, figs: dict, window_s: float) -> 
         [("Subject", subject), ("Session", meta.session), *summary_rows(s)],
         images,
         notes=meta.notes,
-        markers=[(ui.fmt_time(m.timestamp), m.label) for m in meta.markers],
+        markers=[(ui.fmt_time(seg.start) if seg.end is None else
+                  f"{ui.local(seg.start):%Y-%m-%d %H:%M:%S} to {ui.local(seg.end):%H:%M:%S}",
+                  seg.label) for seg in meta.sorted_segments()],
         synthetic=meta.synthetic,
         footnotes=[f"Smoothing window {window_s:g} s. Times in {ui.display_tz()}.",
                    an.VALENCE_LABEL + ": " + ", ".join(

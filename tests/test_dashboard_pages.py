@@ -223,16 +223,42 @@ def test_session_smoothing_window_changes_the_smoothed_line(app):
     assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.7, 0.6])  # (t-1, t+1]
 
 
-def test_session_marker_and_notes_are_saved_and_shown(app, store_root):
+def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):
     at = app("pages/session.py", session="s-b")
-    at.number_input(key="session.marker_offset").set_value(1.0)
-    at.text_input(key="session.marker_label").set_value("task 2").run()
-    at.button(key="session.add_marker").click().run()
+    at.number_input(key="session.segment_start").set_value(1.0)
+    at.number_input(key="session.segment_end").set_value(5.0)
+    at.text_input(key="session.segment_label").set_value("task 2").run()
+    at.button(key="session.add_segment").click().run()
+    at.button(key="session.add_segment").click().run()  # a second click adds no copy
     meta = LogStore(store_root).session_meta("p01", "s-b")
-    assert [m.label for m in meta.markers] == ["task 2"]
+    assert [(s.label, (s.end - s.start).total_seconds()) for s in meta.segments] == [
+        ("task 2", 4.0)]
     raw = figures(at)[0]
     assert [a["text"] for a in raw["layout"]["annotations"]] == ["task 2"]
-    assert at.table[0].value["label"].tolist() == ["task 2"]
+    assert [sh["type"] for sh in raw["layout"]["shapes"]] == ["rect"]  # a shaded interval
+    table = at.dataframe[1].value  # after the per-expression table
+    assert table["label"].tolist() == ["task 2"] and table["duration (s)"].tolist() == [4.0]
+    assert table["s from start"].tolist() == [1.0]
+    # a point marker, then the interval edited into another label and its end removed
+    at.number_input(key="session.segment_start").set_value(2.0)
+    at.number_input(key="session.segment_end").set_value(None)
+    at.text_input(key="session.segment_label").set_value("beep").run()
+    at.button(key="session.add_segment").click().run()
+    seg_id = meta.segments[0].id
+    at.selectbox(key="session.segment_pick").set_value(seg_id).run()
+    at.text_input(key=f"session.edit_label.{seg_id}").set_value("task 2b")
+    at.number_input(key=f"session.edit_end.{seg_id}").set_value(0.5).run()
+    at.button(key="session.save_segment").click().run()  # end before start: refused
+    assert "Not saved" in at.error[0].value
+    at.number_input(key=f"session.edit_end.{seg_id}").set_value(3.0).run()
+    at.button(key="session.save_segment").click().run()
+    meta = LogStore(store_root).session_meta("p01", "s-b")
+    assert sorted((s.label, s.end is None) for s in meta.segments) == [
+        ("beep", True), ("task 2b", False)]
+    at.selectbox(key="session.segment_pick").set_value(seg_id).run()
+    at.button(key="session.delete_segment").click().run()
+    assert [s.label for s in LogStore(store_root).session_meta("p01", "s-b").segments] == [
+        "beep"]
     at.text_area(key="session.notes").set_value("calm, talkative")
     at.button(key="session.save_notes").click().run()
     assert LogStore(store_root).session_meta("p01", "s-b").notes == "calm, talkative"

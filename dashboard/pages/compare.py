@@ -1,9 +1,10 @@
-"""Compare: two sessions, or two periods of one subject, side by side with their differences."""
+"""Compare: two sessions, two periods of one subject, or one segment label across a subject's
+sessions."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.analytics.compare import display_values
 from fer_core.auth import Perm
@@ -14,8 +15,17 @@ st.title("Compare")
 names = subjects.sort_values("subject")["subject"].tolist()
 subject_fmt = ui.subject_label(subjects)
 st.session_state.setdefault("compare.mode", "Two sessions")
-mode = st.radio("Compare", ["Two sessions", "Two periods of one subject"], key="compare.mode",
-                horizontal=True)
+SEGMENT_MODE = "One segment label across sessions"
+mode = st.radio("Compare", ["Two sessions", "Two periods of one subject", SEGMENT_MODE],
+                key="compare.mode", horizontal=True)
+if mode == SEGMENT_MODE:  # one subject's sessions, the same task in each
+    subject = st.session_state[ui.SUBJECT_KEY]
+    auth_ui.require(Perm.VIEW, subject)
+    auth_ui.log_view("Compare", subject)
+    st.caption(f"Subject **{ui.plain(subject)}** (change it in the sidebar).")
+    ui.synthetic_badge(bool(subjects.set_index("subject").at[subject, "synthetic"]))
+    segments_ui.label_comparison(subject, "compare")
+    st.stop()
 
 
 def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
 
@@ -96,6 +96,9 @@ st.dataframe(shown, key="history.sessions", hide_index=True, column_config={
     "mean_confidence": st.column_config.NumberColumn("mean confidence", format="%.2f"),
     **{f"share_{c}": st.column_config.NumberColumn(c, format="%.0f%%") for c in an.CLASSES},
 })
+
+st.subheader("One segment label across sessions")
+segments_ui.label_comparison(subject, "history")
 
 if ui.downloads_heading():
     auth_ui.download_button(

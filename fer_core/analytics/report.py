@@ -34,7 +34,7 @@ def render_session_report(
     )
     marker_rows = "\n".join(f"<li>{esc(t)} &mdash; {esc(label)}</li>" for t, label in markers)
     notes_html = f"<h2>Notes</h2><p>{esc(notes)}</p>" if notes else ""
-    markers_html = f"<h2>Event markers</h2><ul>{marker_rows}</ul>" if markers else ""
+    markers_html = f"<h2>Task segments and markers</h2><ul>{marker_rows}</ul>" if markers else ""
     foot = "".join(f"<p class='foot'>{esc(f)}</p>" for f in footnotes)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>

@@ -190,6 +190,42 @@ def test_history_baseline_flag_is_an_observation(tmp_path, monkeypatch):
     assert flagged.to_dict() == {"s0": False, "s1": False, "s2": False, "s3": False, "s5": True}
 
 
+def test_one_segment_label_across_sessions_on_history_and_compare(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from fer_core.logstore import LogStore
+
+    for k in range(2):
+        rows = [{**r, "timestamp": r["timestamp"] + timedelta(days=k)} for r in session_a_rows()]
+        write_session(tmp_path, "p03", f"s{k}", rows)
+    store = LogStore(tmp_path)
+    # day 0: [0, 2) s covers two happy frames; day 1: [3, 5) s two sad ones (the angry second
+    # face of frame 4 is ignored); a point "beep" has no figures and no entry in the picker
+    store.add_segment("p03", "s0", "stim", T0, T0 + timedelta(seconds=2))
+    store.add_segment("p03", "s1", "stim", T0 + timedelta(days=1, seconds=3),
+                      T0 + timedelta(days=1, seconds=5))
+    store.add_segment("p03", "s1", "beep", T0 + timedelta(days=1, seconds=6))
+    monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file(APP, default_timeout=60))
+    at.session_state["shared.subject"] = "p03"
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="history.segment_label").options == ["stim (2 sessions)"]
+    table = at.dataframe[1].value
+    assert table["session"].tolist() == ["s0", "s1"]
+    assert table["happy"].tolist() == pytest.approx([100.0, 0.0])
+    assert table["sad"].tolist() == pytest.approx([0.0, 100.0])
+    at.switch_page("pages/compare.py").run()
+    at.radio(key="compare.mode").set_value("One segment label across sessions").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[0].value["sad"].tolist() == pytest.approx([0.0, 100.0])
+    stacked = next(f for f in figures(at) if "per session" in f["layout"]["title"]["text"])
+    assert trace(stacked, "happy")["y"] == pytest.approx([100.0, 0.0])
+
+
 # ---- session -----------------------------------------------------------------------------------
 
 def test_session_summary_figures(app):

@@ -140,15 +140,15 @@ def _edit_form(subject: str, session: str, segments: list[Segment],
     seg = by_id[picked]
     c1, c2, c3 = st.columns([1, 1, 2])
     # keys carry the id: picking another segment shows that one's values
-    start_s = c1.number_input("Start (s from start)", step=1.0, format="%.1f",
+    start_s = c1.number_input("New start (s from start)", step=1.0, format="%.1f",
                               value=(pd.Timestamp(seg.start) - origin).total_seconds(),
                               key=f"session.edit_start.{seg.id}")
-    end_s = c2.number_input("End (s from start)", step=1.0, format="%.1f",
+    end_s = c2.number_input("New end (s from start)", step=1.0, format="%.1f",
                             value=None if seg.end is None
                             else (pd.Timestamp(seg.end) - origin).total_seconds(),
                             key=f"session.edit_end.{seg.id}",
                             help="Empty: a point marker.")
-    label = c3.text_input("Segment label", value=seg.label, max_chars=200,
+    label = c3.text_input("New label", value=seg.label, max_chars=200,
                           key=f"session.edit_label.{seg.id}")
     save, delete, _ = st.columns([1, 1, 3])
     if save.button("Save segment", key="session.save_segment"):

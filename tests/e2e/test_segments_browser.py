@@ -75,12 +75,15 @@ def _segments(root) -> dict[str, tuple[float, float | None]]:
 
 def _annotations(page) -> list[str]:
     """The segment labels drawn above the charts (plotly annotations are SVG text)."""
-    return page.locator(".js-plotly-plot .annotation-text").all_inner_texts()
+    return page.locator(".js-plotly-plot .annotation-text").evaluate_all(
+        "els => els.map(e => e.textContent)")  # SVG text has no innerText
 
 
 def test_add_edit_delete_a_segment_after_the_fact(app, page):
-    page.goto(f"{app.url}/session?subject=p01&session=s-a")
+    page.goto(app.url)
     login(page, PSY, E2E_PASSWORD)
+    page.goto(f"{app.url}/session?subject=p01&session=s-a")  # the login cookie carries over
+    wait_for_streamlit(page)
     page.get_by_role("heading", name="Task segments").wait_for(timeout=60_000)
 
     _number(page, "Start (s from start)", "2")
@@ -90,7 +93,8 @@ def test_add_edit_delete_a_segment_after_the_fact(app, page):
     _click(page, "Add segment")  # the same again: no duplicate
     assert _segments(app.log_root) == {"stimulus A": (2.0, 6.0)}
     # drawn on every time chart: probabilities raw and smoothed, ethogram, valence
-    assert _annotations(page).count("stimulus A") == 4
+    assert wait_until(lambda: _annotations(page) == ["stimulus A"] * 4, 30,
+                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
     table = page.locator('[data-testid="stDataFrame"]').nth(1)
     table.scroll_into_view_if_needed()
     full_screenshot(page, ARTIFACTS / "segments_session_summary.png")
@@ -115,11 +119,14 @@ def test_add_edit_delete_a_segment_after_the_fact(app, page):
     wait_for_streamlit(page)
     _click(page, "Delete segment")
     assert _segments(app.log_root) == {"stimulus A1": (2.0, 7.0)}
-    assert "door knock" not in _annotations(page)
-    assert _annotations(page).count("stimulus A1") == 4
-    # the segment table's cells are drawn on a canvas: read its accessible grid
+    # the change reruns the script twice (the click, then st.rerun): poll the charts
+    assert wait_until(lambda: _annotations(page) == ["stimulus A1"] * 4, 30,
+                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
+    # the segment table's cells are drawn on a canvas: read its (hidden) accessible grid
     grid = page.locator('[data-testid="stDataFrame"]').nth(1)
-    assert "stimulus A1" in grid.get_by_role("gridcell").all_inner_texts()
+    cells = grid.locator('td[role="gridcell"]').evaluate_all(
+        "els => els.map(e => e.textContent)")
+    assert cells[:3] == ["stimulus A1", "09:00:02", "09:00:07"], cells
 
     ops = [e["details"]["op"] for e in Auth(app.auth_dir).audit.read(
         user=PSY, action="annotate", target_contains="session=s-a")

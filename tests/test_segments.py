@@ -59,6 +59,8 @@ def test_meta_round_trip_and_format_version() -> None:
     assert back.segments == meta.segments
     # the read-only markers view: every segment's start, in time order
     assert [(m.label, m.timestamp) for m in back.markers] == [("task", at(1)), ("beep", at(3))]
+    with pytest.raises(SegmentError, match="ids must be unique"):
+        SessionMeta.from_dict({**data, "segments": data["segments"] + data["segments"][:1]})
     with pytest.raises(SegmentError, match="ends"):
         SessionMeta.from_dict({**data, "segments": [
             {"id": "x", "label": "bad", "start": "2026-03-01T09:00:05Z",
@@ -73,7 +75,8 @@ def _version1(tmp_path) -> LogStore:
     del data["segments"]
     data.update(format_version=1, markers=[
         {"timestamp": "2026-03-01T09:00:02.000Z", "label": "stimulus A"},
-        {"timestamp": "2026-03-01T09:00:07.500Z", "label": "break"}])
+        {"timestamp": "2026-03-01T09:00:07.500Z", "label": "break"},
+        {"timestamp": "2026-03-01T09:00:07.500Z", "label": "break"}])  # a double click
     path.write_text(json.dumps(data))
     return store
 

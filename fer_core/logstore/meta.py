@@ -209,10 +209,16 @@ class SessionMeta:
         if not isinstance(segments, list):
             raise SegmentError("segments must be a list")
         data["segments"] = [Segment.from_dict(seg) for seg in segments]
+        ids = [seg.id for seg in data["segments"]]
+        if len(set(ids)) != len(ids):
+            raise SegmentError(f"segment ids must be unique, got {sorted(ids)}")
         if markers is not None:
             if not isinstance(markers, list):
                 raise SegmentError("markers must be a list")
-            data["segments"] += [Segment.from_marker(m) for m in markers]
+            for marker in map(Segment.from_marker, markers):
+                # version 1 let a double click store a marker twice: one point is kept
+                if not any(marker.id == seg.id for seg in data["segments"]):
+                    data["segments"].append(marker)
         damage = data.get("damage", [])
         if not isinstance(damage, list) or not all(isinstance(d, dict) for d in damage):
             raise ValueError("damage must be a list of objects")

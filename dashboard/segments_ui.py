@@ -22,6 +22,38 @@ from fer_core.central.background import publish_later
 from fer_core.logstore import Segment, SegmentError, SessionMeta
 
 SHARE_COLUMNS = [f"share_{c}" for c in an.CLASSES]
+#: The Session summary chart on which box-selecting a stretch fills the "Add a segment" form.
+SELECT_CHART = "probabilities (raw)"
+_SELECT_STATE = "session.probabilities-raw.chart"  # its st.plotly_chart key (dashboard.ui.chart)
+_APPLIED = "session.segment_applied_box"
+
+
+def chart_select(name: str, subject: str, fig) -> dict:
+    """``st.plotly_chart`` selection arguments for the chart ``name`` of the Session summary:
+    box selection on :data:`SELECT_CHART` for accounts that may annotate (a drag draws the box;
+    the modebar still zooms), none elsewhere."""
+    if name != SELECT_CHART or not auth_ui.may(Perm.ANNOTATE, subject):
+        return {}
+    fig.update_layout(dragmode="select", selectdirection="h")
+    return {"on_select": "rerun", "selection_mode": "box"}
+
+
+def _selected_stretch(origin: pd.Timestamp) -> tuple[float, float] | None:
+    """Seconds from ``origin`` of the last box drawn on :data:`SELECT_CHART` (None: none).
+
+    The chart draws wall-clock time in the page's zone without the zone (plotly has none), so
+    the box's ends are read back in that zone."""
+    event = st.session_state.get(_SELECT_STATE) or {}
+    boxes = (event.get("selection") or {}).get("box") or []
+    xs = boxes[-1].get("x") if boxes else None
+    if not xs or len(xs) < 2:
+        return None
+    try:
+        ends = sorted(pd.Timestamp(x) for x in xs[:2])
+    except (TypeError, ValueError):
+        return None
+    ends = [t.tz_localize(ui.display_tz()) if t.tzinfo is None else t for t in ends]
+    return tuple(round(max((t - origin).total_seconds(), 0.0), 1) for t in ends)
 
 
 def _clock(ts) -> str:
@@ -102,6 +134,13 @@ def _times(origin: pd.Timestamp, start_s: float, end_s: float | None):
 
 def _add_form(subject: str, session: str, meta: SessionMeta, origin: pd.Timestamp) -> None:
     st.markdown("**Add a segment**")
+    stretch = _selected_stretch(origin)
+    if stretch is not None and stretch != st.session_state.get(_APPLIED):
+        # a new box on the chart: its ends become the form's (before the widgets exist)
+        st.session_state[_APPLIED] = stretch
+        st.session_state["session.segment_start"], st.session_state["session.segment_end"] = (
+            stretch)
+    st.caption("Type the times, or drag a box over the raw probability chart to fill them.")
     c1, c2, c3 = st.columns([1, 1, 2])
     start_s = c1.number_input("Start (s from start)", min_value=0.0, step=1.0, format="%.1f",
                               key="session.segment_start")

@@ -74,7 +74,8 @@ if sampled:
     valence_fig = figs["valence (derived estimate)"]
     valence_fig.update_layout(title=f"{valence_fig.layout.title.text}{sampled}")
 for name, fig in figs.items():
-    ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session)
+    ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session,
+             **segments_ui.chart_select(name, subject, fig))  # drag on the raw chart: a segment
 st.caption("Transitions count changes of the predicted expression between frames with a face, "
            f"ignoring flickers shorter than {FLICKER_S:g} s. Valence is a derived "
            "estimate from the class probabilities (see docs/dashboard.md).")

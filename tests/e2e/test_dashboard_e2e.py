@@ -71,7 +71,7 @@ def test_page_renders_with_charts_and_screenshot(page, demo_app, name):
     charts = assert_healthy(page, name)
     assert page.get_by_text("SYNTHETIC demo data").count() >= 1, "synthetic badge missing"
     if name == "history":
-        assert len(charts) == 5
+        assert len(charts) == 7  # 5 + a segment label across sessions (bars and lines)
     if name == "session":
         assert len(charts) == 6
     shot = ARTIFACTS / "screenshots" / f"{name}.png"

@@ -86,6 +86,22 @@ def test_add_edit_delete_a_segment_after_the_fact(app, page):
     wait_for_streamlit(page)
     page.get_by_role("heading", name="Task segments").wait_for(timeout=60_000)
 
+    # a box dragged over the raw probability chart fills the form's start and end
+    plot = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
+    box = plot.bounding_box()
+    y = box["y"] + box["height"] / 2
+
+    def drag() -> None:
+        page.mouse.move(box["x"] + 0.3 * box["width"], y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.6 * box["width"], y, steps=8)
+        page.mouse.up()
+
+    rerun_after(page, drag)
+    start = float(page.get_by_label("Start (s from start)", exact=True).input_value())
+    end = float(page.get_by_label("End (s from start)", exact=True).input_value())
+    assert 0 < start < end < 10 and end - start > 1, (start, end)
+
     _number(page, "Start (s from start)", "2")
     _number(page, "End (s from start)", "6")
     _fill(page, "Segment label", "stimulus A")

@@ -137,6 +137,15 @@ def _label_across(root_: str, token_: str, subject: str, label: str) -> pd.DataF
     return label_across_sessions(root_, subject, label, _segment_metas(root_, token_, subject))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _segment_figures(root_: str, token_: str, subject: str, session: str,
+                     n_rows: int) -> pd.DataFrame:
+    """Every segment of the session with its figures (points too), from the page's rows."""
+    rows = _session_view(root_, token_, subject, session, n_rows).rows
+    segments = _session_meta(root_, token_, subject, session).sorted_segments()
+    return an.segment_figures(rows, segments, include_points=True)
+
+
 def _visible(table: pd.DataFrame) -> pd.DataFrame:
     """Only the rows of subjects the logged-in user may see."""
     allowed = auth_ui.allowed_subjects()
@@ -234,3 +243,10 @@ def label_across(subject: str, label: str) -> pd.DataFrame:
     (:func:`fer_core.analytics.segments.label_across_sessions`)."""
     auth_ui.require(Perm.VIEW, subject)
     return _label_across(root(), token(), subject, label)
+
+
+def segment_figures(subject: str, session: str, n_rows: int) -> pd.DataFrame:
+    """:func:`fer_core.measures.segments.segment_figures` of the session (points included),
+    cached until the store changes: moving a slider does not recompute them."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _segment_figures(root(), token(), subject, session, n_rows)

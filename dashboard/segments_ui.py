@@ -100,15 +100,16 @@ def _choice_text(seg: Segment, origin: pd.Timestamp) -> str:
     return f"{seg.label} · {start:.1f}-{(pd.Timestamp(seg.end) - origin).total_seconds():.1f} s"
 
 
-def session_segments(subject: str, session: str, meta: SessionMeta, rows: pd.DataFrame,
+def session_segments(subject: str, session: str, meta: SessionMeta, n_rows: int,
                      origin: pd.Timestamp, note: str = "") -> None:
     """The Session summary's "Task segments" part: the table of every segment with its figures,
     then (for accounts that may annotate) forms to add one by time and to edit or delete one.
+    ``n_rows``: the session's rows (from its listing, as for ``loaders.session_view``);
     ``origin``: the session's first frame, the zero of every "s from start"."""
     st.subheader("Task segments")
     segments = meta.sorted_segments()
     if segments:
-        figures = an.segment_figures(rows, segments, include_points=True)
+        figures = loaders.segment_figures(subject, session, n_rows)
         st.dataframe(figures_table(figures, origin), key="session.segments", hide_index=True,
                      column_config=_column_config())
         st.caption("Each interval's figures are the session's, computed over the frames inside "

@@ -26,7 +26,8 @@ st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
            + (f" · {ui.plain(meta.label)}" if meta.label else ""))
 ui.synthetic_badge(meta.synthetic)
 listed = this.loc[this["session"] == session, "n_rows"]
-view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)
+n_rows = int(listed.iloc[0]) if len(listed) else 0
+view = loaders.session_view(subject, session, n_rows)
 rows = view.rows  # every row, or (a long session) the primary row of every step-th frame
 if rows.empty:
     st.info("This session has no logged frames yet.")
@@ -95,7 +96,7 @@ st.dataframe(per_class, key="session.per_class", column_config={
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
 
-segments_ui.session_segments(subject, session, meta, rows, s["start"],
+segments_ui.session_segments(subject, session, meta, n_rows, s["start"],
                              f" Drawn from every {view.step}th frame." if sampled else "")
 
 st.subheader("Notes")

@@ -78,7 +78,8 @@ def rows_in(rows: pd.DataFrame, segments: Iterable[SegmentLike]) -> pd.DataFrame
     intervals = _intervals(segments)
     if rows.empty or not intervals:
         return rows.iloc[0:0].assign(session=pd.Series(dtype="object"))
-    data = rows.sort_values(["timestamp", "frame_index", "face_index"], kind="stable")
+    data = rows if rows["timestamp"].is_monotonic_increasing else rows.sort_values(
+        ["timestamp", "frame_index", "face_index"], kind="stable")  # the store's order already
     ts = pd.to_datetime(data["timestamp"], utc=True)
     inside = np.zeros(len(data), dtype=bool)
     for start, end in intervals:

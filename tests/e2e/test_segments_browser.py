@@ -79,78 +79,9 @@ def _annotations(page) -> list[str]:
         "els => els.map(e => e.textContent)")  # SVG text has no innerText
 
 
-def test_add_edit_delete_a_segment_after_the_fact(app, page):
-    page.goto(app.url)
-    login(page, PSY, E2E_PASSWORD)
-    page.goto(f"{app.url}/session?subject=p01&session=s-a")  # the login cookie carries over
-    wait_for_streamlit(page)
-    page.get_by_role("heading", name="Task segments").wait_for(timeout=60_000)
-
-    # a box dragged over the raw probability chart fills the form's start and end
-    plot = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
-    box = plot.bounding_box()
-    y = box["y"] + box["height"] / 2
-
-    def drag() -> None:
-        page.mouse.move(box["x"] + 0.3 * box["width"], y)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 0.6 * box["width"], y, steps=8)
-        page.mouse.up()
-
-    rerun_after(page, drag)
-    start = float(page.get_by_label("Start (s from start)", exact=True).input_value())
-    end = float(page.get_by_label("End (s from start)", exact=True).input_value())
-    assert 0 < start < end < 10 and end - start > 1, (start, end)
-
-    _number(page, "Start (s from start)", "2")
-    _number(page, "End (s from start)", "6")
-    _fill(page, "Segment label", "stimulus A")
-    _click(page, "Add segment")
-    _click(page, "Add segment")  # the same again: no duplicate
-    assert _segments(app.log_root) == {"stimulus A": (2.0, 6.0)}
-    # drawn on every time chart: probabilities raw and smoothed, ethogram, valence
-    assert wait_until(lambda: _annotations(page) == ["stimulus A"] * 4, 30,
-                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
-    table = page.locator('[data-testid="stDataFrame"]').nth(1)
-    table.scroll_into_view_if_needed()
-    full_screenshot(page, ARTIFACTS / "segments_session_summary.png")
-
-    # a point marker, then the interval edited (label and end), then the point deleted
-    _number(page, "Start (s from start)", "8")
-    _number(page, "End (s from start)", "")
-    _fill(page, "Segment label", "door knock")
-    _click(page, "Add segment")
-    assert _segments(app.log_root) == {"stimulus A": (2.0, 6.0), "door knock": (8.0, None)}
-
-    page.get_by_label("Segment", exact=True).click()  # the picker (a select box)
-    page.get_by_role("option", name=re.compile(r"^stimulus A")).click()
-    wait_for_streamlit(page)
-    _fill(page, "New label", "stimulus A1")
-    _number(page, "New end (s from start)", "7")
-    _click(page, "Save segment")
-    assert _segments(app.log_root) == {"stimulus A1": (2.0, 7.0), "door knock": (8.0, None)}
-
-    page.get_by_label("Segment", exact=True).click()
-    page.get_by_role("option", name=re.compile(r"^door knock")).click()
-    wait_for_streamlit(page)
-    _click(page, "Delete segment")
-    assert _segments(app.log_root) == {"stimulus A1": (2.0, 7.0)}
-    # the change reruns the script twice (the click, then st.rerun): poll the charts
-    assert wait_until(lambda: _annotations(page) == ["stimulus A1"] * 4, 30,
-                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
-    # the segment table's cells are drawn on a canvas: read its (hidden) accessible grid
-    grid = page.locator('[data-testid="stDataFrame"]').nth(1)
-    cells = grid.locator('td[role="gridcell"]').evaluate_all(
-        "els => els.map(e => e.textContent)")
-    assert cells[:3] == ["stimulus A1", "09:00:02", "09:00:07"], cells
-
-    ops = [e["details"]["op"] for e in Auth(app.auth_dir).audit.read(
-        user=PSY, action="annotate", target_contains="session=s-a")
-        if e.get("details", {}).get("field") == "segment"]
-    assert ops == ["add", "add", "edit", "delete"], ops  # the duplicate click is not a change
-
-
 def test_two_segments_during_a_recording(start_app, tmp_path, fake_camera):  # noqa: F811
+    # first in the module: its own sync_playwright() cannot start once the module's
+    # ``browser`` fixture (the next test's) runs Playwright's loop in this thread
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt install chromium)")
     log_root = tmp_path / "logs"
@@ -220,3 +151,74 @@ def test_two_segments_during_a_recording(start_app, tmp_path, fake_camera):  # n
     ops = [e["details"]["op"] for e in Auth(app.auth_dir).audit.read(action="annotate")
            if e.get("details", {}).get("field") == "segment"]
     assert ops == ["start", "mark", "end"], ops
+
+
+def test_add_edit_delete_a_segment_after_the_fact(app, page):
+    page.goto(app.url)
+    login(page, PSY, E2E_PASSWORD)
+    page.goto(f"{app.url}/session?subject=p01&session=s-a")  # the login cookie carries over
+    wait_for_streamlit(page)
+    page.get_by_role("heading", name="Task segments").wait_for(timeout=60_000)
+
+    # a box dragged over the raw probability chart fills the form's start and end
+    plot = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
+    box = plot.bounding_box()
+    y = box["y"] + box["height"] / 2
+
+    def drag() -> None:
+        page.mouse.move(box["x"] + 0.3 * box["width"], y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.6 * box["width"], y, steps=8)
+        page.mouse.up()
+
+    rerun_after(page, drag)
+    start = float(page.get_by_label("Start (s from start)", exact=True).input_value())
+    end = float(page.get_by_label("End (s from start)", exact=True).input_value())
+    assert 0 < start < end < 10 and end - start > 1, (start, end)
+
+    _number(page, "Start (s from start)", "2")
+    _number(page, "End (s from start)", "6")
+    _fill(page, "Segment label", "stimulus A")
+    _click(page, "Add segment")
+    _click(page, "Add segment")  # the same again: no duplicate
+    assert _segments(app.log_root) == {"stimulus A": (2.0, 6.0)}
+    # drawn on every time chart: probabilities raw and smoothed, ethogram, valence
+    assert wait_until(lambda: _annotations(page) == ["stimulus A"] * 4, 30,
+                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
+    table = page.locator('[data-testid="stDataFrame"]').nth(1)
+    table.scroll_into_view_if_needed()
+    full_screenshot(page, ARTIFACTS / "segments_session_summary.png")
+
+    # a point marker, then the interval edited (label and end), then the point deleted
+    _number(page, "Start (s from start)", "8")
+    _number(page, "End (s from start)", "")
+    _fill(page, "Segment label", "door knock")
+    _click(page, "Add segment")
+    assert _segments(app.log_root) == {"stimulus A": (2.0, 6.0), "door knock": (8.0, None)}
+
+    page.get_by_label("Segment", exact=True).click()  # the picker (a select box)
+    page.get_by_role("option", name=re.compile(r"^stimulus A")).click()
+    wait_for_streamlit(page)
+    _fill(page, "New label", "stimulus A1")
+    _number(page, "New end (s from start)", "7")
+    _click(page, "Save segment")
+    assert _segments(app.log_root) == {"stimulus A1": (2.0, 7.0), "door knock": (8.0, None)}
+
+    page.get_by_label("Segment", exact=True).click()
+    page.get_by_role("option", name=re.compile(r"^door knock")).click()
+    wait_for_streamlit(page)
+    _click(page, "Delete segment")
+    assert _segments(app.log_root) == {"stimulus A1": (2.0, 7.0)}
+    # the change reruns the script twice (the click, then st.rerun): poll the charts
+    assert wait_until(lambda: _annotations(page) == ["stimulus A1"] * 4, 30,
+                      tick=lambda s: page.wait_for_timeout(1000 * s)), _annotations(page)
+    # the segment table's cells are drawn on a canvas: read its (hidden) accessible grid
+    grid = page.locator('[data-testid="stDataFrame"]').nth(1)
+    cells = grid.locator('td[role="gridcell"]').evaluate_all(
+        "els => els.map(e => e.textContent)")
+    assert cells[:3] == ["stimulus A1", "09:00:02", "09:00:07"], cells
+
+    ops = [e["details"]["op"] for e in Auth(app.auth_dir).audit.read(
+        user=PSY, action="annotate", target_contains="session=s-a")
+        if e.get("details", {}).get("field") == "segment"]
+    assert ops == ["add", "add", "edit", "delete"], ops  # the duplicate click is not a change

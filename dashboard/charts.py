@@ -172,14 +172,14 @@ def heatmap(table: pd.DataFrame, title: str = "Time of day x expression",
     return _layout(fig, title, f"hour of day ({tz})")
 
 
-def probability_timeline(tl: pd.DataFrame, markers: list | None = None,
+def probability_timeline(tl: pd.DataFrame, segments: list | None = None,
                          title: str = "Class probabilities over time") -> go.Figure:
-    """The seven probabilities over time; gaps where no face was in view; marker lines."""
+    """The seven probabilities over time; gaps where no face was in view; task segments."""
     fig = go.Figure()
     for c, col in zip(CLASSES, PROB_COLUMNS, strict=True):
         fig.add_trace(go.Scatter(x=tl["timestamp"], y=tl[col], name=c, mode="lines",
                                  line={"color": COLORS[c], "width": 1.4}, connectgaps=False))
-    _add_markers(fig, markers, tl["timestamp"])
+    add_segments(fig, segments, tl["timestamp"])
     fig.update_yaxes(range=[0, 1])
     min_time_span(fig, tl["timestamp"], pd.Timedelta(seconds=10))
     return _layout(fig, title, "probability")
@@ -198,33 +198,55 @@ def live_probabilities(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def valence_timeline(tl: pd.DataFrame, markers: list | None = None) -> go.Figure:
+def valence_timeline(tl: pd.DataFrame, segments: list | None = None) -> go.Figure:
     """Derived valence within one session (a time axis, gaps where no face was in view)."""
     fig = go.Figure(go.Scatter(x=tl["timestamp"], y=tl["valence"], mode="lines",
                                name="valence (derived)", line={"color": "#2ca02c"},
                                connectgaps=False))
     fig.add_hline(y=0, line_dash="dot", line_color="#999999")
     fig.update_yaxes(range=[-1, 1])
-    _add_markers(fig, markers, tl["timestamp"])
+    add_segments(fig, segments, tl["timestamp"])
     min_time_span(fig, tl["timestamp"], pd.Timedelta(seconds=10))
     return _layout(fig, VALENCE_LABEL, "derived valence (-1 .. +1)")
 
 
-def _add_markers(fig: go.Figure, markers: list | None, times: pd.Series | None = None) -> None:
-    """Dashed lines at the markers, in the zone of ``times`` (the chart's own x values)."""
+#: Fill of a segment's interval on time charts (a light blue that no expression colour uses).
+SEGMENT_FILL = "#4c78a8"
+
+
+def add_segments(fig: go.Figure, segments: list | None, times: pd.Series | None = None) -> None:
+    """Task segments on a time chart, in the zone of ``times`` (the chart's own x values): a
+    shaded band from start to end, a dashed line for a point; the label above either.
+
+    Takes :class:`~fer_core.logstore.meta.Segment` objects or the version-1
+    :class:`~fer_core.logstore.meta.Marker` view (points at ``timestamp``).
+    """
     tz = times.dt.tz if times is not None and hasattr(times, "dt") else None
-    for m in markers or []:
-        ts = pd.Timestamp(m.timestamp)
-        if tz is not None:
-            ts = ts.tz_convert(tz)
-        fig.add_vline(x=ts, line_dash="dash", line_color="#444444")
+
+    def zoned(value) -> pd.Timestamp:
+        ts = pd.Timestamp(value)
+        return ts.tz_convert(tz) if tz is not None else ts
+
+    for seg in segments or []:
+        start = zoned(seg.start if hasattr(seg, "start") else seg.timestamp)
+        end = getattr(seg, "end", None)
+        if end is None:
+            fig.add_vline(x=start, line_dash="dash", line_color="#444444")
+        else:
+            fig.add_vrect(x0=start, x1=zoned(end), fillcolor=SEGMENT_FILL, opacity=0.15,
+                          line_width=0, layer="below")
         # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
-        fig.add_annotation(x=ts, y=1.02, yref="paper", text=html.escape(m.label),
-                           showarrow=False, font={"size": 10})
+        fig.add_annotation(x=start, y=1.02, yref="paper", text=html.escape(seg.label),
+                           showarrow=False, font={"size": 10}, xanchor="left")
 
 
-def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression") -> go.Figure:
-    """Horizontal band coloured by the dominant expression over time."""
+_add_markers = add_segments  # the name before segments had ends
+
+
+def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression",
+             task_segments: list | None = None) -> go.Figure:
+    """Horizontal band coloured by the dominant expression over time (``segments``: its runs);
+    ``task_segments``: the session's task segments, drawn as on the other time charts."""
     fig = go.Figure()
     for label in [*CLASSES, NO_FACE]:
         part = segments.loc[segments["label"] == label]
@@ -237,6 +259,8 @@ def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression
         ))
     fig.update_layout(barmode="overlay", bargap=0)
     fig.update_xaxes(type="date")
+    if task_segments:
+        add_segments(fig, task_segments, segments["start"] if len(segments) else None)
     fig.update_yaxes(showticklabels=False)
     fig = _layout(fig, title)
     fig.update_layout(height=240, margin={"b": 90}, legend={"y": -0.5})
@@ -407,6 +431,7 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,
                     ax.scatter(x, y, s=12, label=name)
                 else:
                     ax.plot(x, y, label=name, color=color, linewidth=1.2)
+        drawn = _draw_segment_shapes(ax, fig)  # the page's own segment shapes, when it has them
         ax.set_title(str(fig.layout.title.text or ""), fontsize=10)
         if fig.layout.yaxis.title.text:
             ax.set_ylabel(str(fig.layout.yaxis.title.text), fontsize=8)
@@ -418,7 +443,7 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,
             lo, hi = _wall_time(fig.layout.xaxis.range)  # the range the screen shows
             ax.set_xlim(lo, hi)
         time_axis = any(_xvalues(t.x).dtype.kind == "M" for t in fig.data if t.type == "scatter")
-        if spans and (time_axis or any(t.type == "bar" and t.orientation == "h"
+        if spans and not drawn and (time_axis or any(t.type == "bar" and t.orientation == "h"
                                        for t in fig.data)):
             _draw_spans(ax, spans)
         if time_axis:
@@ -428,3 +453,27 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,
         return buf.getvalue()
     finally:
         plt.close(mfig)
+
+
+def _draw_segment_shapes(ax, fig: go.Figure) -> bool:
+    """The task segments of :func:`add_segments` in the PNG: bands and dashed lines, labels.
+    True when the figure had any (then the report's ``spans`` are not drawn a second time)."""
+    drawn = False
+    try:
+        for shape in fig.layout.shapes or ():
+            if shape.xref != "x" or shape.x0 is None:
+                continue
+            x0 = _wall_time([shape.x0])[0]
+            if shape.type == "rect":
+                ax.axvspan(x0, _wall_time([shape.x1])[0], color=SEGMENT_FILL, alpha=0.15, lw=0)
+                drawn = True
+            elif shape.type == "line" and shape.x0 == shape.x1:
+                ax.axvline(x0, color="#444444", linestyle="--", linewidth=0.8)
+                drawn = True
+        for note in fig.layout.annotations or ():
+            if note.yref == "paper" and note.x is not None and note.text:
+                ax.annotate(html.unescape(str(note.text)), (_wall_time([note.x])[0], 1.0),
+                            xycoords=("data", "axes fraction"), fontsize=7, va="bottom")
+    except (ValueError, TypeError):  # not a time axis: the chart has no segments to draw
+        return drawn
+    return drawn

@@ -123,6 +123,29 @@ def _session_meta(root_: str, token_: str, subject: str, session: str) -> Sessio
     return LogStore(root_).session_meta(subject, session)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _segment_metas(root_: str, token_: str, subject: str) -> list[SessionMeta]:
+    from fer_core.analytics.segments import subject_segment_metas
+
+    return subject_segment_metas(root_, subject)
+
+
+@st.cache_data(show_spinner="Comparing the segment across sessions...", max_entries=16)
+def _label_across(root_: str, token_: str, subject: str, label: str) -> pd.DataFrame:
+    from fer_core.analytics.segments import label_across_sessions
+
+    return label_across_sessions(root_, subject, label, _segment_metas(root_, token_, subject))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _segment_figures(root_: str, token_: str, subject: str, session: str,
+                     n_rows: int) -> pd.DataFrame:
+    """Every segment of the session with its figures (points too), from the page's rows."""
+    rows = _session_view(root_, token_, subject, session, n_rows).rows
+    segments = _session_meta(root_, token_, subject, session).sorted_segments()
+    return an.segment_figures(rows, segments, include_points=True)
+
+
 def _visible(table: pd.DataFrame) -> pd.DataFrame:
     """Only the rows of subjects the logged-in user may see."""
     allowed = auth_ui.allowed_subjects()
@@ -207,3 +230,23 @@ def session_view(subject: str, session: str, n_rows: int) -> an.SessionView:
 def session_meta(subject: str, session: str) -> SessionMeta:
     auth_ui.require(Perm.VIEW, subject)
     return _session_meta(root(), token(), subject, session)
+
+
+def segment_metas(subject: str) -> list[SessionMeta]:
+    """Metadata of the subject's sessions that have segments, oldest first."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _segment_metas(root(), token(), subject)
+
+
+def label_across(subject: str, label: str) -> pd.DataFrame:
+    """One segment label's figures per session of the subject
+    (:func:`fer_core.analytics.segments.label_across_sessions`)."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _label_across(root(), token(), subject, label)
+
+
+def segment_figures(subject: str, session: str, n_rows: int) -> pd.DataFrame:
+    """:func:`fer_core.measures.segments.segment_figures` of the session (points included),
+    cached until the store changes: moving a slider does not recompute them."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _segment_figures(root(), token(), subject, session, n_rows)

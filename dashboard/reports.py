@@ -97,17 +97,10 @@ def pipeline_rows(meta_extra: Mapping[str, Any], window_s: float) -> list[tuple[
 
 
 def marker_spans(meta) -> list[tuple[pd.Timestamp, pd.Timestamp | None, str]]:
-    """(start, end or None, label) of the session's markers, in UTC.
-
-    Why ``getattr(m, "end", None)``: task segments (issue 19, item 1) are markers with an end;
-    a point marker has none. Both print and draw the same way here.
-    """
-    out = []
-    for m in meta.markers:
-        end = getattr(m, "end", None)
-        out.append((pd.Timestamp(m.timestamp), None if end is None else pd.Timestamp(end),
-                    m.label))
-    return sorted(out, key=lambda s: s[0])
+    """(start, end or None, label) of the session's task segments (a point marker has no end),
+    in UTC, in time order."""
+    return [(pd.Timestamp(seg.start), None if seg.end is None else pd.Timestamp(seg.end),
+             seg.label) for seg in meta.sorted_segments()]
 
 
 def segment_rows(spans: Sequence[tuple[Any, Any, str]], start: Any,

@@ -156,12 +156,13 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
 
 
-def chart(fig, name: str, key: str, subjects, session: str | None = None) -> None:
+def chart(fig, name: str, key: str, subjects, session: str | None = None, **select) -> None:
     """Show a plotly figure with an audited PNG download of the same figure under it.
 
-    ``subjects``: whose data the figure shows (named in the download's audit entry).
+    ``subjects``: whose data the figure shows (named in the download's audit entry);
+    ``select``: ``st.plotly_chart``'s selection arguments (``on_select``, ``selection_mode``).
     """
-    st.plotly_chart(fig, key=f"{key}.chart", config=PLOTLY_CONFIG)
+    st.plotly_chart(fig, key=f"{key}.chart", config=PLOTLY_CONFIG, **select)
     # the figure only holds subjects this page already checked (loaders refuse the others)
     auth_ui.download_button(
         st, f"PNG: {name}", lambda: charts.figure_png(fig),

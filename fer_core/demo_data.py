@@ -259,8 +259,12 @@ def generate_demo_store(
         try:
             writer.append_many(_records(frame))
             duration = frame["timestamp"].iloc[-1] - frame["timestamp"].iloc[0]
-            writer.add_marker("task start", started + timedelta(seconds=20))
-            writer.add_marker("short break", started + duration * 0.6)
+            # the same task labels in every session, so "compare one segment label across
+            # sessions" has something to compare; one point marker too
+            writer.add_segment("baseline interview", started + duration * 0.05,
+                               started + duration * 0.3)
+            writer.add_segment("stimulus A", started + duration * 0.4, started + duration * 0.55)
+            writer.add_segment("short break", started + duration * 0.6)
         finally:
             writer.close(ended_at=frame["timestamp"].iloc[-1].to_pydatetime())
         written.append((profile.subject, session))

@@ -40,7 +40,7 @@ from fer_core.auth.erasure import media_dir as _media_dir_beside
 from fer_core.classifier import Classifier
 from fer_core.clock import FrameClock, SessionClock, wall_now
 from fer_core.config import log_root
-from fer_core.logstore import LogStore, new_session_id
+from fer_core.logstore import LogStore, Segment, new_session_id
 from fer_core.pipeline import FramePipeline, FrameResult, draw_results
 from fer_core.recording import SessionRecorder, SessionResult
 from fer_core.session_info import SessionInfo
@@ -98,6 +98,7 @@ class _Recording:
     clock: FrameClock
     sink: VideoSink | None
     started: float = field(default_factory=time.monotonic)
+    open_segment: Segment | None = None  # started on the page and not yet ended
 
 
 class LiveRecorder:
@@ -157,6 +158,11 @@ class LiveRecorder:
             return None
         error = None
         r = rec.recorder
+        if rec.open_segment is not None:  # STOP ends the task that was still running
+            try:
+                r.writer.end_segment(rec.open_segment.id)
+            except Exception:
+                log.exception("ending segment %s at STOP failed", rec.open_segment.id)
         try:
             r.close()
         except Exception as exc:  # reported on the page; rows already flushed stay on disk
@@ -174,6 +180,47 @@ class LiveRecorder:
 
             publish_later(r.writer.directory.parent.parent, r.subject, r.session)
         return result
+
+    # task segments while recording: stamped "now" on the session's own clock, the clock that
+    # stamps the frames, so a segment lines up with the rows it covers
+    @property
+    def open_segment(self) -> Segment | None:
+        """The segment started with :meth:`start_segment` and not yet ended (None: none)."""
+        rec = self._rec
+        return rec.open_segment if rec else None
+
+    def _recording(self) -> _Recording:
+        rec = self._rec
+        if rec is None:
+            raise RuntimeError("no session is being recorded (start the camera first)")
+        return rec
+
+    def mark(self, label: str) -> Segment:
+        """A point marker at now in the session being recorded (RuntimeError when none)."""
+        with self._lock:
+            return self._recording().recorder.writer.add_segment(label)
+
+    def start_segment(self, label: str) -> tuple[Segment, Segment | None]:
+        """Start a segment at now; an open one is ended at the same instant first (tasks follow
+        one another). Returns the new segment and the one it ended (or None)."""
+        with self._lock:
+            rec = self._recording()
+            writer = rec.recorder.writer
+            now = writer.clock.now()
+            segment = writer.add_segment(label, now)  # validates the label before ending any
+            ended = writer.end_segment(rec.open_segment.id, now) if rec.open_segment else None
+            rec.open_segment = segment
+            return segment, ended
+
+    def end_segment(self) -> Segment | None:
+        """End the open segment at now; None when no segment is open."""
+        with self._lock:
+            rec = self._recording()
+            if rec.open_segment is None:
+                return None
+            ended = rec.recorder.writer.end_segment(rec.open_segment.id)
+            rec.open_segment = None
+            return ended
 
     def drain(self) -> list[LiveUpdate]:
         """Updates since the last call; also kept in :attr:`history` (last ``history_s``)."""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import av
@@ -143,6 +143,8 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
         for s in subjects:
             assert publish_session(store, resolve_central(site=site), s, "x").ok
     store = synthetic_store(tmp_path / "room-2b", [("Q7", "y", 5)])
+    started = store.session_meta("Q7", "y").started_at
+    segment = store.add_segment("Q7", "y", "stimulus A", started, started + timedelta(seconds=1))
     publish_session(store, resolve_central(site="room-2"), "Q7", "y")
     cache = tmp_path / "cache"
     monkeypatch.setenv("FER_LOG_ROOT", str(cache))
@@ -162,6 +164,8 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
         "room-1.x@P1", "room-1.x@P2", "room-2.x@P1", "room-2.x@Q7", "room-2.y@Q7"]
     assert (cached["n_rows"].sort_values().tolist()
             == sorted(v for v in reader.count_frames(central).values()))
+    # segments travel through the sessions table's segments_json, ids and all
+    assert LogStore(cache).session_meta("Q7", "room-2.y").segments == [segment]
     # an erasure in the central store reaches the cache at the next sync
     from fer_core.central.cache import sync
     from fer_core.central.maintenance import erase_subject

@@ -192,7 +192,8 @@ def test_viewer_cannot_annotate(env):
     assert at.text_area(key="session.notes").disabled
     button = at.button(key="session.save_notes")
     assert button.disabled
-    assert at.button(key="session.add_marker").disabled
+    assert not [b for b in at.button if b.key in ("session.add_segment",
+                                                   "session.delete_segment")]
     assert not auth.audit.read(user="view", action="annotate")
     assert LogStore(root).session_meta("p01", "s-a").notes == "orig"
 
@@ -205,6 +206,14 @@ def test_psychologist_annotation_is_saved_and_audited(env):
     at.run()
     assert LogStore(root).session_meta("p01", "s-a").notes == "seen by psy"
     assert auth.audit.read(user="psy", action="annotate", target_contains="session=s-a")
+    at.number_input(key="session.segment_start").set_value(1.0)
+    at.text_input(key="session.segment_label").input("task").run()
+    at.button(key="session.add_segment").click().run()
+    [segment] = LogStore(root).session_meta("p01", "s-a").segments
+    entries = auth.audit.read(user="psy", action="annotate", target_contains="session=s-a")
+    details = entries[-1]["details"]
+    assert (details["field"], details["op"], details["segment"]) == (
+        "segment", "add", segment.id)
 
 
 # ---------------------------------------------------------------- audit of views and downloads

@@ -34,7 +34,8 @@ def test_demo_data_command_writes_marked_synthetic_sessions(tmp_path):
     meta = store.session_meta("demo-citra", sessions.loc[
         sessions["subject"] == "demo-citra", "session"].iloc[0])
     assert meta.synthetic and meta.source == "synthetic" and "SYNTHETIC" in meta.notes
-    assert [m.label for m in meta.markers] == ["task start", "short break"]
+    assert [(s.label, s.is_point) for s in meta.sorted_segments()] == [
+        ("baseline interview", False), ("stimulus A", False), ("short break", True)]
     # realistic dynamics: several expressions, persistent states, look-away gaps
     summary = an.session_summary(rows)
     assert 0.7 < summary["face_in_view"] < 1.0

@@ -345,3 +345,25 @@ def test_session_and_subject_pdf_downloads_are_audited(app_env, deferred):
     last = auth.audit.read(user="psy", action="download")[-1]
     assert last["details"]["file"] == name and last["target"] == "subject=p01"
     assert auth.audit.verify() == []
+def test_png_draws_segment_bands_and_lines(root):
+    """The PNG shows what the screen shows: a band per interval segment, a line per point."""
+    from datetime import timedelta
+
+    from fer_core.logstore import Segment
+
+    rows = read_session(root, "p01", "s-a")
+    tl = an.timeline(rows, 0.0)
+    t0 = session_a_rows()[0]["timestamp"]
+    band = Segment("b", "stimulus A", t0 + timedelta(seconds=2), t0 + timedelta(seconds=6))
+
+    def band_pixels(segments) -> int:
+        img = _open_png(charts.figure_png(charts.probability_timeline(tl, segments)))
+        # SEGMENT_FILL (#4c78a8) at 15% on white: about (228, 235, 242)
+        return sum(n for n, (r, g, b) in img.convert("RGB").getcolors(maxcolors=1_000_000)
+                   if abs(r - 228) <= 3 and abs(g - 235) <= 3 and abs(b - 242) <= 3)
+
+    assert band_pixels([band]) > 10_000 > band_pixels([])
+    point = Segment("p", "door knock", t0 + timedelta(seconds=8))
+    fig = charts.probability_timeline(tl, [band, point])
+    assert [s.type for s in fig.layout.shapes] == ["rect", "line"]
+    assert [a.text for a in fig.layout.annotations] == ["stimulus A", "door knock"]

@@ -196,6 +196,42 @@ def test_history_baseline_flag_is_an_observation(tmp_path, monkeypatch):
     assert flagged.to_dict() == {"s0": False, "s1": False, "s2": False, "s3": False, "s5": True}
 
 
+def test_one_segment_label_across_sessions_on_history_and_compare(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from fer_core.logstore import LogStore
+
+    for k in range(2):
+        rows = [{**r, "timestamp": r["timestamp"] + timedelta(days=k)} for r in session_a_rows()]
+        write_session(tmp_path, "p03", f"s{k}", rows)
+    store = LogStore(tmp_path)
+    # day 0: [0, 2) s covers two happy frames; day 1: [3, 5) s two sad ones (the angry second
+    # face of frame 4 is ignored); a point "beep" has no figures and no entry in the picker
+    store.add_segment("p03", "s0", "stim", T0, T0 + timedelta(seconds=2))
+    store.add_segment("p03", "s1", "stim", T0 + timedelta(days=1, seconds=3),
+                      T0 + timedelta(days=1, seconds=5))
+    store.add_segment("p03", "s1", "beep", T0 + timedelta(days=1, seconds=6))
+    monkeypatch.setenv("FER_LOG_ROOT", str(tmp_path))
+    monkeypatch.setenv("FER_TIMEZONE", "UTC")
+    use_auth_dir(monkeypatch, tmp_path / "auth")
+    at = log_in(AppTest.from_file(APP, default_timeout=60))
+    at.session_state["shared.subject"] = "p03"
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="history.segment_label").options == ["stim (2 sessions)"]
+    table = at.dataframe[1].value
+    assert table["session"].tolist() == ["s0", "s1"]
+    assert table["happy"].tolist() == pytest.approx([100.0, 0.0])
+    assert table["sad"].tolist() == pytest.approx([0.0, 100.0])
+    at.switch_page("pages/compare.py").run()
+    at.radio(key="compare.mode").set_value("One segment label across sessions").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[0].value["sad"].tolist() == pytest.approx([0.0, 100.0])
+    stacked = next(f for f in figures(at) if "per session" in f["layout"]["title"]["text"])
+    assert trace(stacked, "happy")["y"] == pytest.approx([100.0, 0.0])
+
+
 # ---- session -----------------------------------------------------------------------------------
 
 def test_session_summary_figures(app):
@@ -229,16 +265,42 @@ def test_session_smoothing_window_changes_the_smoothed_line(app):
     assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.7, 0.6])  # (t-1, t+1]
 
 
-def test_session_marker_and_notes_are_saved_and_shown(app, store_root):
+def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):
     at = app("pages/session.py", session="s-b")
-    at.number_input(key="session.marker_offset").set_value(1.0)
-    at.text_input(key="session.marker_label").set_value("task 2").run()
-    at.button(key="session.add_marker").click().run()
+    at.number_input(key="session.segment_start").set_value(1.0)
+    at.number_input(key="session.segment_end").set_value(5.0)
+    at.text_input(key="session.segment_label").set_value("task 2").run()
+    at.button(key="session.add_segment").click().run()
+    at.button(key="session.add_segment").click().run()  # a second click adds no copy
     meta = LogStore(store_root).session_meta("p01", "s-b")
-    assert [m.label for m in meta.markers] == ["task 2"]
+    assert [(s.label, (s.end - s.start).total_seconds()) for s in meta.segments] == [
+        ("task 2", 4.0)]
     raw = figures(at)[0]
     assert [a["text"] for a in raw["layout"]["annotations"]] == ["task 2"]
-    assert at.table[0].value["label"].tolist() == ["task 2"]
+    assert [sh["type"] for sh in raw["layout"]["shapes"]] == ["rect"]  # a shaded interval
+    table = at.dataframe[1].value  # after the per-expression table
+    assert table["label"].tolist() == ["task 2"] and table["duration (s)"].tolist() == [4.0]
+    assert table["s from start"].tolist() == [1.0]
+    # a point marker, then the interval edited into another label and its end removed
+    at.number_input(key="session.segment_start").set_value(2.0)
+    at.number_input(key="session.segment_end").set_value(None)
+    at.text_input(key="session.segment_label").set_value("beep").run()
+    at.button(key="session.add_segment").click().run()
+    seg_id = meta.segments[0].id
+    at.selectbox(key="session.segment_pick").set_value(seg_id).run()
+    at.text_input(key=f"session.edit_label.{seg_id}").set_value("task 2b")
+    at.number_input(key=f"session.edit_end.{seg_id}").set_value(0.5).run()
+    at.button(key="session.save_segment").click().run()  # end before start: refused
+    assert "Not saved" in at.error[0].value
+    at.number_input(key=f"session.edit_end.{seg_id}").set_value(3.0).run()
+    at.button(key="session.save_segment").click().run()
+    meta = LogStore(store_root).session_meta("p01", "s-b")
+    assert sorted((s.label, s.end is None) for s in meta.segments) == [
+        ("beep", True), ("task 2b", False)]
+    at.selectbox(key="session.segment_pick").set_value(seg_id).run()
+    at.button(key="session.delete_segment").click().run()
+    assert [s.label for s in LogStore(store_root).session_meta("p01", "s-b").segments] == [
+        "beep"]
     at.text_area(key="session.notes").set_value("calm, talkative")
     at.button(key="session.save_notes").click().run()
     assert LogStore(store_root).session_meta("p01", "s-b").notes == "calm, talkative"

@@ -145,7 +145,7 @@ def test_repair_rebuilds_what_can_be_read_and_reports_the_rest(tmp_path, kind):
     if kind.startswith("metadata"):
         meta = store.session_meta("P001", "bad")
         assert meta.extra["metadata_rebuilt"] and meta.label == ""
-        assert "lost: operator, consent, label, notes, markers" in result.summary()
+        assert "lost: operator, consent, label, notes, segments" in result.summary()
         assert bool(result.unreadable) == (kind == "metadata garbled")
     assert store.repair_report() == []  # nothing left to do
 

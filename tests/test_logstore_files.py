@@ -160,7 +160,7 @@ def test_writer_misuse(tmp_path) -> None:
         w.append(next(synthetic_rows(1, T0)))
     assert len(store.read()) == 3
     meta = json.loads((tmp_path / "subject=P001" / "session=a" / "_session.json").read_text())
-    assert meta["format_version"] == 1 and meta["ended_at"].endswith("Z")
+    assert meta["format_version"] == 2 and meta["ended_at"].endswith("Z")
 
 
 def test_write_failure_keeps_rows_and_reports(tmp_path, monkeypatch) -> None:

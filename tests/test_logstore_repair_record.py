@@ -120,14 +120,14 @@ def test_repair_never_changes_provenance(repaired):
     assert garbled.synthetic is True and garbled.source == "synthetic"
     assert garbled.model_name == "synthetic"
     (record,) = garbled.damage
-    assert {"operator", "consent", "markers"} <= set(record["metadata_lost"])
+    assert {"operator", "consent", "segments"} <= set(record["metadata_lost"])
     assert record["rows_lost"] == 0 and record["files"] == [
         "_damaged-_session.json.quarantined"]
     # parsable metadata with one bad field: every readable field is kept
     salvage = store.session_meta("P002", "salvage")
     assert (salvage.source, salvage.synthetic, salvage.operator, salvage.consent,
             salvage.label) == ("synthetic", True, "demo operator", CONSENT, "label salvage")
-    assert set(salvage.damage[0]["metadata_lost"]) == {"markers"}
+    assert set(salvage.damage[0]["metadata_lost"]) == {"segments"}
     # deleted metadata of a video session: source from its rows, operator recorded as lost
     nometa = store.session_meta("P002", "nometa")
     assert (nometa.source, nometa.synthetic, nometa.operator) == ("video", False, "")

@@ -1,9 +1,10 @@
-"""Compare: two sessions, or two periods of one subject, side by side with their differences."""
+"""Compare: two sessions, two periods of one subject, or one segment label across a subject's
+sessions."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, ui
+from dashboard import auth_ui, charts, loaders, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.analytics.compare import (
     METRIC_KEYS,
@@ -19,10 +20,19 @@ subjects = ui.require_data()
 st.title("Compare")
 names = subjects.sort_values("subject")["subject"].tolist()
 subject_fmt = ui.subject_label(subjects)
-MODES = ["Two sessions", "Two periods of one subject"]
+SEGMENT_MODE = "One segment label across sessions"
+MODES = ["Two sessions", "Two periods of one subject", SEGMENT_MODE]
 ui.url_setting("compare.mode", "mode", MODES[0], ui.one_of(MODES))
 mode = st.radio("Compare", MODES, key="compare.mode", horizontal=True)
 ui.to_url(mode=mode)
+if mode == SEGMENT_MODE:  # one subject's sessions, the same task in each
+    subject = st.session_state[ui.SUBJECT_KEY]
+    auth_ui.require(Perm.VIEW, subject)
+    auth_ui.log_view("Compare", subject)
+    st.caption(f"Subject **{ui.plain(subject)}** (change it in the sidebar).")
+    ui.synthetic_badge(bool(subjects.set_index("subject").at[subject, "synthetic"]))
+    segments_ui.label_comparison(subject, "compare")
+    st.stop()
 
 
 def pick_session(side: str, default_index: int) -> tuple[str, dict, bool]:

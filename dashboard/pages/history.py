@@ -4,7 +4,7 @@ observations, and the sessions table (filter, sort, open a session)."""
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, reports, ui
+from dashboard import auth_ui, charts, loaders, reports, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.analytics import session_list as sl
 from fer_core.analytics.compare import sessions_in_period
@@ -173,6 +173,9 @@ event = st.dataframe(
     })
 if event.selection.rows:
     ui.open_session(subject, listed.iloc[event.selection.rows[0]]["session"])
+
+st.subheader("One segment label across sessions")
+segments_ui.label_comparison(subject, "history")
 
 if ui.downloads_heading():
     auth_ui.download_button(

@@ -247,6 +247,9 @@ with camera_tab:
             with live_col:
                 finished_panel()
         else:
+            from dashboard.segments_ui import recording_controls  # segment buttons, audited
+
+            recording_controls(recorder, live_col, subject)
             box, chart_box = live_col.empty(), st.empty()
             while ctx.state.playing:  # a STOP click reruns the script and ends this loop
                 live_panel(box, chart_box)

@@ -1,9 +1,9 @@
-"""Session summary: probabilities over time, ethogram, headline numbers, transitions, markers."""
+"""Session summary: probabilities over time, ethogram, headline numbers, transitions, segments."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, reports, ui
+from dashboard import auth_ui, charts, loaders, reports, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
 from fer_core.central.background import publish_later
@@ -27,7 +27,8 @@ st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
            + (" · chosen baseline session" if meta.baseline else ""))
 ui.synthetic_badge(meta.synthetic)
 listed = this.loc[this["session"] == session, "n_rows"]
-view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)
+n_rows = int(listed.iloc[0]) if len(listed) else 0
+view = loaders.session_view(subject, session, n_rows)
 rows = view.rows  # every row, or (a long session) the primary row of every step-th frame
 if rows.empty:
     st.info("This session has no logged frames yet.")
@@ -52,7 +53,7 @@ c4.metric("Negative-affect share", ui.pct(s["negative_share"]))
 c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 
 FLICKER_S = 0.1  # runs shorter than this are model flicker, not a change of expression
-span_s = (s["end"] - s["start"]).total_seconds()  # wall clock, for placing markers
+segments = meta.sorted_segments()  # task segments: on every time chart and in their table
 # charts draw wall-clock time: in the zone the sidebar states
 tl_raw = ui.localise(an.timeline(rows, 0.0, max_points=3000), "timestamp")
 tl = ui.localise(an.timeline(rows, window_s), "timestamp")
@@ -60,14 +61,14 @@ raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart l
             if tl_raw.attrs["bin_s"] else "")
 figs = {
     "probabilities (raw)": charts.probability_timeline(
-        tl_raw, meta.markers, "Class probabilities over time, raw" + sampled + raw_note),
+        tl_raw, segments, "Class probabilities over time, raw" + sampled + raw_note),
     "probabilities (smoothed)": charts.probability_timeline(
-        tl, meta.markers,
+        tl, segments,
         f"Class probabilities over time, smoothed over {window_s:g} s" + sampled),
     "ethogram": charts.ethogram(ui.localise(an.ethogram_segments(
         rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end"),
-        "Ethogram: dominant expression" + sampled),
-    "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
+        "Ethogram: dominant expression" + sampled, segments),
+    "valence (derived estimate)": charts.valence_timeline(tl, segments),
     "share of time per expression": charts.shares_bar(view.shares),
     "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S),
                                             "Transitions between expressions" + sampled),
@@ -76,7 +77,8 @@ if sampled:
     valence_fig = figs["valence (derived estimate)"]
     valence_fig.update_layout(title=f"{valence_fig.layout.title.text}{sampled}")
 for name, fig in figs.items():
-    ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session)
+    ui.chart(fig, name, f"session.{ui.slug(name)}", [subject], session,
+             **segments_ui.chart_select(name, subject, fig))  # drag on the raw chart: a segment
 st.caption("Transitions count changes of the predicted expression between frames with a face, "
            f"ignoring flickers shorter than {FLICKER_S:g} s. Valence is a derived "
            "estimate from the class probabilities (see docs/dashboard.md).")
@@ -100,10 +102,13 @@ st.dataframe(per_class, key="session.per_class", column_config={
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
 
-st.subheader("Notes and event markers")
+segments_ui.session_segments(subject, session, meta, n_rows, s["start"],
+                             f" Drawn from every {view.step}th frame." if sampled else "")
+
+st.subheader("Notes")
 can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only
 if not can_annotate:
-    st.caption(f"Read-only: your account ({auth_ui.current().role}) may read notes and markers "
+    st.caption(f"Read-only: your account ({auth_ui.current().role}) may read notes "
                "but not change them.")
 st.session_state.setdefault("session.notes", meta.notes)
 notes = st.text_area("Notes", key="session.notes", disabled=not can_annotate)
@@ -115,26 +120,6 @@ if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
     publish_later(loaders.store().root, subject, session)  # the central row follows the edit
     st.toast("Notes saved")
     st.rerun()
-left, right = st.columns([1, 2])
-offset = left.number_input("Marker at (s from start)", 0.0, max(span_s, 0.0),
-                           key="session.marker_offset", step=1.0, disabled=not can_annotate)
-label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
-                         disabled=not can_annotate)
-if st.button("Add marker", key="session.add_marker",
-             disabled=not label.strip() or not can_annotate,
-             help="Type a marker label first." if can_annotate else None):
-    auth_ui.require(Perm.ANNOTATE, subject)
-    auth_ui.audit("annotate", f"subject={subject} session={session}", field="marker")
-    loaders.store().add_marker(subject, session, label.strip(),
-                               s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
-    publish_later(loaders.store().root, subject, session)
-    st.rerun()
-if meta.markers:
-    offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]
-    st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],
-                           "s from start": [f"{o:.1f}" for o in offsets],
-                           "label": [ui.plain(m.label) for m in meta.markers]}))  # st.table
-    # renders Markdown in cells: a typed label stays plain text
 
 if ui.downloads_heading():
     # the zone read now, in the page's run: the report is made on click, outside it (reports.py)

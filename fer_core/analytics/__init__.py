@@ -55,6 +55,7 @@ from fer_core.measures.history import (
     time_of_day_heatmap,
     valence_by_day,
 )
+from fer_core.measures.segments import same_label_across_sessions, segment_figures
 from fer_core.measures.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
 __all__ = [
@@ -89,6 +90,8 @@ __all__ = [
     "row_duration_sql",
     "row_durations",
     "rule_text",
+    "same_label_across_sessions",
+    "segment_figures",
     "session_bounds",
     "session_label_counts",
     "session_summary",

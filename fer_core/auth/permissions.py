@@ -22,7 +22,7 @@ class Perm(StrEnum):
     VIEW = "view"  # see a subject's charts and tables on screen
     DOWNLOAD = "download"  # take data out of the app: PNG, HTML report, CSV/Parquet/ZIP
     RECORD = "record"  # record or analyse a new session
-    ANNOTATE = "annotate"  # edit notes, add markers
+    ANNOTATE = "annotate"  # edit notes; add, edit, delete task segments
     IMPORT = "import"  # import a ZIP of logs
     DELETE = "delete"  # erase sessions and subjects
     MANAGE_ACCOUNTS = "manage_accounts"  # accounts and assignments

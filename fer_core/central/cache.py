@@ -3,7 +3,7 @@
 A review machine that records nothing points the app at a cache folder (an ordinary local log
 store) and turns on review mode (``$FER_CENTRAL_REVIEW=1`` or ``[central] review = true``);
 :func:`sync` then makes that store mirror the central sessions table: sessions published since
-the last sync are written into it (rows from the frames table, metadata, notes and markers from
+the last sync are written into it (rows from the frames table, metadata, notes and segments from
 the sessions row, closed and summarised like any recording), sessions whose central row changed
 (``published_at``) are rewritten, and sessions no longer in the central store (erased) are
 deleted. Every page (Overview, Subject history, Compare, Session) then works as on a recording
@@ -28,7 +28,7 @@ from fer_core.central.location import CentralStore
 from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
 from fer_core.logstore.export import install_session
 from fer_core.logstore.layout import session_dir
-from fer_core.logstore.meta import read_meta
+from fer_core.logstore.meta import read_meta, update_meta
 
 log = logging.getLogger(__name__)
 

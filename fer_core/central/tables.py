@@ -7,7 +7,7 @@ those files, and erasure removes whole files). Timestamps are microseconds UTC, 
 timestamp type (the values are the local store's milliseconds, unchanged).
 
 ``sessions``: one row per session, the commit point readers rely on (a frame counts only when
-its session's row exists): metadata, notes, markers, consent, damage and the session summary,
+its session's row exists): metadata, notes, segments, consent, damage and the session summary,
 with the JSON-shaped fields as JSON text so every engine reads them.
 """
 
@@ -57,8 +57,8 @@ SESSIONS_SCHEMA = pa.schema([
     pa.field("source", pa.string(), nullable=False),
     pa.field("synthetic", pa.bool_(), nullable=False),
     pa.field("baseline", pa.bool_()),  # nullable: rows published before the column existed
-    pa.field("n_markers", pa.int64(), nullable=False),
-    pa.field("markers_json", pa.string(), nullable=False),
+    pa.field("n_segments", pa.int64(), nullable=False),
+    pa.field("segments_json", pa.string(), nullable=False),
     pa.field("consent_json", pa.string(), nullable=False),
     pa.field("extra_json", pa.string(), nullable=False),
     pa.field("damage_json", pa.string(), nullable=False),
@@ -104,7 +104,7 @@ def sessions_row(meta: SessionMeta, listing: dict[str, Any], session_id: str, si
         "model_version": meta.model_version, "app_version": meta.app_version,
         "source": meta.source, "synthetic": bool(meta.synthetic),
         "baseline": bool(meta.baseline),
-        "n_markers": len(meta.markers), "markers_json": _json(data["markers"]),
+        "n_segments": len(meta.segments), "segments_json": _json(data["segments"]),
         "consent_json": _json(meta.consent), "extra_json": _json(meta.extra),
         "damage_json": _json(meta.damage), "summary_json": _json(summary or {}),
         "meta_json": _json(data), "published_at": published_at or datetime.now(UTC),

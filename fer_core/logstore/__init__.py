@@ -15,7 +15,7 @@ from fer_core.logstore.errors import (
     UnsafeStoreError,
 )
 from fer_core.logstore.ids import new_session_id, validate_id
-from fer_core.logstore.meta import Marker, SessionMeta
+from fer_core.logstore.meta import Marker, Segment, SegmentError, SessionMeta
 from fer_core.logstore.schema import (
     PARTITION_SCHEMA,
     PROB_COLUMNS,
@@ -37,6 +37,8 @@ __all__ = [
     "LogStore",
     "Marker",
     "RowError",
+    "Segment",
+    "SegmentError",
     "SessionBusyError",
     "SessionExistsError",
     "SessionMeta",

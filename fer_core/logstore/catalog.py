@@ -33,7 +33,7 @@ SESSION_COLUMNS = [
     "subject", "session", "started_at", "ended_at", "duration_s", "n_rows", "n_frames",
     "n_face_rows", "label", "operator", "model_name", "synthetic",
     # beyond the contract:
-    "model_version", "source", "status", "n_markers", "n_bad_files", "damage",
+    "model_version", "source", "status", "n_segments", "n_bad_files", "damage",
     "baseline", "notes",
 ]
 SUBJECT_COLUMNS = [
@@ -137,7 +137,7 @@ def session_row(root: Path, subject: str, session: str, infos: list[reader.FileI
         "n_face_rows": sum(i.n_face_rows for i in good), "label": meta.label,
         "operator": meta.operator, "model_name": meta.model_name,
         "synthetic": meta.synthetic, "model_version": meta.model_version,
-        "source": meta.source, "status": status, "n_markers": len(meta.markers),
+        "source": meta.source, "status": status, "n_segments": len(meta.markers),
         "n_bad_files": len(infos) - len(good), "damage": "; ".join(damage),
         "baseline": meta.baseline, "notes": meta.notes,
     }
@@ -149,7 +149,7 @@ def sessions_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=SESSION_COLUMNS)
     for col in ("started_at", "ended_at"):
         df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ms, UTC]")
-    for col in ("n_rows", "n_frames", "n_face_rows", "n_markers", "n_bad_files"):
+    for col in ("n_rows", "n_frames", "n_face_rows", "n_segments", "n_bad_files"):
         df[col] = df[col].astype("int64")
     df["duration_s"] = df["duration_s"].astype("float64")
     df["synthetic"] = df["synthetic"].astype(bool)

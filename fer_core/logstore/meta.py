@@ -1,6 +1,6 @@
-"""Session metadata (``_session.json``): who, when, which model, notes and event markers.
+"""Session metadata (``_session.json``): who, when, which model, notes and task segments.
 
-Metadata lives beside the data as JSON because it is edited after the fact (notes, markers) and
+Metadata lives beside the data as JSON because it is edited after the fact (notes, segments) and
 must stay human-readable. The writer process and the dashboard may both change it while a
 session is recorded, so every change is a read-modify-write under an inter-process lock
 (:func:`update_meta`) and every write is atomic.
@@ -8,7 +8,9 @@ session is recorded, so every change is a read-modify-write under an inter-proce
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +22,11 @@ from fer_core.logstore.fsutil import atomic_write_bytes, locked
 from fer_core.logstore.layout import META_LOCK, SESSION_META
 from fer_core.logstore.schema import SOURCES
 
-#: Version of the metadata JSON layout (independent of the row schema).
-META_FORMAT_VERSION = 1
+#: Version of the metadata JSON layout (independent of the row schema). 2: ``segments``
+#: (intervals with an id) replace version 1's ``markers`` (points); version 1 files still read.
+META_FORMAT_VERSION = 2
+#: Longest segment label; a label is a task name ("stimulus A"), not a note.
+MAX_SEGMENT_LABEL = 200
 
 
 def to_utc(value: datetime | Any, what: str = "timestamp") -> datetime:
@@ -47,10 +52,110 @@ def _parse(value: str | None) -> datetime | None:
 
 @dataclass
 class Marker:
-    """An event marker ("stimulus shown", "break") at a point in time."""
+    """A point in time with a label: the read-only view of a segment's start
+    (:attr:`SessionMeta.markers`), kept for code written against metadata version 1."""
 
     timestamp: datetime
     label: str
+
+
+class SegmentError(ValueError):
+    """A segment that cannot exist (empty label, end before start, naive time, unknown id)."""
+
+
+def new_segment_id() -> str:
+    """A short random id: stable across edits, so an edit or delete names what it changes even
+    when two segments share a label and a start."""
+    return secrets.token_hex(4)
+
+
+def _ms(value: datetime) -> datetime:
+    """Truncated to whole milliseconds, the resolution ``_session.json`` stores, so a segment
+    compares equal to itself after a write and a read (the duplicate check relies on it).
+    A pandas Timestamp becomes a plain datetime (its nanoseconds would survive ``replace``)."""
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime(warn=False)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+@dataclass
+class Segment:
+    """A labelled task interval of a session ("baseline interview", "stimulus A").
+
+    ``end`` None makes it a point (an event marker). Times are UTC-aware, stored to the
+    millisecond; a segment may lie partly or wholly outside the recorded rows (a marker added
+    after STOP). Construction validates, so no invalid segment reaches ``_session.json``.
+    """
+
+    id: str
+    label: str
+    start: datetime
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise SegmentError("a segment needs a non-empty id")
+        if not isinstance(self.label, str):
+            raise SegmentError(f"segment label must be text, got {type(self.label).__name__}")
+        self.label = self.label.strip()
+        if not self.label:
+            raise SegmentError("a segment needs a non-empty label")
+        if len(self.label) > MAX_SEGMENT_LABEL:
+            raise SegmentError(f"segment label is longer than {MAX_SEGMENT_LABEL} characters")
+        try:
+            self.start = _ms(to_utc(self.start, "segment start"))
+            self.end = None if self.end is None else _ms(to_utc(self.end, "segment end"))
+        except (TypeError, ValueError) as exc:
+            raise SegmentError(str(exc)) from None
+        if self.end is not None and self.end < self.start:
+            raise SegmentError(f"segment {self.label!r} ends ({_iso(self.end)}) before it "
+                               f"starts ({_iso(self.start)})")
+
+    @property
+    def is_point(self) -> bool:
+        """True for a point marker (no end)."""
+        return self.end is None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end; None for a point."""
+        return None if self.end is None else (self.end - self.start).total_seconds()
+
+    def same_as(self, other: Segment) -> bool:
+        """Same label, start and end (ids aside): a second click of "add" makes no copy."""
+        return (self.label, self.start, self.end) == (other.label, other.start, other.end)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "start": _iso(self.start),
+                "end": _iso(self.end)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        if not isinstance(data, dict):
+            raise SegmentError("a segment must be an object")
+        try:
+            return cls(str(data["id"]), data["label"], _parse(data["start"]),  # type: ignore[arg-type]
+                       _parse(data.get("end")))
+        except KeyError as exc:
+            raise SegmentError(f"segment is missing {exc.args[0]!r}") from None
+
+    @classmethod
+    def from_marker(cls, data: dict[str, Any]) -> Segment:
+        """A version-1 marker ``{"timestamp", "label"}`` as a point segment.
+
+        Its id is derived from the marker, so reading the same old file twice gives the same
+        ids (an edit names the segment by id before the file is rewritten as version 2).
+        """
+        if not isinstance(data, dict) or "timestamp" not in data:
+            raise SegmentError("a marker must be {\"timestamp\": ..., \"label\": ...}")
+        stamp = str(data["timestamp"])
+        digest = hashlib.sha256(f"{stamp}|{data.get('label')}".encode()).hexdigest()[:8]
+        return cls(digest, data.get("label"), _parse(stamp))  # type: ignore[arg-type]
+
+
+def make_segment(label: str, start: datetime, end: datetime | None = None) -> Segment:
+    """A new segment with a fresh id (validated)."""
+    return Segment(new_segment_id(), label, start, end)
 
 
 @dataclass
@@ -67,7 +172,7 @@ class SessionMeta:
     #: Chosen by a psychologist as (part of) this subject's baseline: observations, Compare and
     #: the history charts are then relative to the chosen sessions (fer_core.measures.baseline).
     baseline: bool = False
-    markers: list[Marker] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
     model_name: str = ""
     model_version: str = ""
     app_version: str = __version__
@@ -83,24 +188,40 @@ class SessionMeta:
         data = asdict(self)
         data["started_at"] = _iso(self.started_at)
         data["ended_at"] = _iso(self.ended_at)
-        data["markers"] = [{"timestamp": _iso(m.timestamp), "label": m.label} for m in self.markers]
+        data["segments"] = [seg.to_dict() for seg in self.segments]
         data["format_version"] = META_FORMAT_VERSION
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
         data = dict(data)
-        version = data.pop("format_version", META_FORMAT_VERSION)
+        legacy = "markers" in data and "segments" not in data
+        version = data.pop("format_version", 1 if legacy else META_FORMAT_VERSION)
+        if not isinstance(version, int):
+            raise ValueError(f"format_version must be an integer, got {version!r}")
         if version > META_FORMAT_VERSION:
             raise ValueError(f"session metadata format {version} is newer than this library")
+        # version 1's point markers become point segments (popped before unknown keys go to
+        # ``extra``); a version-2 file has no ``markers``
+        markers = data.pop("markers", None) if version < 2 else None
         known = set(cls.__dataclass_fields__)
         unknown = {k: data.pop(k) for k in list(data) if k not in known}
         data["started_at"] = _parse(data["started_at"])
         data["ended_at"] = _parse(data.get("ended_at"))
-        data["markers"] = [
-            Marker(_parse(m["timestamp"]), str(m["label"]))  # type: ignore[arg-type]
-            for m in data.get("markers", [])
-        ]
+        segments = data.get("segments", [])
+        if not isinstance(segments, list):
+            raise SegmentError("segments must be a list")
+        data["segments"] = [Segment.from_dict(seg) for seg in segments]
+        ids = [seg.id for seg in data["segments"]]
+        if len(set(ids)) != len(ids):
+            raise SegmentError(f"segment ids must be unique, got {sorted(ids)}")
+        if markers is not None:
+            if not isinstance(markers, list):
+                raise SegmentError("markers must be a list")
+            for marker in map(Segment.from_marker, markers):
+                # version 1 let a double click store a marker twice: one point is kept
+                if not any(marker.id == seg.id for seg in data["segments"]):
+                    data["segments"].append(marker)
         if not isinstance(data.get("baseline", False), bool):
             raise ValueError("baseline must be true or false")
         damage = data.get("damage", [])
@@ -118,6 +239,32 @@ class SessionMeta:
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def markers(self) -> list[Marker]:
+        """Every segment's start and label, in time order: a read-only view for code written
+        against version 1 (reports, charts that draw points). Edit :attr:`segments`."""
+        return [Marker(seg.start, seg.label) for seg in self.sorted_segments()]
+
+    def sorted_segments(self) -> list[Segment]:
+        """Segments by start, then end (points first), then label."""
+        return sorted(self.segments, key=lambda s: (s.start, s.end or s.start, s.label))
+
+    def segment(self, segment_id: str) -> Segment:
+        """The segment with this id (SegmentError when there is none)."""
+        for seg in self.segments:
+            if seg.id == segment_id:
+                return seg
+        raise SegmentError(f"session {self.session!r} has no segment {segment_id!r}")
+
+    def add_segment(self, segment: Segment) -> Segment:
+        """Add ``segment`` unless one with the same label, start and end exists; returns the
+        one in the metadata (the existing one on a repeat: a double click adds nothing)."""
+        for seg in self.segments:
+            if seg.id == segment.id or seg.same_as(segment):
+                return seg
+        self.segments.append(segment)
+        return segment
 
 
 #: Provenance fields: who recorded, from what, with which consent. ``logs repair`` never

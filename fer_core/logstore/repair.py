@@ -194,7 +194,7 @@ def _rebuild_meta(directory: Path, subject: str, session: str, raw: bytes | None
     if "app_version" in old:
         meta.app_version = old["app_version"]
     lost = [f for f in ("operator", "consent", "label", "notes") if f not in old]
-    lost.append("markers")  # never salvaged: their timestamps cannot be trusted field by field
+    lost.append("segments")  # never salvaged: their times cannot be trusted field by field
     if "source" not in old and "source" not in rows:
         lost.append("source")
     return meta, lost

@@ -43,7 +43,14 @@ from fer_core.logstore.errors import (
 from fer_core.logstore.fsutil import make_dir, make_dirs
 from fer_core.logstore.ids import new_session_id, validate_id
 from fer_core.logstore.layout import Snapshot, session_dir, snapshot, subject_dir
-from fer_core.logstore.meta import Marker, SessionMeta, read_meta, to_utc, update_meta
+from fer_core.logstore.meta import (
+    Segment,
+    SessionMeta,
+    make_segment,
+    read_meta,
+    to_utc,
+    update_meta,
+)
 from fer_core.logstore.mounts import check_local_store
 from fer_core.logstore.repair import RepairResult, repair_session
 from fer_core.logstore.root import resolve_root
@@ -56,6 +63,17 @@ from fer_core.logstore.zipcheck import ImportLimits
 log = logging.getLogger(__name__)
 
 _RETRIES = 20
+
+
+class _Unset:
+    """Type of :data:`UNSET`: "leave this field as it is" where None is a meaningful value."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Default of :meth:`LogStore.update_segment`'s fields: not changed.
+UNSET = _Unset()
 
 
 class LogStore:
@@ -252,11 +270,48 @@ class LogStore:
             raise SessionNotFoundError(f"no session {subject}/{session} in {self.root}")
         return update_meta(directory, change, fsync=self.fsync)
 
+    def add_segment(self, subject: str, session: str, label: str, start: datetime,
+                    end: datetime | None = None) -> Segment:
+        """Add a task segment (``end`` None: a point marker); safe while the session is being
+        recorded. Returns the stored segment: the existing one when a segment with the same
+        label, start and end is already there (a repeated click adds no duplicate).
+
+        Raises :class:`~fer_core.logstore.meta.SegmentError` for an empty label, a naive time
+        or an end before the start, SessionNotFoundError for an unknown session.
+        """
+        segment = make_segment(label, start, end)
+        stored: list[Segment] = []
+        self._update(subject, session, lambda m: stored.append(m.add_segment(segment)))
+        return stored[0]
+
+    def update_segment(self, subject: str, session: str, segment_id: str, *,
+                       label: str | _Unset = UNSET, start: datetime | _Unset = UNSET,
+                       end: datetime | _Unset | None = UNSET) -> Segment:
+        """Change a segment's label, start and/or end (``end=None`` makes it a point); the
+        fields not given stay. Validated as a whole (an end before the new start is refused).
+        Raises SegmentError when the session has no segment ``segment_id``."""
+        changed: list[Segment] = []
+
+        def change(meta: SessionMeta) -> None:
+            old = meta.segment(segment_id)
+            new = Segment(old.id, old.label if isinstance(label, _Unset) else label,
+                          old.start if isinstance(start, _Unset) else start,
+                          old.end if isinstance(end, _Unset) else end)
+            meta.segments[meta.segments.index(old)] = new
+            changed.append(new)
+
+        self._update(subject, session, change)
+        return changed[0]
+
+    def delete_segment(self, subject: str, session: str, segment_id: str) -> None:
+        """Remove one segment (SegmentError when the session has none with this id)."""
+        self._update(subject, session, lambda m: m.segments.remove(m.segment(segment_id)))
+
     def add_marker(self, subject: str, session: str, label: str,
-                   timestamp: datetime | None = None) -> None:
-        """Add an event marker to a session (safe while it is being recorded)."""
-        marker = Marker(to_utc(timestamp or datetime.now(UTC)), str(label))
-        self._update(subject, session, lambda m: m.markers.append(marker))
+                   timestamp: datetime | None = None) -> Segment:
+        """A point segment at ``timestamp`` (default: now); the name kept from metadata
+        version 1's markers."""
+        return self.add_segment(subject, session, label, timestamp or datetime.now(UTC))
 
     def update_notes(self, subject: str, session: str, notes: str) -> None:
         """Replace a session's free-text notes."""

@@ -19,14 +19,21 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fer_core.clock import SessionClock
 from fer_core.logstore.finishing import finish_session
 from fer_core.logstore.layout import part_name
-from fer_core.logstore.meta import Marker, SessionMeta, to_utc, update_meta, write_meta
+from fer_core.logstore.meta import (
+    Segment,
+    SessionMeta,
+    make_segment,
+    to_utc,
+    update_meta,
+    write_meta,
+)
 from fer_core.logstore.parquet_io import write_parquet
 from fer_core.logstore.rows import RowBuffer, row_template, validate_row
 from fer_core.logstore.session_lock import WriterLock
@@ -87,7 +94,9 @@ class SessionWriter:
         self._buffer = RowBuffer()
         self._buffer_lock = threading.Lock()
         self._pending: list[RowBuffer] = []  # swapped out, not yet written: retried
-        self._markers: list[Marker] = []
+        # metadata changes (segments added or ended) waiting for the next flush, in order
+        self._meta_changes: list[Callable[[SessionMeta], None]] = []
+        self._own_segments: dict[str, Segment] = {}  # added through this writer
         self._commands: queue.Queue[tuple[str, threading.Event]] = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(
@@ -124,17 +133,49 @@ class SessionWriter:
             self._buffer.rows.extend(checked)
             self.rows_appended += len(checked)
 
-    def add_marker(self, label: str, timestamp: datetime | None = None) -> None:
-        """Record an event marker; saved to ``_session.json`` with the next flush.
+    def add_segment(self, label: str, start: datetime | None = None,
+                    end: datetime | None = None) -> Segment:
+        """Record a task segment (``end`` None: a point marker; ``start`` default: now on the
+        session's clock); saved to ``_session.json`` with the next flush, never waiting on disk.
 
-        After :meth:`close` the marker is written at once (the session still exists).
+        After :meth:`close` it is written at once (the session still exists). Raises
+        :class:`~fer_core.logstore.meta.SegmentError` for an empty label or an end before the
+        start.
         """
-        marker = Marker(to_utc(timestamp or self.clock.now()), str(label))
+        segment = make_segment(label, start or self.clock.now(), end)
+        self._own_segments[segment.id] = segment
+        self._change_meta(lambda m: m.add_segment(_copy(segment)))
+        return segment
+
+    def end_segment(self, segment_id: str, end: datetime | None = None) -> Segment:
+        """End an open segment at ``end`` (default: now on the session's clock).
+
+        A segment added through this writer is ended in memory and saved with the next flush;
+        one added elsewhere (the dashboard) is ended in ``_session.json`` at once.
+        """
+        end = to_utc(end or self.clock.now(), "segment end")
+        own = self._own_segments.get(segment_id)
+        if own is None:
+            def end_on_disk(meta: SessionMeta) -> None:
+                seg = meta.segment(segment_id)
+                _replace(meta, Segment(seg.id, seg.label, seg.start, end))
+            meta = update_meta(self.directory, end_on_disk, fsync=self._fsync)
+            return meta.segment(segment_id)
+        ended = Segment(own.id, own.label, own.start, end)  # validates end >= start
+        self._own_segments[segment_id] = ended
+        self._change_meta(lambda m: _replace(m, _copy(ended)))
+        return ended
+
+    def add_marker(self, label: str, timestamp: datetime | None = None) -> Segment:
+        """A point segment (the name kept from metadata version 1's markers)."""
+        return self.add_segment(label, timestamp)
+
+    def _change_meta(self, change: Callable[[SessionMeta], None]) -> None:
         with self._buffer_lock:
             if not self._closed:
-                self._markers.append(marker)
+                self._meta_changes.append(change)
                 return
-        update_meta(self.directory, lambda m: m.markers.append(marker), fsync=self._fsync)
+        update_meta(self.directory, change, fsync=self._fsync)
 
     def flush(self) -> None:
         """Write everything buffered now and wait for it (the one call that waits on disk)."""
@@ -219,18 +260,20 @@ class SessionWriter:
     def _flush_now(self) -> None:
         with self._buffer_lock:
             buffer, self._buffer = self._buffer, RowBuffer()
-            markers, self._markers = self._markers, []
+            changes, self._meta_changes = self._meta_changes, []
         if buffer.n:
             batch_max = max(buffer.timestamps())  # epoch ms
             self._ts_max = batch_max if self._ts_max is None else max(self._ts_max, batch_max)
             self._pending.append(buffer)
-        if markers:
+        if changes:
+            def apply(meta: SessionMeta) -> None:
+                for change in changes:
+                    change(meta)
             try:
-                update_meta(self.directory, lambda m: m.markers.extend(markers),
-                            fsync=self._fsync)
-            except Exception:
+                update_meta(self.directory, apply, fsync=self._fsync)
+            except Exception:  # each change is idempotent, so retrying them all is safe
                 with self._buffer_lock:
-                    self._markers[:0] = markers
+                    self._meta_changes[:0] = changes
                 raise
         self._write_pending()
 
@@ -249,6 +292,20 @@ class SessionWriter:
             self._pending.pop(0)
             self.rows_written += table.num_rows
             self.parts_written += 1
+
+
+def _copy(segment: Segment) -> Segment:
+    return Segment(segment.id, segment.label, segment.start, segment.end)
+
+
+def _replace(meta: SessionMeta, segment: Segment) -> None:
+    """Put ``segment`` in place of the one with its id; nothing when it was deleted meanwhile
+    (from the dashboard): ending a deleted segment must not bring it back."""
+    for i, seg in enumerate(meta.segments):
+        if seg.id == segment.id:
+            meta.segments[i] = segment
+            return
+    log.info("segment %s of %s was deleted before it was ended", segment.id, meta.session)
 
 
 def next_deadline(previous: float, now: float, interval: float, flush_s: float = 0.0) -> float:

@@ -219,12 +219,21 @@ def check_meta(data: dict[str, Any], where: str) -> None:
     _need(data.get("consent") is None or isinstance(data["consent"], dict), where,
           "consent must be an object or null")
     _need(isinstance(data.get("extra", {}), dict), where, "extra must be an object")
+    # metadata version 1 (older exports): point markers; version 2: segments
     markers = data.get("markers", [])
     _need(isinstance(markers, list), where, "markers must be a list")
     for m in markers:
         _need(isinstance(m, dict) and isinstance(m.get("timestamp"), str)
               and isinstance(m.get("label"), str), where,
               "each marker must be {\"timestamp\": string, \"label\": string}")
+    segments = data.get("segments", [])
+    _need(isinstance(segments, list), where, "segments must be a list")
+    for seg in segments:
+        _need(isinstance(seg, dict) and all(isinstance(seg.get(k), str)
+                                            for k in ("id", "label", "start"))
+              and (seg.get("end") is None or isinstance(seg["end"], str)), where,
+              "each segment must be {\"id\": string, \"label\": string, \"start\": string, "
+              "\"end\": string or null}")
     _need(_is_int(data.get("format_version", 1)), where, "format_version must be an integer")
     damage = data.get("damage", [])
     _need(isinstance(damage, list) and all(isinstance(d, dict) for d in damage), where,

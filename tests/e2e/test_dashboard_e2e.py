@@ -70,8 +70,8 @@ def test_page_renders_with_charts_and_screenshot(page, demo_app, name):
     open_page(page, demo_app, name)
     charts = assert_healthy(page, name)
     assert page.get_by_text("SYNTHETIC demo data").count() >= 1, "synthetic badge missing"
-    if name == "history":  # shares, negative affect and valence vs baseline, 2 trends, heatmap
-        assert len(charts) == 6
+    if name == "history":  # shares, negative affect and valence vs baseline, 2 trends, heatmap,
+        assert len(charts) == 8  # and one segment label across sessions (bars and lines)
     if name == "session":
         assert len(charts) == 6
     shot = ARTIFACTS / "screenshots" / f"{name}.png"

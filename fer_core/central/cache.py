@@ -28,7 +28,7 @@ from fer_core.central.location import CentralStore
 from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
 from fer_core.logstore.export import install_session
 from fer_core.logstore.layout import session_dir
-from fer_core.logstore.meta import read_meta, update_meta
+from fer_core.logstore.meta import read_meta
 
 log = logging.getLogger(__name__)
 

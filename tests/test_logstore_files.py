@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from fer_core.logstore import (
-    CorruptFileWarning,
     SCHEMA_VERSION,
+    CorruptFileWarning,
     LogStore,
     SessionNotFoundError,
 )

@@ -293,3 +293,19 @@ def test_version_1_files_read_with_the_new_columns_null(tmp_path) -> None:
     assert old["prob_happy"].notna().sum() == old["face_detected"].sum() == 18
     listing = store.list_sessions().set_index("session")
     assert listing.loc["old", "status"] == "closed" and listing.loc["old", "n_rows"] == 20
+
+
+def test_version_1_parts_compact_into_a_version_2_file(tmp_path) -> None:
+    """``logs repair`` compacting a session left uncompacted by version 1: the new file has
+    every version-2 column, the new ones null."""
+    from fer_core.logstore.compaction import compact_session
+    from fer_core.logstore.schema import ROW_SCHEMA
+
+    store = LogStore(tmp_path)
+    directory = uncompacted_session(store, "P001", "old", n_parts=2, per=10)
+    as_version_1(directory)
+    compact_session(directory)
+    (compacted,) = directory.glob("part-c*.parquet")
+    assert pq.read_schema(compacted).names == ROW_SCHEMA.names
+    rows = store.read("P001")
+    assert len(rows) == 20 and rows["face_brightness"].isna().all()

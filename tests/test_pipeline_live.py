@@ -210,3 +210,37 @@ def test_processed_rate_counts_processed_frames(model, tmp_path, face_image):
     recorder.drain()
     assert recorder.processed_fps() > 0
     recorder.finish()
+
+
+def test_queued_frames_process_the_newest_and_count_the_rest_as_dropped(model, tmp_path,
+                                                                          face_image):
+    """streamlit-webrtc's queued callback gets every frame that arrived while the previous one
+    was processed: the newest is processed and logged, the others are counted as dropped, and
+    the counts reach the session's metadata and its recording quality."""
+    import asyncio
+
+    from fer_core.measures.quality import session_quality
+
+    store = LogStore(tmp_path)
+    recorder = LiveRecorder(model, store)
+    recorder.arm(SessionInfo("P5", consent=CONSENT))
+    batches = [[0, 1, 2], [3], [4, 5, 6, 7], [8]]
+    for batch in batches:
+        frames = [_frame(face_image if i % 2 else blank_frame(), i) for i in batch]
+        out = asyncio.run(recorder.on_frames(frames))
+        assert len(out) == 1
+    # the first batch opened the session: its older frames belong to no session; then
+    # batch [4..7] dropped 3 frames; received = 1 + 1 + 4 + 1
+    assert recorder.live_counts() == {"frames_received": 7, "frames_dropped": 3}
+    recorder.drain()
+    assert recorder.face_found() is False  # frame 8 is blank
+    finished = recorder.finish()
+    assert finished.frames == 4
+    meta = store.session_meta("P5", finished.session)
+    assert meta.extra["live"] == {"frames_received": 7, "frames_dropped": 3}
+    rows = store.read("P5", finished.session)
+    assert rows["frame_index"].tolist() == [0, 1, 2, 3]
+    quality = session_quality(rows, meta)
+    assert (quality.frames_dropped, quality.frames_received) == (3, 7)
+    with pytest.raises(ValueError):
+        recorder.process_image(face_image, 0.0, dropped=-1)

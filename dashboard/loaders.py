@@ -103,8 +103,13 @@ def _negative_shares(root_: str, token_: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Aggregating the subject's history...", max_entries=16)
 def _history(root_: str, token_: str, subject: str) -> History:
-    counts, bounds = an.subject_history(root_, subject)  # per-session summaries, not raw rows
-    return History(counts, bounds, an.session_table(counts, bounds))
+    digests = an.read_digests(root_, subject)  # per-session summaries, not raw rows
+    counts, bounds = an.subject_history(root_, subject, digests)
+    table = an.session_table(counts, bounds)
+    if not table.empty:  # the recording-quality verdict of each session (fer_core.measures)
+        verdicts = an.session_verdicts(root_, subject, digests).set_index("session")["quality"]
+        table = table.assign(quality=table["session"].map(verdicts).fillna("—"))
+    return History(counts, bounds, table)
 
 
 @st.cache_data(show_spinner="Loading the session...", max_entries=4)

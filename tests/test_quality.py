@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fer_core.labels import FER2013_CLASSES
 from fer_core.measures import quality as q
 from fer_core.pipeline import FramePipeline, crop_light, to_gray
 from fer_core.recording import face_rows
@@ -26,7 +27,9 @@ def _frame(i: int, t: float, face: bool = True, px: int = 100, brightness: float
            "face_index": 0 if face else -1, "face_detected": face}
     if face:
         row.update(box_w=px, box_h=px + 10, label="happy", confidence=confidence,
-                   face_brightness=brightness, face_contrast=contrast)
+                   face_brightness=brightness, face_contrast=contrast,
+                   **{f"prob_{c}": confidence if c == "happy" else (1 - confidence) / 6
+                      for c in FER2013_CLASSES})
     return row
 
 
@@ -188,3 +191,26 @@ def test_the_pipeline_logs_the_crop_light_before_equalisation(model):
     assert darker and darker[0].brightness < 0.6 * face.brightness
     row = face_rows(result.faces, T0, 0)[0]
     assert row["face_brightness"] == face.brightness and row["face_contrast"] == face.contrast
+
+
+def test_summaries_carry_the_verdict_for_the_sessions_tables(tmp_path):
+    """The session summary written at close holds the verdict; the sessions table reads it
+    without raw rows, and a summary made before quality existed is recomputed."""
+    import json
+
+    from fer_core import analytics as an
+    from fer_core.logstore import LogStore
+    from fer_core.measures.summaries import session_digest, stale_reason
+
+    store = LogStore(tmp_path)
+    for name, face in (("clean", lambda i: True), ("gappy", lambda i: i >= 50)):
+        rows = [_frame(i, t, face=face(i)) for i, t in enumerate(TEN_FPS)]
+        with store.open_session("P1", name, started_at=T0) as w:
+            w.append_many([dict(r, timestamp=r["timestamp"].to_pydatetime()) for r in rows])
+    summary = json.loads((tmp_path / "subject=P1/session=gappy/_summary.json").read_text())
+    assert summary["quality"]["verdict"] == "use with care: no face 25% of the time"
+    verdicts = an.session_verdicts(tmp_path, "P1").set_index("session")["quality"]
+    assert verdicts.to_dict() == {"clean": "reliable",
+                                  "gappy": "use with care: no face 25% of the time"}
+    old = {k: v for k, v in session_digest(_session(TEN_FPS)).items() if k != "quality"}
+    assert stale_reason(old) == "quality missing"

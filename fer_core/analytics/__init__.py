@@ -15,7 +15,12 @@ from fer_core.analytics.store_queries import (
     overview_table,
     session_label_counts,
 )
-from fer_core.analytics.store_summaries import subject_history, summary_label_counts
+from fer_core.analytics.store_summaries import (
+    read_digests,
+    session_verdicts,
+    subject_history,
+    summary_label_counts,
+)
 from fer_core.measures.frames import (
     CLASSES,
     NO_FACE,
@@ -46,6 +51,7 @@ from fer_core.measures.history import (
     time_of_day_heatmap,
     valence_by_day,
 )
+from fer_core.measures.quality import Quality, session_quality
 from fer_core.measures.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
 __all__ = [
@@ -56,6 +62,7 @@ __all__ = [
     "PROB_COLUMNS",
     "VALENCE_LABEL",
     "VALENCE_WEIGHTS",
+    "Quality",
     "SessionView",
     "baseline_flags",
     "bucket_counts",
@@ -74,9 +81,12 @@ __all__ = [
     "row_duration_sql",
     "row_durations",
     "session_bounds",
+    "read_digests",
     "session_label_counts",
+    "session_quality",
     "session_summary",
     "session_table",
+    "session_verdicts",
     "session_view",
     "shares_by_day",
     "smooth_probabilities",

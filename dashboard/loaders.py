@@ -197,6 +197,29 @@ def history(subject: str) -> History:
     return _history(root(), token(), subject)
 
 
+#: Row columns recording quality needs (fer_core.measures.quality): a long session's quality
+#: reads these, not the probabilities.
+QUALITY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "confidence",
+                   "box_w", "box_h", "face_brightness", "face_contrast"]
+
+
+@st.cache_data(show_spinner="Checking the recording quality...", max_entries=8)
+def _session_quality(root_: str, token_: str, subject: str, session: str) -> an.Quality:
+    store = LogStore(root_)
+    rows = store.read(subject=subject, session=session, columns=QUALITY_COLUMNS)
+    try:
+        meta = store.session_meta(subject, session)
+    except LookupError:  # no metadata: judged from the rows alone
+        meta = None
+    return an.session_quality(rows, meta)
+
+
+def session_quality(subject: str, session: str) -> an.Quality:
+    """The session's recording quality (fer_core.measures.quality.session_quality)."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_quality(root(), token(), subject, session)
+
+
 def session_rows(subject: str, session: str) -> pd.DataFrame:
     auth_ui.require(Perm.VIEW, subject)
     return _session_rows(root(), token(), subject, session)

@@ -87,13 +87,17 @@ shown = table.assign(
     **{c: 100 * table[c] for c in ["face_in_view", "negative_share",
                                     *[f"share_{c}" for c in an.CLASSES]]},
 )[["start", "session", "duration", "face_in_view", "dominant", "negative_share",
-   "mean_valence", "mean_confidence", "flagged", *[f"share_{c}" for c in an.CLASSES]]]
+   "mean_valence", "mean_confidence", "flagged", "quality",
+   *[f"share_{c}" for c in an.CLASSES]]]
 shown = loaders.with_central_status(shown, subject)
 st.dataframe(shown, key="history.sessions", hide_index=True, column_config={
     "face_in_view": st.column_config.NumberColumn("face in view", format="%.0f%%"),
     "negative_share": st.column_config.NumberColumn("negative affect", format="%.0f%%"),
     "mean_valence": st.column_config.NumberColumn("valence (derived)", format="%.2f"),
     "mean_confidence": st.column_config.NumberColumn("mean confidence", format="%.2f"),
+    "quality": st.column_config.TextColumn(
+        "recording quality", help="Verdict of the recording-quality checks (Session summary, "
+        "Recording quality): reliable, or use with care and why."),
     **{f"share_{c}": st.column_config.NumberColumn(c, format="%.0f%%") for c in an.CLASSES},
 })
 

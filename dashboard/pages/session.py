@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, reports, ui
+from dashboard import auth_ui, charts, loaders, quality_ui, reports, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
 from fer_core.central.background import publish_later
@@ -93,6 +93,8 @@ st.dataframe(per_class, key="session.per_class", column_config={
     "peak probability": st.column_config.NumberColumn(format="%.2f"),
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
+
+quality_ui.quality_section(subject, session)  # recording quality (issue 19, item 3)
 
 st.subheader("Notes and event markers")
 can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only

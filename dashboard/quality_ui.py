@@ -17,15 +17,13 @@ from dashboard import charts, loaders, ui
 from fer_core.measures import quality as q
 
 HOW_TO_READ = (
-    "How to read this: each point is a {bin:g}-s stretch of the recording. Stretches are "
-    "flagged when fewer than {fps:g} frames a second were processed, the face was in view less "
-    "than {fiv:.0f}% of the time, the face box was under {px:g} px, the face crop was dark "
-    "(mean gray level under {dark:g} of 255) or flat (contrast under {flat:g}), or most of the "
-    "face time had a confidence under {conf:.1f}. The verdict names a reason when its "
-    "stretches cover {share:.0f}% of the session or more."
-).format(bin=q.BIN_S, fps=q.LOW_FPS, fiv=100 * q.MIN_FACE_IN_VIEW, px=q.SMALL_FACE_PX,
-         dark=q.DARK_BRIGHTNESS, flat=q.LOW_CONTRAST, conf=q.LOW_CONFIDENCE,
-         share=100 * q.VERDICT_SHARE)
+    f"How to read this: each point is a {q.BIN_S:g}-s stretch of the recording. Stretches are "
+    f"flagged when fewer than {q.LOW_FPS:g} frames a second were processed, the face was in view less "
+    f"than {100 * q.MIN_FACE_IN_VIEW:.0f}% of the time, the face box was under {q.SMALL_FACE_PX:g} px, the face crop was dark "
+    f"(mean gray level under {q.DARK_BRIGHTNESS:g} of 255) or flat (contrast under {q.LOW_CONTRAST:g}), or most of the "
+    f"face time had a confidence under {q.LOW_CONFIDENCE:.1f}. The verdict names a reason when its "
+    f"stretches cover {100 * q.VERDICT_SHARE:.0f}% of the session or more."
+)
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:

@@ -17,12 +17,13 @@ from dashboard import charts, loaders, ui
 from fer_core.measures import quality as q
 
 HOW_TO_READ = (
-    f"How to read this: each point is a {q.BIN_S:g}-s stretch of the recording. Stretches are "
-    f"flagged when fewer than {q.LOW_FPS:g} frames a second were processed, the face was in view less "
-    f"than {100 * q.MIN_FACE_IN_VIEW:.0f}% of the time, the face box was under {q.SMALL_FACE_PX:g} px, the face crop was dark "
-    f"(mean gray level under {q.DARK_BRIGHTNESS:g} of 255) or flat (contrast under {q.LOW_CONTRAST:g}), or most of the "
-    f"face time had a confidence under {q.LOW_CONFIDENCE:.1f}. The verdict names a reason when its "
-    f"stretches cover {100 * q.VERDICT_SHARE:.0f}% of the session or more."
+    f"How to read this: each point is a {q.BIN_S:g}-s stretch of the recording. Stretches "
+    f"are flagged when fewer than {q.LOW_FPS:g} frames a second were processed, the face was "
+    f"in view less than {100 * q.MIN_FACE_IN_VIEW:.0f}% of the time, the face box was under "
+    f"{q.SMALL_FACE_PX:g} px, the face crop was dark (mean gray level under "
+    f"{q.DARK_BRIGHTNESS:g} of 255) or flat (contrast under {q.LOW_CONTRAST:g}), or most of "
+    f"the face time had a confidence under {q.LOW_CONFIDENCE:.1f}. The verdict names a reason "
+    f"when its stretches cover {100 * q.VERDICT_SHARE:.0f}% of the session or more."
 )
 
 

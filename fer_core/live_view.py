@@ -50,10 +50,10 @@ class LiveStatus:
 
     @property
     def face_text(self) -> str:
-        """"Face found" / "No face in view" / "Waiting for the first frame"."""
+        """The "Face found" read-out: "yes", "no", or "—" before the first frame."""
         if self.face_found is None:
-            return "Waiting for the first frame"
-        return "Face found" if self.face_found else "No face in view"
+            return "—"
+        return "yes" if self.face_found else "no"
 
     @property
     def now_text(self) -> str:

@@ -5,10 +5,13 @@ tables :mod:`fer_core.live_view`, the model and the upload's pipeline are cached
 :mod:`dashboard.loaders`, and all streamlit-webrtc code lives in :mod:`dashboard.webrtc_glue`.
 Nothing but predictions is stored unless the user ticks the explicit video opt-in.
 
-One Stop control: the camera component's own STOP. The live read-out refreshes in fragments
-(``st.fragment(run_every=...)``), not in a loop that keeps the script running, so Streamlit's
-toolbar shows no second "Stop" while recording; that one would only have stopped the page's
-refresh loop, not the camera, leaving frames logged without a live read-out.
+One Stop control: the camera component's own STOP, which ends the stream and closes the
+session. Streamlit's toolbar offers a second "Stop" whenever the script runs; it would only stop
+the page's read-out, never the camera, so frames would go on being logged behind a frozen page.
+The read-out therefore refreshes in fragments (``st.fragment(run_every=...)``) instead of a loop
+that kept the script running, and while recording the page hides the toolbar's Stop button
+(:data:`HIDE_TOOLBAR_STOP`; on a loaded machine a refresh can still take long enough for it to
+appear).
 """
 
 import streamlit as st
@@ -29,6 +32,9 @@ GOTO_KEY = "record.goto_summary"
 SUBJECT_CHOICE_KEY = "record.subject_choice"
 ANALYSED_KEY = "record.analysed"  # the last session made from an uploaded file
 REFRESH_S = 0.5
+#: CSS that hides Streamlit's toolbar Stop while recording (the camera's STOP is the one Stop)
+HIDE_TOOLBAR_STOP = ('<style>[data-testid="stStatusWidget"] button '
+                     '{display: none !important;}</style>')
 state = st.session_state
 
 
@@ -119,7 +125,8 @@ def live_panel() -> None:
     c2.metric("Processed rate", f"{status.fps:.1f} fps",
               help="Frames actually analysed and logged per second (slower processing "
               "drops camera frames; each logged frame keeps its own timestamp).")
-    c3.metric("Face", status.face_text, help="Whether the newest processed frame had a face.")
+    c3.metric("Face found", status.face_text,
+              help="Whether the newest processed frame had a face.")
     st.markdown("Now: " + status.now_text)
     face = next((u for u in reversed(history) if u.probs is not None), None)
     if face is not None:
@@ -179,6 +186,7 @@ with camera_tab:
                 st.rerun()  # untick consent: the next recording needs a new tick
         with live_col:
             if playing:  # a STOP click reruns the page, which then stops the refreshing
+                st.html(HIDE_TOOLBAR_STOP)
                 live_panel()
             else:
                 finished_panel()

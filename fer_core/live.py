@@ -134,6 +134,9 @@ class LiveRecorder:
         self.history: deque[LiveUpdate] = deque()  # script-thread side, for the rolling chart
         self.finished: SessionResult | None = None
         self.error: str | None = None
+        #: clear while a session is being closed (flushed and compacted) on some thread
+        self._idle = threading.Event()
+        self._idle.set()
 
     # ----------------------------------------------------------------- page thread
     def arm(self, info: SessionInfo | None, *, save_video: bool = False) -> None:
@@ -162,8 +165,28 @@ class LiveRecorder:
         """Close the current session (flush + compact); None if none was open."""
         with self._lock:
             rec, self._rec = self._rec, None
+            if rec is not None:
+                self._idle.clear()
         if rec is None:
             return None
+        try:
+            return self._close(rec)
+        finally:
+            self._idle.set()
+
+    @property
+    def closing(self) -> bool:
+        """True while a session is being closed (:meth:`finish` on another thread: STOP's
+        ``on_video_ended``); :attr:`finished` is set when it is done."""
+        return not self._idle.is_set()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until no session is being closed; False on timeout. Why: the page may run
+        between the camera thread's :meth:`finish` taking the session and it being saved,
+        and would otherwise show neither the recording nor its result."""
+        return self._idle.wait(timeout)
+
+    def _close(self, rec: _Recording) -> SessionResult:
         error = None
         r = rec.recorder
         try:  # before closing: the compaction and a central publish then see the counts

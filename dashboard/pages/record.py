@@ -63,7 +63,12 @@ recorder: glue.WebRtcRecorder | None = state.get(RECORDER_KEY)
 if recorder is None or (recorder.model is not model and not recorder.recording):
     recorder = glue.WebRtcRecorder(model, loaders.store())
     state[RECORDER_KEY] = recorder
+if recorder.closing:  # STOP: the camera thread is saving the session; show its result
+    with st.spinner("Saving the session..."):
+        recorder.wait_closed(timeout=120)
 recording = recorder.recording
+if not recording and flow.audit_end(state, auth_ui.audit, recorder.finished):
+    st.rerun()  # ended on the camera thread: audited, and consent is asked again
 st.caption(f"Model `{model.name}` {model.version} · log store `{loaders.root()}`. "
            "Only predictions are stored, never images, unless you opt in below.")
 
@@ -80,8 +85,12 @@ if choice == NEW_SUBJECT:
     subject = left.text_input("New subject id", key="record.new_subject", disabled=recording,
                               placeholder="e.g. P017", max_chars=64,
                               on_change=flow.reset_consent, args=(state,)).strip()
-    # every subject in the store, also those this account cannot see: never a second "P017"
-    subject_error = flow.new_subject_problem(subject, loaders.store_subjects()["subject"])
+    # every subject in the store, also those this account cannot see: never a second "P017";
+    # but the subject this page is recording (or just recorded) is this one, not another
+    made = {sid[0] for sid in (recorder.session_id,
+                               recorder.finished and (recorder.finished.subject, "")) if sid}
+    subject_error = flow.new_subject_problem(
+        subject, [s for s in loaders.store_subjects()["subject"] if s not in made])
     if subject and subject_error:  # the message quotes the typed id: plain text
         say(left, "error", subject_error)
 label = right.text_input("Session label", key="record.label", disabled=recording,

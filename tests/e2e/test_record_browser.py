@@ -195,12 +195,7 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
                 page.wait_for_timeout(200)
             assert seen == 0, f"Streamlit's toolbar Stop shown in {seen} of 10 looks"
             iframe.get_by_role("button", name="Stop").click()
-            try:
-                page.get_by_text("saved:").wait_for(timeout=60_000)
-            except Exception:
-                full_screenshot(page, ARTIFACTS / "DEBUG_after_stop.png")
-                print("APPLOG", app.log_text()[-6000:])
-                raise
+            page.get_by_text("saved:").wait_for(timeout=60_000)
             full_screenshot(page, ARTIFACTS / "record_page_stopped.png")
             page.get_by_role("button", name="Open the session summary").click()
             page.get_by_role("heading", name=f"Session — {SUBJECT}").wait_for(timeout=60_000)
@@ -208,6 +203,8 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
             page.get_by_text("Verdict:").wait_for(timeout=60_000)
             expect(page.locator('[data-testid="stMetric"]').filter(
                 has_text="Frames dropped")).not_to_contain_text("—")
+            page.get_by_text("Recording quality").scroll_into_view_if_needed()
+            full_screenshot(page, ARTIFACTS / "session_summary_recorded.png")
         finally:
             browser.close()
 

@@ -244,3 +244,33 @@ def test_queued_frames_process_the_newest_and_count_the_rest_as_dropped(model, t
     assert (quality.frames_dropped, quality.frames_received) == (3, 7)
     with pytest.raises(ValueError):
         recorder.process_image(face_image, 0.0, dropped=-1)
+
+
+def test_the_page_can_wait_for_a_session_the_camera_thread_is_saving(model, tmp_path,
+                                                                      face_image, monkeypatch):
+    """STOP's on_video_ended closes the session on the camera's thread; a page run in the
+    middle sees it neither recording nor finished unless it waits (seen in the browser)."""
+    from fer_core.recording import SessionRecorder
+
+    recorder = LiveRecorder(model, LogStore(tmp_path))
+    recorder.arm(SessionInfo("P6", consent=CONSENT))
+    _feed(recorder, [face_image])
+    release = threading.Event()
+    original = SessionRecorder.close
+
+    def slow_close(self, ended_at=None):
+        release.wait(30)
+        original(self, ended_at)
+
+    monkeypatch.setattr(SessionRecorder, "close", slow_close)
+    assert not recorder.closing and recorder.wait_closed(0.01)
+    stopper = threading.Thread(target=recorder.on_ended)
+    stopper.start()
+    while not recorder.closing:
+        stopper.join(0.01)
+    assert not recorder.recording and recorder.finished is None  # the gap the page fell into
+    assert not recorder.wait_closed(0.05)
+    release.set()
+    assert recorder.wait_closed(30)
+    stopper.join()
+    assert recorder.finished is not None and recorder.finished.subject == "P6"

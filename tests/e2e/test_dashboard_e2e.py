@@ -73,7 +73,7 @@ def test_page_renders_with_charts_and_screenshot(page, demo_app, name):
     if name == "history":
         assert len(charts) == 5
     if name == "session":
-        assert len(charts) == 6
+        assert len(charts) == 8  # 6 + recording quality: frame rate and face in view
     shot = ARTIFACTS / "screenshots" / f"{name}.png"
     full_screenshot(page, shot)
     assert shot.stat().st_size > 10_000

@@ -40,10 +40,15 @@ def _clock(ts) -> str:
 
 def series_figure(series: pd.DataFrame, column: str, title: str, y_title: str,
                   threshold: float, scale: float = 1.0) -> go.Figure:
-    """One quality series over wall-clock time with its flagging threshold dashed."""
+    """One quality series over wall-clock time with its flagging threshold dashed: a step per
+    bin, the last one drawn to its end (a step chart otherwise stops where the last bin
+    starts)."""
+    x = [*series["start"], series["start"].iloc[-1] + pd.Timedelta(seconds=q.BIN_S)]
+    y = [*(series[column] * scale), series[column].iloc[-1] * scale]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=series["start"], y=series[column] * scale, mode="lines+markers",
-                             name=y_title, line={"shape": "hv", "color": "#1f77b4"}))
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=y_title,
+                             line={"shape": "hv", "color": "#1f77b4"}))
+    fig.update_yaxes(rangemode="tozero")
     fig.add_hline(y=threshold * scale, line_dash="dash", line_color="#d62728",
                   annotation_text="flagged below", annotation_position="bottom right")
     charts._layout(fig, title, y_title)

@@ -224,8 +224,8 @@ def test_session_summary_figures(app):
     assert metrics(at).items() >= {"Processed rate": "1.0 fps", "Frames dropped": "—",
                                    "Face size": "50 px", "Brightness / contrast": "— / —",
                                    "Low-confidence share": "0%"}.items()
-    assert fps["data"][0]["y"] == pytest.approx([1.0, 1.0])
-    assert face["data"][0]["y"] == pytest.approx([80.0, 80.0])
+    assert fps["data"][0]["y"] == pytest.approx([1.0, 1.0, 1.0])  # the last bin drawn to its end
+    assert face["data"][0]["y"] == pytest.approx([80.0, 80.0, 80.0])
     stretches = at.dataframe[1].value
     assert stretches["reason"].tolist() == ["low frame rate", "small face"]
     assert stretches["seconds"].tolist() == pytest.approx([10.0, 10.0])

@@ -132,6 +132,9 @@ def _session_table(rng: np.random.Generator, n: int, start: datetime) -> pa.Tabl
     cols["model_name"] = pa.array(["fast"] * n)
     cols["model_version"] = pa.array(["1.0"] * n)
     cols["source"] = pa.array(["webcam"] * n)
+    light = rng.normal([120.0, 40.0], [20.0, 8.0], size=(n, 2)).astype(np.float32)
+    cols["face_brightness"] = pa.array(light[:, 0], mask=~face)
+    cols["face_contrast"] = pa.array(light[:, 1], mask=~face)
     return pa.Table.from_pydict(cols, schema=ROW_SCHEMA)
 
 

@@ -198,6 +198,20 @@ def live_probabilities(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def live_bars(bars: pd.DataFrame) -> go.Figure:
+    """The Record page's bars of the current face (``class``, ``probability``), top to bottom
+    in FER2013 order like every other chart (``st.bar_chart`` sorted them alphabetically)."""
+    fig = go.Figure(go.Bar(x=bars["probability"], y=bars["class"], orientation="h",
+                           marker={"color": [COLORS[c] for c in bars["class"]]},
+                           name="probability"))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(bars["class"]),
+                     autorange="reversed")
+    fig.update_xaxes(range=[0, 1])
+    fig = _layout(fig, "", "", "probability")
+    fig.update_layout(height=220, margin={"t": 10}, showlegend=False)
+    return fig
+
+
 def valence_timeline(tl: pd.DataFrame, segments: list | None = None) -> go.Figure:
     """Derived valence within one session (a time axis, gaps where no face was in view)."""
     fig = go.Figure(go.Scatter(x=tl["timestamp"], y=tl["valence"], mode="lines",

@@ -14,8 +14,10 @@ for any other subject, whatever the page asked for.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
@@ -26,6 +28,12 @@ from fer_core.auth import Perm
 from fer_core.central.location import resolve_central
 from fer_core.logstore import LogStore, SessionMeta
 from fer_core.logstore.root import resolve_root
+
+if TYPE_CHECKING:  # the model and pipeline modules load only on the Record page (start-up time)
+    from fer_core.classifier import Classifier
+    from fer_core.pipeline import FramePipeline, PipelineSettings
+    from fer_core.recording import SessionResult
+    from fer_core.session_info import SessionInfo
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,13 @@ def _negative_shares(root_: str, token_: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Aggregating the subject's history...", max_entries=16)
 def _history(root_: str, token_: str, subject: str) -> History:
-    counts, bounds = an.subject_history(root_, subject)  # per-session summaries, not raw rows
-    return History(counts, bounds, an.session_table(counts, bounds))
+    digests = an.read_digests(root_, subject)  # per-session summaries, not raw rows
+    counts, bounds = an.subject_history(root_, subject, digests)
+    table = an.session_table(counts, bounds)
+    if not table.empty:  # the recording-quality verdict of each session (fer_core.measures)
+        verdicts = an.session_verdicts(root_, subject, digests).set_index("session")["quality"]
+        table = table.assign(quality=table["session"].map(verdicts).fillna("—"))
+    return History(counts, bounds, table)
 
 
 @st.cache_data(show_spinner="Loading the session...", max_entries=4)
@@ -213,6 +226,79 @@ def negative_shares() -> pd.DataFrame:
 def history(subject: str) -> History:
     auth_ui.require(Perm.VIEW, subject)
     return _history(root(), token(), subject)
+
+
+#: Row columns recording quality needs (fer_core.measures.quality): a long session's quality
+#: reads these, not the probabilities.
+QUALITY_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "confidence",
+                   "box_w", "box_h", "face_brightness", "face_contrast"]
+
+
+@st.cache_data(show_spinner="Checking the recording quality...", max_entries=8)
+def _session_quality(root_: str, token_: str, subject: str, session: str) -> an.Quality:
+    store = LogStore(root_)
+    rows = store.read(subject=subject, session=session, columns=QUALITY_COLUMNS)
+    try:
+        meta = store.session_meta(subject, session)
+    except LookupError:  # no metadata: judged from the rows alone
+        meta = None
+    return an.session_quality(rows, meta)
+
+
+def session_quality(subject: str, session: str) -> an.Quality:
+    """The session's recording quality (fer_core.measures.quality.session_quality)."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_quality(root(), token(), subject, session)
+
+
+@st.cache_resource(show_spinner="Loading the expression model...")
+def _model(path: str, mtimes: tuple[float, ...]) -> Classifier:
+    """Loaded once per version of the model file (and its ONNX graph), shared by all browser
+    sessions: ONNX Runtime when the graph is there, PyTorch otherwise (fer_core.classifier)."""
+    from fer_core.classifier import load_classifier
+
+    return load_classifier(path)
+
+
+def model() -> Classifier:
+    """The app's expression model (``$FER_MODEL`` or the shipped default), loaded once per
+    version of its file. Raises FileNotFoundError / ModelFileError when there is none."""
+    from fer_core.classifier import onnx_path_for
+    from fer_core.models.shipped import resolve_model_path
+
+    path = resolve_model_path(None)
+    mtimes = tuple(p.stat().st_mtime for p in (path, onnx_path_for(path)) if p.is_file())
+    return _model(str(path.resolve()), mtimes)
+
+
+@dataclass
+class SharedPipeline:
+    """One prepared pipeline of a model, and the lock that makes it one-stream-at-a-time
+    (:class:`FramePipeline` keeps per-stream tracking state and is not thread-safe)."""
+
+    pipeline: FramePipeline
+    lock: threading.Lock
+
+
+@st.cache_resource(show_spinner="Preparing the expression model...")
+def _pipeline(_model_: Classifier, model_key: str, settings: PipelineSettings) -> SharedPipeline:
+    from fer_core.pipeline import FramePipeline
+
+    return SharedPipeline(FramePipeline(_model_, settings), threading.Lock())
+
+
+def analyse_upload(files: list[tuple[str, bytes]], info: SessionInfo,
+                   on_progress=None) -> SessionResult:
+    """Analyse uploaded files into a new session of ``info`` with the one cached pipeline
+    (building one prepares the network: it used to happen on every upload). Uploads from
+    several browser sessions take turns on it."""
+    from fer_core.analyze import analyze_uploads
+
+    classifier = model()
+    shared = _pipeline(classifier, f"{classifier.name}:{classifier.version}:{id(classifier)}",
+                       info.settings)
+    with shared.lock:
+        return analyze_uploads(files, shared.pipeline, store(), info, on_progress=on_progress)
 
 
 def session_rows(subject: str, session: str) -> pd.DataFrame:

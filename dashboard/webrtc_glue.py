@@ -5,10 +5,12 @@ queue to the page) is :class:`fer_core.live.LiveRecorder`; this module only adap
 ``av.VideoFrame``s to it -- image as BGR, media clock as ``frame.time`` -- and wires its
 callbacks to ``webrtc_streamer``.
 
-Threads: ``webrtc_streamer`` calls :meth:`WebRtcRecorder.on_frame` on its own processing thread
-(never the script thread), so nothing here makes an ``st.*`` call. With ``async_processing`` a
-slow callback makes the component drop frames: only frames actually processed are logged, each
-with its own timestamp from its media clock.
+Threads: ``webrtc_streamer`` calls :meth:`WebRtcRecorder.on_frames` on its own processing
+thread (never the script thread), so nothing here makes an ``st.*`` call. With
+``async_processing`` the frames that arrive while one is processed queue up; the callback gets
+them all, processes the newest and counts the rest as dropped (recorded per session, see
+:mod:`fer_core.measures.quality`): only frames actually processed are logged, each with its own
+timestamp from its media clock.
 
 Offline: ``rtc_configuration={"iceServers": []}``. ``None`` or ``{}`` would make streamlit-webrtc
 fetch TURN credentials (Twilio/Hugging Face) and use Google's STUN server; with an empty list,
@@ -41,15 +43,21 @@ COMPONENT_KEY = "record.webrtc"
 class WebRtcRecorder(LiveRecorder):
     """The live recorder with streamlit-webrtc's two callbacks."""
 
-    def on_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
-        """``video_frame_callback``: runs on streamlit-webrtc's processing thread."""
+    def on_frame(self, frame: av.VideoFrame, dropped: int = 0) -> av.VideoFrame:
+        """Process one frame (``dropped``: frames skipped before it); never raises."""
         try:
-            drawn = self.process_image(frame.to_ndarray(format="bgr24"), frame.time)
+            drawn = self.process_image(frame.to_ndarray(format="bgr24"), frame.time, dropped)
         except Exception as exc:  # never kill the stream; the page shows the error
             log.exception("frame processing failed")
             self.error = f"frame processing failed: {exc}"
             return frame
         return frame if drawn is None else av.VideoFrame.from_ndarray(drawn, format="bgr24")
+
+    async def on_frames(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        """``queued_video_frames_callback``: every frame that arrived while the previous one
+        was processed. Only the newest is processed (as streamlit-webrtc's own fallback does);
+        the others are counted as dropped, for the session's recording quality."""
+        return [self.on_frame(frames[-1], dropped=len(frames) - 1)]
 
     def on_ended(self) -> None:
         """``on_video_ended``: the browser stopped sending; close the session now."""
@@ -64,7 +72,7 @@ def camera(recorder: WebRtcRecorder, *, on_change: Callable[[], None] | None = N
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=RTC_CONFIGURATION,
         media_stream_constraints=MEDIA_CONSTRAINTS,
-        video_frame_callback=recorder.on_frame,
+        queued_video_frames_callback=recorder.on_frames,
         on_video_ended=recorder.on_ended,
         async_processing=True,
         on_change=on_change,

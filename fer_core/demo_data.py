@@ -188,6 +188,13 @@ def session_frame(
         df[f"prob_{c}"] = pd.Series(probs[:, i]).where(face)
     df["label"] = pd.Series(np.array(FER2013_CLASSES, dtype=object)[label_idx]).where(face)
     df["confidence"] = pd.Series(probs.max(axis=1)).where(face)
+    # the face crop's light (row schema 2), from its own generator so that adding it left every
+    # other demo value as it was: a well-lit face, slowly drifting
+    light = np.random.default_rng([n, int(pd.Timestamp(started_at).timestamp())])
+    drift = np.cumsum(light.normal(0, 0.2, size=n))
+    df["face_brightness"] = pd.Series((125 + np.clip(drift, -30, 30)
+                                       + light.normal(0, 2, size=n)).astype("float32")).where(face)
+    df["face_contrast"] = pd.Series(light.normal(42, 2, size=n).astype("float32")).where(face)
     df["model_name"] = "synthetic"
     df["model_version"] = "demo"
     df["source"] = "synthetic"

@@ -41,6 +41,7 @@ from fer_core.classifier import Classifier
 from fer_core.clock import FrameClock, SessionClock, wall_now
 from fer_core.config import log_root
 from fer_core.logstore import LogStore, Segment, new_session_id
+from fer_core.logstore.meta import update_meta
 from fer_core.pipeline import FramePipeline, FrameResult, draw_results
 from fer_core.recording import SessionRecorder, SessionResult
 from fer_core.session_info import SessionInfo
@@ -99,6 +100,14 @@ class _Recording:
     sink: VideoSink | None
     started: float = field(default_factory=time.monotonic)
     open_segment: Segment | None = None  # started on the page and not yet ended
+    #: camera frames that reached the recorder during the session, and those among them the
+    #: camera component's queue dropped unprocessed (processing slower than the camera)
+    received: int = 0
+    dropped: int = 0
+
+    def live_counts(self) -> dict[str, int]:
+        """What the session metadata keeps as ``extra["live"]`` (fer_core.measures.quality)."""
+        return {"frames_received": self.received, "frames_dropped": self.dropped}
 
 
 class LiveRecorder:
@@ -126,6 +135,9 @@ class LiveRecorder:
         self.history: deque[LiveUpdate] = deque()  # script-thread side, for the rolling chart
         self.finished: SessionResult | None = None
         self.error: str | None = None
+        #: clear while a session is being closed (flushed and compacted) on some thread
+        self._idle = threading.Event()
+        self._idle.set()
 
     # ----------------------------------------------------------------- page thread
     def arm(self, info: SessionInfo | None, *, save_video: bool = False) -> None:
@@ -154,8 +166,28 @@ class LiveRecorder:
         """Close the current session (flush + compact); None if none was open."""
         with self._lock:
             rec, self._rec = self._rec, None
+            if rec is not None:
+                self._idle.clear()
         if rec is None:
             return None
+        try:
+            return self._close(rec)
+        finally:
+            self._idle.set()
+
+    @property
+    def closing(self) -> bool:
+        """True while a session is being closed (:meth:`finish` on another thread: STOP's
+        ``on_video_ended``); :attr:`finished` is set when it is done."""
+        return not self._idle.is_set()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait until no session is being closed; False on timeout. Why: the page may run
+        between the camera thread's :meth:`finish` taking the session and it being saved,
+        and would otherwise show neither the recording nor its result."""
+        return self._idle.wait(timeout)
+
+    def _close(self, rec: _Recording) -> SessionResult:
         error = None
         r = rec.recorder
         if rec.open_segment is not None:  # STOP ends the task that was still running
@@ -163,6 +195,12 @@ class LiveRecorder:
                 r.writer.end_segment(rec.open_segment.id)
             except Exception:
                 log.exception("ending segment %s at STOP failed", rec.open_segment.id)
+        try:  # before closing: the compaction and a central publish then see the counts
+            update_meta(r.writer.directory,
+                        lambda meta: meta.extra.update(live=rec.live_counts()))
+        except (OSError, ValueError):  # quality then says "not recorded"; the rows are safe
+            log.warning("could not record the dropped-frame count of %s", r.session,
+                        exc_info=True)
         try:
             r.close()
         except Exception as exc:  # reported on the page; rows already flushed stay on disk
@@ -237,6 +275,15 @@ class LiveRecorder:
                 self.history.popleft()
         return out
 
+    def live_counts(self) -> dict[str, int] | None:
+        """Frames received and dropped so far in the open session (None when none is open)."""
+        rec = self._rec
+        return rec.live_counts() if rec is not None else None
+
+    def face_found(self) -> bool | None:
+        """Whether the newest processed frame had a face (None before the first frame)."""
+        return self.history[-1].n_faces > 0 if self.history else None
+
     def processed_fps(self, window_s: float = 5.0) -> float:
         """Frames actually processed per second over the last ``window_s`` seconds."""
         recent = [u.processed_at for u in self.history
@@ -264,18 +311,27 @@ class LiveRecorder:
         self.error = None
         return _Recording(recorder, FrameClock.live(clock), sink)
 
-    def process_image(self, image: np.ndarray, media_time: float | None) -> np.ndarray | None:
+    def process_image(self, image: np.ndarray, media_time: float | None,
+                      dropped: int = 0) -> np.ndarray | None:
         """Process one BGR frame into the open (or a newly opened) session.
 
+        ``dropped``: camera frames that arrived since the previous call and were skipped
+        unprocessed (the camera component's queue keeps only the newest when processing falls
+        behind); counted per session into the metadata's ``extra["live"]``.
         Returns a copy of the frame with boxes and labels drawn (``image`` itself is left as
         it is: a caller may pass the same array again), or None when not armed (show it as is).
         """
+        if dropped < 0:
+            raise ValueError(f"dropped must be >= 0, got {dropped}")
         with self._lock:
             if self._rec is None:
                 if self._armed is None:
                     return None
                 self._rec = self._open(*self._armed)
+                dropped = 0  # frames skipped before START belong to no session
             rec = self._rec
+            rec.received += 1 + dropped
+            rec.dropped += dropped
             if rec.sink is not None:
                 rec.sink.write(image)  # the raw frame, before anything is drawn on it
             ts = rec.clock.stamp(media_time)

@@ -104,6 +104,30 @@ class FaceResult:
     probs: np.ndarray  # (7,) in FER2013 class order
     label: str
     confidence: float
+    #: mean and standard deviation of the face crop's gray levels (0-255) before equalisation:
+    #: how well lit the face is and how much detail it shows (recording quality,
+    #: :mod:`fer_core.measures.quality`); None when not measured
+    brightness: float | None = None
+    contrast: float | None = None
+
+
+def crop_light(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brightness (mean gray level) and contrast (its standard deviation) of each uint8 crop.
+
+    Why the crop and not the frame, and before equalisation: the model sees the face, and
+    equalisation (:class:`fer_core.preprocess.Preprocess`) would stretch a dark, flat face to
+    look like a well-lit one, hiding exactly what recording quality must report. OpenCV's
+    ``meanStdDev`` per crop: about 6 us a face where numpy's mean and std took 65 us
+    (``benchmarks/bench_quality_cost.py``, docs/benchmarks.md).
+    """
+    if crops.ndim != 3:
+        raise ValueError(f"crops must be (n, h, w) uint8, got shape {crops.shape}")
+    brightness = np.empty(len(crops), np.float32)
+    contrast = np.empty(len(crops), np.float32)
+    for i, face in enumerate(crops):
+        mean, std = cv2.meanStdDev(np.ascontiguousarray(face))
+        brightness[i], contrast[i] = mean[0, 0], std[0, 0]
+    return brightness, contrast
 
 
 @dataclass
@@ -272,14 +296,19 @@ class FramePipeline:
             found.append((boxes, full))
         t1 = time.perf_counter()
         crops = [self.crop_faces(g, b) for g, (b, _) in zip(grays, found, strict=True)]
-        probs = self.predict(np.concatenate(crops)) if crops else np.zeros((0, 7), np.float32)
+        faces_in = np.concatenate(crops) if crops else np.zeros((0, 1, 1), np.uint8)
+        probs = self.predict(faces_in) if crops else np.zeros((0, 7), np.float32)
+        brightness, contrast = crop_light(faces_in)
         classify_ms = (time.perf_counter() - t1) * 1000 / max(len(frames), 1)
         results, start = [], 0
         for i, ((boxes, full), ts) in enumerate(zip(found, timestamps, strict=True)):
             faces = []
-            for box, p in zip(boxes, probs[start : start + len(boxes)], strict=True):
+            for j, (box, p) in enumerate(zip(boxes, probs[start : start + len(boxes)],
+                                                strict=True)):
                 k = int(p.argmax())
-                faces.append(FaceResult(box, p, FER2013_CLASSES[k], float(p[k])))
+                faces.append(FaceResult(box, p, FER2013_CLASSES[k], float(p[k]),
+                                        float(brightness[start + j]),
+                                        float(contrast[start + j])))
             start += len(boxes)
             results.append(FrameResult(
                 frame_index=first_index + i, timestamp=ts or datetime.now(UTC), faces=faces,

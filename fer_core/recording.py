@@ -66,6 +66,8 @@ def face_rows(faces: Sequence[FaceResult], timestamp: datetime,
             "box_h": f.box.h,
             "label": f.label,
             "confidence": f.confidence,
+            "face_brightness": f.brightness,
+            "face_contrast": f.contrast,
         }
         row.update({col: float(v) for col, v in zip(PROB_COLUMNS, f.probs, strict=True)})
         rows.append(row)

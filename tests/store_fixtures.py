@@ -23,3 +23,26 @@ def uncompacted_session(
         w.flush()
     w.close()
     return store.root / f"subject={subject}" / f"session={session}"
+
+
+
+def as_version_1(session_dir: Path) -> None:
+    """Rewrite a session's data files as schema version 1 wrote them: without the columns
+    later versions added and with ``fer.schema_version`` 1 (an old session on disk), then
+    write its summary again (the files changed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fer_core.logstore.parquet_io import PARQUET_OPTIONS
+    from fer_core.logstore.schema import ADDED_IN, META_SCHEMA_VERSION
+    from fer_core.logstore.summary_file import write_summary
+
+    added = [c for columns in ADDED_IN.values() for c in columns]
+    for path in sorted(session_dir.glob("part-*.parquet")):
+        table = pq.read_table(path)
+        meta = {**(table.schema.metadata or {}), META_SCHEMA_VERSION: b"1"}
+        table = table.drop_columns([c for c in added if c in table.column_names])
+        table = table.set_column(0, "schema_version", pa.array([1] * table.num_rows, pa.int16()))
+        pq.write_table(table.replace_schema_metadata(meta), path, **PARQUET_OPTIONS)
+    if (session_dir / "_summary.json").exists():
+        write_summary(session_dir)

@@ -380,3 +380,52 @@ def test_spark_recipe_on_a_local_central_store(recorded, tmp_path):
     counts = {(s, x): n for s, x, n in got["counts"]}
     assert counts == _local_counts(store) == reader.count_frames(c)
     assert got["rows"] == 75  # the orphan rows are there, and not counted
+
+
+def test_a_version_1_frames_table_takes_version_2_sessions(tmp_path, monkeypatch):
+    """A central frames table created by row schema version 1 (no brightness or contrast
+    columns) accepts a version-2 session (the publish merges the schema); its old rows read
+    back with those columns null, the new ones with their values."""
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    from fer_core.central.publish import publish_all
+    from fer_core.central.tables import FRAMES_SCHEMA
+    from fer_core.logstore.schema import ADDED_IN
+    from fer_core.logstore.synthetic import synthetic_rows
+    from tests.store_fixtures import T0, as_version_1
+
+    monkeypatch.delenv("FER_CONFIG", raising=False)
+    monkeypatch.setenv("FER_CENTRAL_STORE", str(tmp_path / "central"))
+    monkeypatch.setenv("FER_SITE", "solo")
+    store = synthetic_store(tmp_path / "logs", [("P001", "old", 12)])
+    as_version_1(store.root / "subject=P001" / "session=old")
+    c = resolve_central()
+    added = ADDED_IN[2]
+    with monkeypatch.context() as m:  # publish as version 1 did: its frames schema
+        import fer_core.central.tables as tables
+
+        old_schema = pa_schema_without(FRAMES_SCHEMA, added)
+        m.setattr(tables, "FRAMES_SCHEMA", old_schema)
+        assert [r.action for r in publish_all(store, c)] == ["published"]
+    assert not set(added) & set(DeltaTable(c.frames_uri).schema().to_arrow().names)
+    rows = [dict(r, face_brightness=90.0, face_contrast=30.0) if r["face_detected"] else r
+            for r in synthetic_rows(8, T0)]
+    with store.open_session("P001", "new", started_at=T0, source="synthetic",
+                            synthetic=True) as w:
+        w.append_many(rows)
+    assert {r.session: r.action for r in publish_all(store, c)}["new"] == "published"
+    frames = reader.read_frames(c)
+    assert frames.schema == FRAMES_SCHEMA
+    old = frames.filter(pc.equal(frames.column("session"), "solo.old"))
+    new = frames.filter(pc.equal(frames.column("session"), "solo.new"))
+    assert old.num_rows == 12 and old.column("face_brightness").null_count == 12
+    faces = new.filter(new.column("face_detected"))
+    assert set(faces.column("face_brightness").to_pylist()) == {90.0}
+
+
+def pa_schema_without(schema, names):
+    """``schema`` less the fields called ``names``."""
+    import pyarrow as pa
+
+    return pa.schema([f for f in schema if f.name not in names])

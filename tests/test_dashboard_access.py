@@ -169,7 +169,7 @@ def test_account_with_no_subject_sees_a_clear_message(env):
 
 # ---------------------------------------------------------------- downloads per role
 @pytest.mark.parametrize(("user", "n_png", "report", "exports"), [
-    ("admin", 6, True, 3), ("psy", 6, True, 3), ("view", 0, False, 0)])
+    ("admin", 8, True, 3), ("psy", 8, True, 3), ("view", 0, False, 0)])  # 6 + 2 quality
 def test_session_page_downloads_per_role(env, user, n_png, report, exports):
     at = run_app(user, "session", shared__subject="p01", shared__session="s-a")
     labels = downloads(at)

@@ -151,6 +151,9 @@ def test_history_figures(app):
     assert sessions["label"].tolist() == ["", "intake"]
     assert sessions["negative_share"].tolist() == pytest.approx([200 / 3, 37.5])
     assert "No baseline chosen" in at.info[0].value
+    # s-b: 4 frames at 1 frame/s (bin 0: 4 frames over 4 s), 50-px faces
+    assert sessions["quality"].tolist() == [
+        "use with care: low frame rate 100% of the time, small face 100% of the time"] * 2
     assert not at.warning  # two sessions are too few for a baseline observation
     assert any("3 earlier sessions" in c.value for c in at.caption)
     assert "SYNTHETIC" not in markdown_text(at)
@@ -237,10 +240,10 @@ def test_one_segment_label_across_sessions_on_history_and_compare(tmp_path, monk
 def test_session_summary_figures(app):
     at = app("pages/session.py", session="s-a", session__window_s=0.0)
     assert at.title[0].value == "Session — p01"
-    assert metrics(at) == {"Duration": "0 min 10 s", "Face in view": "80%",
-                           "Dominant expression": "happy", "Negative-affect share": "38%",
-                           "Mean confidence": "0.74"}
-    raw, smooth, etho, valence, shares, transitions = figures(at)
+    assert metrics(at).items() >= {"Duration": "0 min 10 s", "Face in view": "80%",
+                                   "Dominant expression": "happy", "Negative-affect share": "38%",
+                                   "Mean confidence": "0.74"}.items()
+    raw, smooth, etho, valence, shares, transitions, fps, face = figures(at)
     happy = trace(raw, "happy")["y"]
     assert happy[:2] == pytest.approx([0.8, 0.6]) and happy[2] is None  # gap: no face
     assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.8, 0.6])  # window 0 = raw
@@ -255,7 +258,20 @@ def test_session_summary_figures(app):
     per_class = at.dataframe[0].value
     assert per_class.loc["happy", "mean confidence"] == pytest.approx(0.775, abs=1e-6)
     assert per_class.loc["happy", "peak at (s from start)"] == 7
-    assert len(at.download_button) == 11  # 6 PNG + report (PDF, HTML) + 3 raw-log exports
+    assert len(at.download_button) == 13  # 8 PNG + report (PDF, HTML) + 3 raw-log exports
+    # recording quality: 10 frames at 1 frame/s in two 5-s bins (5 frames / 5 s = 1 fps, under
+    # 4), 50-px face boxes (under 60), face in view 4 of 5 s in each bin, no confidence < 0.4
+    assert at.warning[0].value == ("Verdict: **use with care: low frame rate 100% of the time, "
+                                   "small face 100% of the time**")
+    assert metrics(at).items() >= {"Processed rate": "1.0 fps", "Frames dropped": "—",
+                                   "Face size": "50 px", "Brightness / contrast": "— / —",
+                                   "Low-confidence share": "0%"}.items()
+    assert fps["data"][0]["y"] == pytest.approx([1.0, 1.0, 1.0])  # the last bin drawn to its end
+    assert face["data"][0]["y"] == pytest.approx([80.0, 80.0, 80.0])
+    stretches = at.dataframe[1].value
+    assert stretches["reason"].tolist() == ["low frame rate", "small face"]
+    assert stretches["seconds"].tolist() == pytest.approx([10.0, 10.0])
+    assert stretches["from"].tolist() == ["09:00:00", "09:00:00"]
 
 
 def test_session_smoothing_window_changes_the_smoothed_line(app):

@@ -34,9 +34,11 @@ from tests.dashboard_fixtures import (
     session_b_rows,
     write_session,
 )
-from tests.store_fixtures import T0, uncompacted_session
+from tests.store_fixtures import T0, as_version_1, uncompacted_session
 
 DOC = PROJECT_ROOT / "docs" / "log-format.md"
+#: brightness and contrast of the "lit" session's faces (version-2 columns)
+LIT = (120.0, 35.0)
 DEFAULT_STORE = PROJECT_ROOT / "logs"
 
 KILLED_WRITER = r"""
@@ -110,6 +112,14 @@ def store(tmp_path_factory) -> Path:
     write_session(root, "P001", "s-a", session_a_rows())
     write_session(root, "P001", "s-b", session_b_rows())
     write_session(root, "007", "0001", session_b_rows())
+    # schema versions side by side: a session written by version 1 (no brightness/contrast
+    # columns in its file; subject "000" so that it is the first file an engine finds and
+    # infers its schema from) and a version-2 session whose face rows carry them
+    write_session(root, "000", "v1", session_b_rows())
+    as_version_1(root / "subject=000" / "session=v1")
+    write_session(root, "P001", "lit", [
+        dict(r, face_brightness=LIT[0], face_contrast=LIT[1]) if r["face_detected"] else r
+        for r in session_b_rows()])
     store = LogStore(root)
     # damaged then repaired: a truncated part (set aside), a lost manifest (rebuilt)
     cut = uncompacted_session(store, "P001", "cut", n_parts=3, per=10)
@@ -137,7 +147,10 @@ def store(tmp_path_factory) -> Path:
 def truth(store) -> pd.DataFrame:
     """What fer_core reads: the rows every recipe must count."""
     frame = LogStore(store).read()
-    assert len(frame) == 11 + 4 + 4 + 20 + 20 + 30  # s-a, s-b, 007/0001, cut, lost, killed
+    # s-a, s-b, 007/0001, v1, lit, cut, lost, killed
+    assert len(frame) == 11 + 4 + 4 + 4 + 4 + 20 + 20 + 30
+    assert frame.loc[frame["session"] == "v1", "face_brightness"].isna().all()
+    assert frame.loc[frame["session"] == "lit", "face_brightness"].notna().sum() == 3
     assert LogStore(store).list_sessions().set_index("session").loc["killed", "status"] == (
         "interrupted")
     return frame
@@ -160,13 +173,22 @@ def test_no_parquet_glob_reaches_bookkeeping_staging_or_set_aside_files(store, t
     assert n == (len(truth),)
 
 
+def _brightness_by_session(frame: pd.DataFrame) -> dict[str, int]:
+    """Non-null ``face_brightness`` values per session of a recipe's rows: the "lit"
+    session's three faces, none elsewhere (a version-1 file gives nulls, not an error)."""
+    assert set(frame.loc[frame["face_brightness"].notna(), "face_brightness"]) <= {LIT[0]}
+    counts = frame.groupby(frame["session"].astype(str))["face_brightness"].count()
+    return {k: int(v) for k, v in counts.items() if v}
+
+
 def test_pyarrow_recipe(store, truth, monkeypatch):
     monkeypatch.chdir(store.parent)  # the recipe reads "logs"
     scope: dict = {}
-    exec(_recipe("ds.dataset("), scope)
+    exec(_recipe("table = ds.dataset("), scope)
     table = scope["table"].to_pandas()
     assert len(table) == (truth["subject"] == "P001").sum()
     assert set(table["subject"]) == {"P001"}
+    assert _brightness_by_session(table) == {"lit": 3}
 
 
 def test_pandas_recipe_keeps_fer_cores_types(store, truth, monkeypatch):
@@ -179,12 +201,13 @@ def test_pandas_recipe_keeps_fer_cores_types(store, truth, monkeypatch):
     for column in ("box_x", "box_h", "frame_index", "face_index", "prob_sad", "timestamp"):
         assert frame[column].dtype == expected[column].dtype, column  # box_x: Int32, not float
     assert frame["box_x"].isna().sum() == expected["box_x"].isna().sum()
+    assert _brightness_by_session(frame) == {"lit": 3}
 
 
 def test_numeric_looking_ids_stay_strings(store, monkeypatch):
     monkeypatch.chdir(store.parent)
     scope: dict = {}
-    exec(_recipe("ds.dataset(").replace('"P001"', '"007"'), scope)
+    exec(_recipe("table = ds.dataset(").replace('"P001"', '"007"'), scope)
     table = scope["table"].to_pandas()
     assert len(table) == 4 + 20 and set(table["subject"].astype(str)) == {"007"}
     assert "0001" in set(table["session"].astype(str))  # not the integer 1
@@ -200,6 +223,8 @@ def test_duckdb_recipes(store, truth, monkeypatch):
         counts = con.execute(blocks[0]).df()
         shares = con.execute(blocks[1]).df()
     got = {(r.session, r.label): r[3] for r in counts.itertuples()}
+    lit = counts.loc[counts["brightness"].notna()]  # version-1 files read, their column null
+    assert set(lit["session"]) == {"lit"} and set(lit["brightness"]) == {LIT[0]}
     faces = truth.loc[(truth["subject"] == "P001") & truth["face_detected"]]
     assert got == faces.groupby(["session", "label"]).size().to_dict()
     assert got[("s-a", "angry")] == 2  # the query counts face rows: the secondary face too
@@ -220,6 +245,7 @@ def test_polars_recipe(store, truth, monkeypatch):
     assert frame.height == len(truth)
     assert frame.schema["subject"] == pl.String and frame.schema["box_x"] == pl.Int32
     assert frame.filter(pl.col("subject") == "007").height == 4 + 20
+    assert _brightness_by_session(frame.to_pandas()) == {"lit": 3}
 
 
 def test_data_files_recipe(store, truth, monkeypatch):
@@ -271,5 +297,7 @@ def test_spark_recipe(store, truth, monkeypatch):
         assert frame.count() == len(truth)
         by_subject = {r["subject"]: r["count"] for r in frame.groupBy("subject").count().collect()}
         assert by_subject == truth.groupby("subject").size().to_dict()  # "007", not 7
+        lit = frame.where("face_brightness is not null").groupBy("session").count().collect()
+        assert {r["session"]: r["count"] for r in lit} == {"lit": 3}  # v1 files: nulls
     finally:
         spark.stop()

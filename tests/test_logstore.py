@@ -36,7 +36,7 @@ def write_session(store: LogStore, subject: str, n: int, session: str | None = N
 
 
 def test_schema_constants() -> None:
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     assert PROB_COLUMNS == ("prob_angry", "prob_disgust", "prob_fear", "prob_happy",
                             "prob_sad", "prob_surprise", "prob_neutral")
     assert ROW_SCHEMA.field("timestamp").type == pa.timestamp("ms", tz="UTC")
@@ -231,7 +231,7 @@ def test_external_engines_see_one_dataset(tmp_path) -> None:
     ).fetchall()[0][0]
     assert n == 40
     for f in tmp_path.rglob("*.parquet"):
-        assert pq.read_schema(f).metadata[b"fer.schema_version"] == b"1"
+        assert pq.read_schema(f).metadata[b"fer.schema_version"] == b"2"
 
 
 def test_root_from_env_and_config(tmp_path, monkeypatch) -> None:

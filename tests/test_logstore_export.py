@@ -164,3 +164,37 @@ def test_install_session_copies_a_whole_session_at_once(store: LogStore, tmp_pat
     with pytest.raises(ValueError, match="rows of P001/s9"):
         install_session(other, meta, bad)
     assert list(other.list_sessions()["session"]) == ["s1"]  # the bad one left nothing
+
+
+def test_a_version_1_export_zip_imports_with_the_new_columns_null(store: LogStore,
+                                                                   tmp_path) -> None:
+    """An export ZIP made by schema version 1 (manifest version 1, no brightness/contrast
+    columns in data.parquet) passes the import checks; its rows read with those columns
+    null, and exporting them again gives version-2 files."""
+    from fer_core.logstore import SCHEMA_VERSION
+    from fer_core.logstore.schema import ADDED_IN
+
+    data = store.export("zip", subject="P002")
+    src = zipfile.ZipFile(io.BytesIO(data))
+    table = pq.read_table(io.BytesIO(src.read("data.parquet")))
+    assert set(ADDED_IN[2]) <= set(table.column_names)
+    old = table.drop_columns(list(ADDED_IN[2]))
+    old = old.set_column(old.schema.get_field_index("schema_version"), "schema_version",
+                         pa.array([1] * old.num_rows, pa.int16()))
+    meta = {**(table.schema.metadata or {}), b"fer.schema_version": b"1"}
+    buf = io.BytesIO()
+    pq.write_table(old.replace_schema_metadata(meta), buf)
+    manifest = {**json.loads(src.read("export.json")), "schema_version": 1}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name in src.namelist():
+            body = {"export.json": json.dumps(manifest).encode(),
+                    "data.parquet": buf.getvalue()}.get(name) or src.read(name)
+            zf.writestr(name, body)
+    target = LogStore(tmp_path / "b")
+    assert sorted(target.import_zip(out.getvalue())) == [("P002", "empty"), ("P002", "s1")]
+    rows = target.read("P002")
+    assert len(rows) == 30 and rows["face_brightness"].isna().all()
+    assert rows["face_contrast"].isna().all() and (rows["schema_version"] == 1).all()
+    again = zipfile.ZipFile(io.BytesIO(target.export("zip", subject="P002")))
+    assert json.loads(again.read("export.json"))["schema_version"] == SCHEMA_VERSION

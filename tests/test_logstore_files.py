@@ -11,12 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from fer_core.logstore import (
+    SCHEMA_VERSION,
     CorruptFileWarning,
     LogStore,
     SessionNotFoundError,
 )
 from fer_core.logstore.synthetic import synthetic_rows
-from tests.store_fixtures import T0, uncompacted_session
+from tests.store_fixtures import T0, as_version_1, uncompacted_session
 
 
 def _parts_session(store: LogStore, subject: str, session: str, n_parts: int, per: int = 50):
@@ -76,9 +77,10 @@ def test_newer_schema_version_skipped(tmp_path) -> None:
     store = LogStore(tmp_path)
     parts = _parts_session(store, "P001", "s1", 2)
     table = pq.read_table(parts[0])
-    table = table.replace_schema_metadata({b"fer.schema_version": b"2"})
+    newer = str(SCHEMA_VERSION + 1)
+    table = table.replace_schema_metadata({b"fer.schema_version": newer.encode()})
     pq.write_table(table, parts[0])
-    with pytest.warns(CorruptFileWarning, match="schema version 2"):
+    with pytest.warns(CorruptFileWarning, match=f"schema version {newer}"):
         assert len(store.read()) == 50
 
 
@@ -265,3 +267,45 @@ def test_repair_and_durations_ignore_local_timezone(tmp_path) -> None:
     assert repaired == "[('P001', 'tz')]"
     last = start + timedelta(milliseconds=int(1000 * 99 / 30))
     assert datetime.fromisoformat(ended) == last
+
+
+def test_version_1_files_read_with_the_new_columns_null(tmp_path) -> None:
+    """A session written before schema version 2 reads beside a version-2 session: the
+    columns version 2 added are null in its rows, and every other value is as written."""
+    store = LogStore(tmp_path)
+    rows = synthetic_rows(20, T0)
+    with store.open_session("P001", "old", started_at=T0) as w:
+        w.append_many(rows)
+    new_rows = [dict(r, face_brightness=100.0, face_contrast=40.0) if r["face_detected"]
+                else r for r in synthetic_rows(10, T0 + timedelta(hours=1))]
+    with store.open_session("P001", "new", started_at=T0 + timedelta(hours=1)) as w:
+        w.append_many(new_rows)
+    as_version_1(tmp_path / "subject=P001" / "session=old")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorruptFileWarning)
+        df = store.read("P001")
+    old, new = df[df["session"] == "old"], df[df["session"] == "new"]
+    assert len(old) == 20 and len(new) == 10
+    assert old["face_brightness"].isna().all() and old["face_contrast"].isna().all()
+    assert (old["schema_version"] == 1).all() and (new["schema_version"] == SCHEMA_VERSION).all()
+    faces = new[new["face_detected"]]
+    assert (faces["face_brightness"] == 100.0).all() and (faces["face_contrast"] == 40.0).all()
+    assert old["prob_happy"].notna().sum() == old["face_detected"].sum() == 18
+    listing = store.list_sessions().set_index("session")
+    assert listing.loc["old", "status"] == "closed" and listing.loc["old", "n_rows"] == 20
+
+
+def test_version_1_parts_compact_into_a_version_2_file(tmp_path) -> None:
+    """``logs repair`` compacting a session left uncompacted by version 1: the new file has
+    every version-2 column, the new ones null."""
+    from fer_core.logstore.compaction import compact_session
+    from fer_core.logstore.schema import ROW_SCHEMA
+
+    store = LogStore(tmp_path)
+    directory = uncompacted_session(store, "P001", "old", n_parts=2, per=10)
+    as_version_1(directory)
+    compact_session(directory)
+    (compacted,) = directory.glob("part-c*.parquet")
+    assert pq.read_schema(compacted).names == ROW_SCHEMA.names
+    rows = store.read("P001")
+    assert len(rows) == 20 and rows["face_brightness"].isna().all()

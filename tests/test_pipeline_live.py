@@ -210,3 +210,67 @@ def test_processed_rate_counts_processed_frames(model, tmp_path, face_image):
     recorder.drain()
     assert recorder.processed_fps() > 0
     recorder.finish()
+
+
+def test_queued_frames_process_the_newest_and_count_the_rest_as_dropped(model, tmp_path,
+                                                                          face_image):
+    """streamlit-webrtc's queued callback gets every frame that arrived while the previous one
+    was processed: the newest is processed and logged, the others are counted as dropped, and
+    the counts reach the session's metadata and its recording quality."""
+    import asyncio
+
+    from fer_core.measures.quality import session_quality
+
+    store = LogStore(tmp_path)
+    recorder = LiveRecorder(model, store)
+    recorder.arm(SessionInfo("P5", consent=CONSENT))
+    batches = [[0, 1, 2], [3], [4, 5, 6, 7], [8]]
+    for batch in batches:
+        frames = [_frame(face_image if i % 2 else blank_frame(), i) for i in batch]
+        out = asyncio.run(recorder.on_frames(frames))
+        assert len(out) == 1
+    # the first batch opened the session: its older frames belong to no session; then
+    # batch [4..7] dropped 3 frames; received = 1 + 1 + 4 + 1
+    assert recorder.live_counts() == {"frames_received": 7, "frames_dropped": 3}
+    recorder.drain()
+    assert recorder.face_found() is False  # frame 8 is blank
+    finished = recorder.finish()
+    assert finished.frames == 4
+    meta = store.session_meta("P5", finished.session)
+    assert meta.extra["live"] == {"frames_received": 7, "frames_dropped": 3}
+    rows = store.read("P5", finished.session)
+    assert rows["frame_index"].tolist() == [0, 1, 2, 3]
+    quality = session_quality(rows, meta)
+    assert (quality.frames_dropped, quality.frames_received) == (3, 7)
+    with pytest.raises(ValueError):
+        recorder.process_image(face_image, 0.0, dropped=-1)
+
+
+def test_the_page_can_wait_for_a_session_the_camera_thread_is_saving(model, tmp_path,
+                                                                      face_image, monkeypatch):
+    """STOP's on_video_ended closes the session on the camera's thread; a page run in the
+    middle sees it neither recording nor finished unless it waits (seen in the browser)."""
+    from fer_core.recording import SessionRecorder
+
+    recorder = LiveRecorder(model, LogStore(tmp_path))
+    recorder.arm(SessionInfo("P6", consent=CONSENT))
+    _feed(recorder, [face_image])
+    release = threading.Event()
+    original = SessionRecorder.close
+
+    def slow_close(self, ended_at=None):
+        release.wait(30)
+        original(self, ended_at)
+
+    monkeypatch.setattr(SessionRecorder, "close", slow_close)
+    assert not recorder.closing and recorder.wait_closed(0.01)
+    stopper = threading.Thread(target=recorder.on_ended)
+    stopper.start()
+    while not recorder.closing:
+        stopper.join(0.01)
+    assert not recorder.recording and recorder.finished is None  # the gap the page fell into
+    assert not recorder.wait_closed(0.05)
+    release.set()
+    assert recorder.wait_closed(30)
+    stopper.join()
+    assert recorder.finished is not None and recorder.finished.subject == "P6"

@@ -119,3 +119,27 @@ class _FakeCamera:
             _FakeCamera.playing = False
             return value
         return object.__getattribute__(self, name)
+
+
+def test_new_subject_refuses_an_id_that_exists(auth):
+    at = _page()
+    at.selectbox(key="record.subject_choice").set_value("New subject…").run()
+    at.text_input(key="record.new_subject").set_value("p01").run()
+    assert [e.value.replace("\\", "") for e in at.error] == [  # say() escapes Markdown
+        "Subject p01 already exists: choose it in the Subject list instead of creating it "
+        "again."]
+    _consent(at).check().run()
+    assert _camera_locked(at)  # no camera and no upload for a duplicate subject
+    assert at.button(key="record.analyse").disabled
+    at.text_input(key="record.new_subject").set_value("p03").run()
+    assert not at.error
+
+
+def test_the_page_starts_on_the_subject_picked_in_the_sidebar(auth):
+    at = log_in(AppTest.from_file(PAGE, default_timeout=120), "psy")
+    at.session_state["shared.subject"] = "p02"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="record.subject_choice").value == "p02"
+    at.selectbox(key="record.subject_choice").set_value("p01").run()  # the user's choice stays
+    assert at.selectbox(key="record.subject_choice").value == "p01"

@@ -164,6 +164,8 @@ def test_one_session_info_gives_live_analyze_and_upload_the_same_metadata(model,
         differ = {f for f in reference if metas[k][f] != reference[f]}
         assert differ == {"session", "source", "extra"}, (k, differ)
     extras = {k: m["extra"] for k, m in metas.items()}
+    live = extras["live"].pop("live")  # camera frames received and dropped: live only
+    assert live["frames_dropped"] == 0 and live["frames_received"] > 0
     assert extras["live"] == {"study": "S1", "client": "record page",
                               "pipeline": reference["extra"]["pipeline"]}
     for k, name in (("analyze", "clip.y4m"), ("upload", "camera.y4m")):

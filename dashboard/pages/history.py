@@ -155,7 +155,7 @@ shown = listed.assign(
     **{c: 100 * listed[c] for c in ["face_in_view", "negative_share",
                                      *[f"share_{c}" for c in an.CLASSES]]},
 )[["start", "label", "operator", "notes", "baseline", "duration", "face_in_view", "dominant",
-   "negative_share", "mean_valence", "mean_confidence", "flagged",
+   "negative_share", "mean_valence", "mean_confidence", "flagged", "quality",
    *[f"share_{c}" for c in an.CLASSES], "session"]]
 shown = loaders.with_central_status(shown, subject)
 event = st.dataframe(
@@ -168,6 +168,9 @@ event = st.dataframe(
         "mean_valence": st.column_config.NumberColumn("valence (derived)", format="%.2f"),
         "mean_confidence": st.column_config.NumberColumn("mean confidence", format="%.2f"),
         "session": st.column_config.TextColumn("session id"),
+        "quality": st.column_config.TextColumn(
+            "recording quality", help="Verdict of the recording-quality checks (Session "
+            "summary, Recording quality): reliable, or use with care and why."),
         **{f"share_{c}": st.column_config.NumberColumn(c, format="%.0f%%")
            for c in an.CLASSES},
     })

@@ -1,145 +1,98 @@
 """Record: consent and subject, then the live camera (or an uploaded file) -> pipeline -> logs.
 
-All streamlit-webrtc code lives in :mod:`dashboard.webrtc_glue`; this page is the form, the live
-read-out (probability bars, rolling chart, processed-frame rate) and the upload analysis. Nothing
-but predictions is stored unless the user ticks the explicit video opt-in.
+A layout only: the consent and audit rules are :mod:`fer_core.consent_flow`, the live read-out's
+tables :mod:`fer_core.live_view`, the model and the upload's pipeline are cached in
+:mod:`dashboard.loaders`, and all streamlit-webrtc code lives in :mod:`dashboard.webrtc_glue`.
+Nothing but predictions is stored unless the user ticks the explicit video opt-in.
+
+One Stop control: the camera component's own STOP, which ends the stream and closes the
+session. Streamlit's toolbar offers a second "Stop" whenever the script runs; it would only stop
+the page's read-out, never the camera, so frames would go on being logged behind a frozen page.
+The read-out therefore refreshes in fragments (``st.fragment(run_every=...)``) instead of a loop
+that kept the script running, and while recording the page hides the toolbar's Stop button
+(:data:`HIDE_TOOLBAR_STOP`; on a loaded machine a refresh can still take long enough for it to
+appear).
 """
 
-import time
-from datetime import UTC, datetime
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth_ui, charts, loaders, ui  # auth_ui: access control (auth engineer)
 from dashboard import webrtc_glue as glue
 from dashboard.plaintext import plain, say
-from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError, analyze_uploads
+from fer_core import consent_flow as flow
+from fer_core import live_view
+from fer_core.analyze import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaError
 from fer_core.auth import Perm  # access control (auth engineer)
-from fer_core.classifier import Classifier, load_classifier, onnx_path_for
 from fer_core.errors import ModelFileError
-from fer_core.labels import FER2013_CLASSES
-from fer_core.logstore import InvalidIdError, validate_id
-from fer_core.models.shipped import resolve_model_path
-from fer_core.pipeline import FramePipeline
-from fer_core.recording import SessionResult
 from fer_core.session_info import SessionInfo
 
-CONSENT_TEXT = (
-    "The person in front of the camera has been informed about this recording and has given "
-    "consent: their facial expressions are analysed by an automatic classifier and the "
-    "predictions (not images) are stored on this computer for research or clinical review."
-)
-#: Version of CONSENT_TEXT stored in every consent record; change it whenever the text changes.
-CONSENT_TEXT_VERSION = "1 (2026-11-27)"
 NEW_SUBJECT = "New subject…"
 RECORDER_KEY = "record.recorder"
 GOTO_KEY = "record.goto_summary"
-CONSENT_KEY, CONSENT_AT_KEY = "record.consent", "record.consent_at"
-#: set when a recording ended: the next run (before the checkbox exists) unticks consent
-CONSENT_RESET_KEY = "record.consent_reset"
-#: (subject, session) pairs whose start / end this browser session already audited
-STARTS_KEY, STOPPED_KEY = "record.audited_starts", "record.audited_stop"
+SUBJECT_CHOICE_KEY = "record.subject_choice"
 ANALYSED_KEY = "record.analysed"  # the last session made from an uploaded file
 REFRESH_S = 0.5
-
-
-@st.cache_resource(show_spinner="Loading the expression model...")
-def _model(path: str, mtimes: tuple[float, ...]) -> Classifier:
-    """Loaded once per version of the model file (and its ONNX graph), shared by all browser
-    sessions: ONNX Runtime when the graph is there, PyTorch otherwise (fer_core.classifier)."""
-    return load_classifier(path)
-
-
-def _mtimes(path: Path) -> tuple[float, ...]:
-    """Modification times of the model file and its ONNX graph (the cache key's version)."""
-    return tuple(p.stat().st_mtime for p in (path, onnx_path_for(path)) if p.is_file())
+#: CSS that hides Streamlit's toolbar Stop while recording (the camera's STOP is the one Stop)
+HIDE_TOOLBAR_STOP = ('<style>[data-testid="stStatusWidget"] button '
+                     '{display: none !important;}</style>')
+state = st.session_state
 
 
 def _goto_summary(subject: str, session: str) -> None:
     # a callback runs before the sidebar widgets exist, so their keys may still be set here
-    st.session_state[ui.SUBJECT_KEY] = subject
-    st.session_state[ui.SESSION_KEY] = session
-    st.session_state[ui.PENDING_SUBJECT_KEY] = subject
-    st.session_state[GOTO_KEY] = True
+    state[ui.SUBJECT_KEY] = subject
+    state[ui.SESSION_KEY] = session
+    state[ui.PENDING_SUBJECT_KEY] = subject
+    state[GOTO_KEY] = True
 
 
-def _consent_changed() -> None:
-    st.session_state[CONSENT_AT_KEY] = (
-        datetime.now(UTC).isoformat(timespec="seconds")
-        if st.session_state.get(CONSENT_KEY) else None
-    )
-
-
-def _reset_consent() -> None:
-    """Consent is per recording: untick it (a new subject or a new recording asks again)."""
-    st.session_state[CONSENT_KEY] = False
-    st.session_state[CONSENT_AT_KEY] = None
-
-
-def _audit_start(subject: str, session: str) -> None:
-    """``record_start`` once per recorded session (the page sees it when its first row lands)."""
-    started = st.session_state.setdefault(STARTS_KEY, set())
-    if (subject, session) not in started:
-        started.add((subject, session))
-        auth_ui.audit("record_start", f"subject={subject} session={session}",
-                      consent_at=st.session_state.get(CONSENT_AT_KEY) or "")
-
-
-def _ended(fin: SessionResult | None, action: str = "record_stop") -> bool:
-    """Audit a recording that just ended and untick consent; True when ``fin`` is new."""
-    if fin is None or st.session_state.get(STOPPED_KEY) == (fin.subject, fin.session):
-        return False
-    st.session_state[STOPPED_KEY] = (fin.subject, fin.session)
-    if action == "record_stop":
-        _audit_start(fin.subject, fin.session)  # a recording too short to be seen live
-    auth_ui.audit(action, f"subject={fin.subject} session={fin.session}", frames=fin.frames,
-                  rows=fin.rows)
-    st.session_state[CONSENT_RESET_KEY] = True
-    return True
-
-
-if st.session_state.pop(GOTO_KEY, False):
+if state.pop(GOTO_KEY, False):
     st.switch_page("pages/session.py")
-if st.session_state.pop(CONSENT_RESET_KEY, False):
-    _reset_consent()  # before the checkbox exists in this run, so its state may be set
+flow.apply_pending_reset(state)  # before the checkbox exists in this run
 
 auth_ui.require(Perm.RECORD)  # access control (auth engineer): server-side role check
 st.title("Record a session")
 try:
-    model_path = resolve_model_path(None)
-    model = _model(str(model_path.resolve()), _mtimes(model_path))
+    model = loaders.model()
 except (FileNotFoundError, ModelFileError) as exc:
     st.error(f"No expression model available: {plain(exc)}. Ship one as `models/fast.pt` or set "
              "`FER_MODEL` to a model file.")
     st.stop()
 
-recorder: glue.WebRtcRecorder | None = st.session_state.get(RECORDER_KEY)
+recorder: glue.WebRtcRecorder | None = state.get(RECORDER_KEY)
 if recorder is None or (recorder.model is not model and not recorder.recording):
     recorder = glue.WebRtcRecorder(model, loaders.store())
-    st.session_state[RECORDER_KEY] = recorder
+    state[RECORDER_KEY] = recorder
+if recorder.closing:  # STOP: the camera thread is saving the session; show its result
+    with st.spinner("Saving the session..."):
+        recorder.wait_closed(timeout=120)
 recording = recorder.recording
+if not recording and flow.audit_end(state, auth_ui.audit, recorder.finished):
+    st.rerun()  # ended on the camera thread: audited, and consent is asked again
 st.caption(f"Model `{model.name}` {model.version} · log store `{loaders.root()}`. "
            "Only predictions are stored, never images, unless you opt in below.")
 
 # ---------------------------------------------------------------- who, what, consent
 subjects = loaders.subjects()
 known = sorted(subjects["subject"].tolist()) if not subjects.empty else []
+if state.get(ui.SUBJECT_KEY) in known:  # start on the subject picked in the sidebar
+    state.setdefault(SUBJECT_CHOICE_KEY, state[ui.SUBJECT_KEY])
 left, right = st.columns(2)
-choice = left.selectbox("Subject", [NEW_SUBJECT, *known], key="record.subject_choice",
-                        disabled=recording, on_change=_reset_consent)
+choice = left.selectbox("Subject", [NEW_SUBJECT, *known], key=SUBJECT_CHOICE_KEY,
+                        disabled=recording, on_change=flow.reset_consent, args=(state,))
 subject, subject_error = choice, None
 if choice == NEW_SUBJECT:
     subject = left.text_input("New subject id", key="record.new_subject", disabled=recording,
                               placeholder="e.g. P017", max_chars=64,
-                              on_change=_reset_consent).strip()
-    try:
-        validate_id(subject, "subject")
-    except InvalidIdError as exc:
-        subject_error = str(exc) if subject else "Enter a subject id."
-        if subject:  # the message quotes the typed id: plain text
-            say(left, "error", subject_error)
+                              on_change=flow.reset_consent, args=(state,)).strip()
+    # every subject in the store, also those this account cannot see: never a second "P017";
+    # but the subject this page is recording (or just recorded) is this one, not another
+    made = {sid[0] for sid in (recorder.session_id,
+                               recorder.finished and (recorder.finished.subject, "")) if sid}
+    subject_error = flow.new_subject_problem(
+        subject, [s for s in loaders.store_subjects()["subject"] if s not in made])
+    if subject and subject_error:  # the message quotes the typed id: plain text
+        say(left, "error", subject_error)
 label = right.text_input("Session label", key="record.label", disabled=recording,
                          placeholder="e.g. baseline, task 2")
 notes = right.text_area("Notes", key="record.notes", disabled=recording, height=80)
@@ -147,62 +100,58 @@ save_video = st.checkbox(
     "Also save the camera video (images of the person) — off by default", key="record.video",
     disabled=recording, help=f"Saved as .avi files under `{glue.media_dir()}`, outside the log "
     "store. Leave off to store predictions only.")
-consent = st.checkbox(f"**Consent.** {CONSENT_TEXT}", key=CONSENT_KEY, disabled=recording,
-                      on_change=_consent_changed,
-                      help="Asked again for every recording and whenever the subject changes.")
-consent_at = st.session_state.get(CONSENT_AT_KEY)
+st.checkbox(f"**Consent.** {flow.CONSENT_TEXT}", key=flow.CONSENT_KEY, disabled=recording,
+            on_change=flow.consent_changed, args=(state,),
+            help="Asked again for every recording and whenever the subject changes.")
+consent_at = flow.consent_at(state)
 
 info: SessionInfo | None = None  # the session's context, for the camera and the upload alike
 # --- access control (auth engineer): may this account record this subject? -----------
-if consent and consent_at and subject_error is None:
+if consent_at and subject_error is None:
     subject_error = auth_ui.claim_subject(subject, loaders.root())
     if subject_error:
         say(left, "error", subject_error)
 # ---------------------------------------------------------------------------------------
-if consent and consent_at and subject_error is None:
-    info = SessionInfo(
-        subject=subject, label=label.strip(), notes=notes,
-        operator=auth_ui.current().username,  # auth: who recorded
-        # the tick that starts this recording: who, for whom, which words, when
-        consent={"given": True, "text": CONSENT_TEXT, "text_version": CONSENT_TEXT_VERSION,
-                 "subject": subject, **auth_ui.consent_by(), "at": consent_at},
-    )
+if consent_at and subject_error is None:
+    info = SessionInfo(subject=subject, label=label.strip(), notes=notes,
+                       operator=auth_ui.current().username,  # auth: who recorded
+                       consent=flow.consent_record(subject, consent_at, auth_ui.consent_by()))
 
-def live_panel(box, chart_box) -> None:
-    """Probability bars of the current face, the processed rate and a rolling 30 s chart."""
+
+@st.fragment(run_every=REFRESH_S)
+def live_panel() -> None:
+    """Recording badge, frame count, processed rate, face found, the current face's bars."""
     recorder.drain()
     history = list(recorder.history)
-    with box.container():
-        sid = recorder.session_id
-        last = history[-1] if history else None
-        face = next((u for u in reversed(history) if u.probs is not None), None)
-        st.markdown(f":red-badge[:material/fiber_manual_record: REC] session `{sid[1]}`"
-                    if sid else "Waiting for the first frame...")
-        if sid:
-            _audit_start(*sid)
-        c1, c2 = st.columns(2)
-        c1.metric("Frames processed", f"{(last.frame_index + 1) if last else 0}")
-        c2.metric("Processed rate", f"{recorder.processed_fps():.1f} fps",
-                  help="Frames actually analysed and logged per second (slower processing "
-                  "drops camera frames; each logged frame keeps its own timestamp).")
-        st.markdown("Now: " + (f"**{last.label}** ({100 * last.confidence:.0f}%)"
-                               if last and last.label else "no face in view"))
-        if face is not None:
-            bars = pd.DataFrame({"probability": face.probs}, index=list(FER2013_CLASSES))
-            st.bar_chart(bars, horizontal=True, height=220, y_label="", x_label="probability")
-        if len(history) >= 2:
-            t_end = history[-1].timestamp
-            nan = [float("nan")] * len(FER2013_CLASSES)  # no face: a gap, not a bridge
-            rows = [dict(zip(FER2013_CLASSES, u.probs if u.probs is not None else nan,
-                             strict=True), seconds=(u.timestamp - t_end).total_seconds())
-                    for u in history]
-            if any(u.probs is not None for u in history):  # full width: room for the legend
-                n = st.session_state["record.live_n"] = st.session_state.get("record.live_n",
-                                                                             0) + 1
-                chart_box.plotly_chart(charts.live_probabilities(pd.DataFrame(rows)),
-                                       config=ui.PLOTLY_CONFIG, key=f"record.live.{n}")
-        if recorder.error:
-            say(st, "warning", recorder.error)
+    status = live_view.live_status(history, recorder.processed_fps())
+    sid = recorder.session_id
+    st.markdown(f":red-badge[:material/fiber_manual_record: REC] session `{sid[1]}`"
+                if sid else "Waiting for the first frame...")
+    if sid:
+        flow.audit_start(state, auth_ui.audit, *sid)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Frames processed", f"{status.frames}")
+    c2.metric("Processed rate", f"{status.fps:.1f} fps",
+              help="Frames actually analysed and logged per second (slower processing "
+              "drops camera frames; each logged frame keeps its own timestamp).")
+    c3.metric("Face found", status.face_text,
+              help="Whether the newest processed frame had a face.")
+    st.markdown("Now: " + status.now_text)
+    face = next((u for u in reversed(history) if u.probs is not None), None)
+    if face is not None:
+        st.plotly_chart(charts.live_bars(live_view.probability_bars(face.probs)),
+                        config=ui.PLOTLY_CONFIG, key="record.live_bars")
+    if recorder.error:
+        say(st, "warning", recorder.error)
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_chart() -> None:
+    """The rolling 30-s chart, full width (room for the legend)."""
+    history = list(recorder.history)
+    if len(history) >= 2 and any(u.probs is not None for u in history):
+        st.plotly_chart(charts.live_probabilities(live_view.chart_rows(history)),
+                        config=ui.PLOTLY_CONFIG, key="record.live")
 
 
 def finished_panel(where: str = "camera") -> None:
@@ -210,7 +159,7 @@ def finished_panel(where: str = "camera") -> None:
     fin = recorder.finished
     if fin is None:
         return
-    from_upload = st.session_state.get(ANALYSED_KEY) == (fin.subject, fin.session)
+    from_upload = state.get(ANALYSED_KEY) == (fin.subject, fin.session)
     if from_upload != (where == "upload"):
         return
     if fin.error:
@@ -233,7 +182,8 @@ with camera_tab:
         video_col, live_col = st.columns([3, 2])
         with video_col:
             ctx = glue.camera(recorder)
-        if ctx.state.signalling or ctx.state.playing:
+        playing = ctx.state.playing
+        if playing or ctx.state.signalling:
             # armed only between START and STOP, so a frame still in flight after STOP cannot
             # open a new session; frames before the first armed one pass through unlogged
             if not recording:
@@ -241,19 +191,19 @@ with camera_tab:
         else:
             recorder.arm(None)
             recorder.finish()  # STOP (on_video_ended also closes it, whichever comes first)
-            if _ended(recorder.finished):
+            if flow.audit_end(state, auth_ui.audit, recorder.finished):
                 st.rerun()  # untick consent: the next recording needs a new tick
-        if not ctx.state.playing:
-            with live_col:
+        with live_col:
+            if playing:  # a STOP click reruns the page, which then stops the refreshing
+                st.html(HIDE_TOOLBAR_STOP)
+                live_panel()
+            else:
                 finished_panel()
-        else:
+        if playing:
             from dashboard.segments_ui import recording_controls  # segment buttons, audited
 
             recording_controls(recorder, live_col, subject)
-            box, chart_box = live_col.empty(), st.empty()
-            while ctx.state.playing:  # a STOP click reruns the script and ends this loop
-                live_panel(box, chart_box)
-                time.sleep(REFRESH_S)
+            live_chart()
 
 with upload_tab:
     st.write("Analyse a video file, an image or several images with the same pipeline; the "
@@ -266,13 +216,11 @@ with upload_tab:
                  or recording, help="Needs a subject, consent and a file."):
         progress = st.progress(0.0, text="Analysing...")
         try:
-            result = analyze_uploads(
-                [(f.name, f.getvalue()) for f in files], FramePipeline(model, info.settings),
-                loaders.store(), info,
+            result = loaders.analyse_upload(
+                [(f.name, f.getvalue()) for f in files], info,
                 on_progress=lambda done, total: progress.progress(
                     min(done / total, 1.0) if total else 0.0,
-                    text=f"Analysing... {done} of {total or '?'} frames"),
-            )
+                    text=f"Analysing... {done} of {total or '?'} frames"))
         except (MediaError, ValueError) as exc:
             st.error(f"Could not analyse the upload: {plain(exc)}")
             st.stop()
@@ -281,8 +229,7 @@ with upload_tab:
                    + "; ".join(str(s) for s in result.skipped)) if result.skipped else None
         result.error = skipped
         recorder.finished = result
-        _ended(recorder.finished, action="analyse")
-        st.session_state[ANALYSED_KEY] = (result.subject, result.session)
+        flow.audit_end(state, auth_ui.audit, recorder.finished, action="analyse")
+        state[ANALYSED_KEY] = (result.subject, result.session)
         st.rerun()  # untick consent (the next analysis asks again); the result shows below
     finished_panel("upload")
-

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders, reports, segments_ui, ui
+from dashboard import auth_ui, charts, loaders, quality_ui, reports, segments_ui, ui
 from fer_core import analytics as an
 from fer_core.auth import Perm
 from fer_core.central.background import publish_later
@@ -101,6 +101,8 @@ st.dataframe(per_class, key="session.per_class", column_config={
         "raw per-frame probabilities of the frames labelled with this expression."),
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
+
+quality_ui.quality_section(subject, session)  # recording quality (issue 19, item 3)
 
 segments_ui.session_segments(subject, session, meta, n_rows, s["start"],
                              f" Drawn from every {view.step}th frame." if sampled else "")

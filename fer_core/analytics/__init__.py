@@ -15,7 +15,12 @@ from fer_core.analytics.store_queries import (
     overview_table,
     session_label_counts,
 )
-from fer_core.analytics.store_summaries import subject_history, summary_label_counts
+from fer_core.analytics.store_summaries import (
+    read_digests,
+    session_verdicts,
+    subject_history,
+    summary_label_counts,
+)
 from fer_core.measures.baseline import (
     RULE_CHOSEN,
     RULE_EARLIER,
@@ -55,6 +60,7 @@ from fer_core.measures.history import (
     time_of_day_heatmap,
     valence_by_day,
 )
+from fer_core.measures.quality import Quality, session_quality
 from fer_core.measures.segments import same_label_across_sessions, segment_figures
 from fer_core.measures.weights import DEFAULT_MAX_GAP_S, row_duration_sql, row_durations
 
@@ -68,6 +74,7 @@ __all__ = [
     "RULE_EARLIER",
     "VALENCE_LABEL",
     "VALENCE_WEIGHTS",
+    "Quality",
     "SessionView",
     "baseline_flags",
     "baseline_summary",
@@ -86,6 +93,7 @@ __all__ = [
     "negative_share_by_session",
     "overview_table",
     "pooled",
+    "read_digests",
     "reference_table",
     "row_duration_sql",
     "row_durations",
@@ -94,8 +102,10 @@ __all__ = [
     "segment_figures",
     "session_bounds",
     "session_label_counts",
+    "session_quality",
     "session_summary",
     "session_table",
+    "session_verdicts",
     "session_view",
     "shares_by_day",
     "smooth_probabilities",

@@ -25,6 +25,7 @@ from fer_core.measures.summaries import (
     SOURCE_COLUMNS,
     history_tables,
     label_counts,
+    quality_verdicts,
     session_digest,
     stale_reason,
     summary_tables,
@@ -73,14 +74,25 @@ def read_digests(root: str | Path, subject: str | None = None, session: str | No
     return out
 
 
-def subject_history(root: str | Path, subject: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def subject_history(root: str | Path, subject: str,
+                    digests: list[tuple[str, str, dict[str, Any]]] | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``counts`` and ``bounds`` of one subject, as the history functions take them.
 
     Equal to :func:`~fer_core.measures.history.bucket_counts` and
-    :func:`~fer_core.measures.history.session_bounds` of the subject's rows.
+    :func:`~fer_core.measures.history.session_bounds` of the subject's rows. ``digests``: the
+    subject's :func:`read_digests` when the caller has them already.
     """
-    bins, bounds = summary_tables(read_digests(root, subject))
+    bins, bounds = summary_tables(read_digests(root, subject) if digests is None else digests)
     return history_tables(bins, bounds)
+
+
+def session_verdicts(root: str | Path, subject: str | None = None,
+                     digests: list[tuple[str, str, dict[str, Any]]] | None = None,
+                     ) -> pd.DataFrame:
+    """``subject``, ``session``, ``quality``: every session's recording-quality verdict
+    (:mod:`fer_core.measures.quality`), from the summaries (no raw rows for stored ones)."""
+    return quality_verdicts(read_digests(root, subject) if digests is None else digests)
 
 
 def summary_label_counts(root: str | Path, subject: str | None = None) -> pd.DataFrame:

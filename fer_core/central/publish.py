@@ -211,7 +211,7 @@ def _publish_locked(store: Any, central: CentralStore, subject: str, session: st
         _, r = with_retries(central, f"appending the frames of {session_id}", lambda: (
             dl.write_deltalake(central.frames_uri, frames, mode="append",
                                partition_by=FRAMES_PARTITION, storage_options=opts,
-                               configuration=TABLE_CONFIGURATION)))
+                               configuration=TABLE_CONFIGURATION, schema_mode="merge")))
         retries += r
     else:  # a different count (the local session was repaired since): replace it, one commit
         action = "replaced"
@@ -219,7 +219,7 @@ def _publish_locked(store: Any, central: CentralStore, subject: str, session: st
         _, r = with_retries(central, f"replacing the frames of {session_id}", lambda: (
             dl.write_deltalake(central.frames_uri, frames, mode="overwrite",
                                predicate=predicate, partition_by=FRAMES_PARTITION,
-                               storage_options=opts)))
+                               storage_options=opts, schema_mode="merge")))
         retries += r
     pause = float(os.environ.get(PAUSE_ENV) or 0)
     if pause > 0:

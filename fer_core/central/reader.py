@@ -14,7 +14,7 @@ import pyarrow.dataset as ds
 
 from fer_core.central.commit import open_table, with_retries
 from fer_core.central.location import CentralStore
-from fer_core.central.tables import FRAMES_SCHEMA, SESSIONS_SCHEMA
+from fer_core.central.tables import FRAMES_SCHEMA, SESSIONS_SCHEMA, conform_frames
 
 
 def sessions(central: CentralStore, subject: str | None = None) -> pa.Table:
@@ -58,7 +58,8 @@ def read_frames(central: CentralStore, subject: str | None = None,
             flt = (ds.field("subject") == subject) & flt  # prunes to the subject's partition
         frames = table.to_pyarrow_dataset().to_table(filter=flt)
         # a frame counts only when its (subject, session) row exists: a semi join
-        return frames.join(known, keys=["subject", "session"], join_type="left semi")
+        frames = frames.join(known, keys=["subject", "session"], join_type="left semi")
+        return conform_frames(frames)
 
     rows, _ = with_retries(central, "reading the frames table", read)
     return rows.sort_by([("subject", "ascending"), ("session", "ascending"),

@@ -14,7 +14,9 @@ import pyarrow as pa
 from fer_core.labels import FER2013_CLASSES
 
 #: Bumped whenever a column is added, removed or changes meaning. Readers refuse newer versions.
-SCHEMA_VERSION: int = 1
+#: 1: the first layout; 2: ``face_brightness`` and ``face_contrast`` added (recording quality).
+#: Version-1 files read with those columns null (:func:`conform`, the reader's dataset schema).
+SCHEMA_VERSION: int = 2
 
 #: The 7 class-probability columns, in FER2013 order (the model's output order).
 PROB_COLUMNS: tuple[str, ...] = tuple(f"prob_{name}" for name in FER2013_CLASSES)
@@ -41,10 +43,18 @@ _FIELDS: list[pa.Field] = [
     pa.field("model_name", pa.string(), nullable=False),
     pa.field("model_version", pa.string(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
+    # version 2, last so that every version-1 column keeps its position: the face crop's mean
+    # gray level and its standard deviation (0-255), before equalisation; null without a face
+    # and in version-1 files
+    pa.field("face_brightness", pa.float32()),
+    pa.field("face_contrast", pa.float32()),
 ]
 
 #: Columns of one part file (and of one row passed to ``SessionWriter.append``).
 ROW_SCHEMA: pa.Schema = pa.schema(_FIELDS, metadata={META_SCHEMA_VERSION: str(SCHEMA_VERSION)})
+
+#: Columns each schema version added (what a file of an older version lacks, read as nulls).
+ADDED_IN: dict[int, tuple[str, ...]] = {2: ("face_brightness", "face_contrast")}
 
 #: Column names in file order.
 ROW_COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)

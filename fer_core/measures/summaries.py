@@ -41,12 +41,14 @@ from fer_core.measures.history import (
 from fer_core.measures.weights import DEFAULT_MAX_GAP_S
 
 #: Bumped whenever the content or meaning of a summary changes; older summaries are recomputed.
-SUMMARY_VERSION = 1
+#: 2: ``quality`` added (the session's recording quality, :mod:`fer_core.measures.quality`).
+SUMMARY_VERSION = 2
 #: Width of a summary bin.
 BIN = pd.Timedelta(minutes=1)
 #: Row columns a summary is computed from (pushed down to the Parquet reader).
 SOURCE_COLUMNS = ["timestamp", "frame_index", "face_index", "face_detected", "label",
-                  "confidence", *(f"prob_{c}" for c in VALENCE_WEIGHTS)]
+                  "confidence", *(f"prob_{c}" for c in VALENCE_WEIGHTS),
+                  "box_w", "box_h", "face_brightness", "face_contrast"]
 #: Columns of a summary's bins (``minute``: epoch milliseconds, UTC, start of the minute).
 BIN_COLUMNS = ["minute", "label", "n", "seconds", "valence_sum", "confidence_sum"]
 #: Columns of :func:`label_counts`, as :func:`~fer_core.analytics.store_queries.\
@@ -67,9 +69,12 @@ def session_digest(rows: pd.DataFrame) -> dict[str, Any]:
 
     ``rows``: the session's log rows (at least :data:`SOURCE_COLUMNS`), any order. Keys:
     ``summary_version``, ``rule``, ``start_ms``/``end_ms`` (first and last frame, epoch ms;
-    None without frames), ``n_frames``, ``duration_s`` (recorded time) and ``bins`` (a dict of
-    equal-length lists, :data:`BIN_COLUMNS`).
+    None without frames), ``n_frames``, ``duration_s`` (recorded time), ``bins`` (a dict of
+    equal-length lists, :data:`BIN_COLUMNS`) and ``quality`` (:meth:`Quality.digest` of the
+    rows: the verdict the sessions tables show without reading rows).
     """
+    from fer_core.measures.quality import session_quality
+
     frames = rows.assign(session="")
     bins = bucket_counts(frames, BIN)
     bounds = session_bounds(frames)
@@ -87,6 +92,7 @@ def session_digest(rows: pd.DataFrame) -> dict[str, Any]:
         "n": [int(v) for v in bins["n"]],
         **{c: [float(v) for v in bins[c]] for c in ("seconds", "valence_sum", "confidence_sum")},
     }
+    out["quality"] = session_quality(rows).digest()
     return out
 
 
@@ -114,7 +120,17 @@ def stale_reason(digest: Any) -> str | None:
     if not isinstance(digest.get("duration_s"), int | float) or not math.isfinite(
             digest["duration_s"]):
         return "duration missing"
+    quality = digest.get("quality")
+    if not isinstance(quality, dict) or not isinstance(quality.get("verdict"), str):
+        return "quality missing"
     return None
+
+
+def quality_verdicts(digests: list[tuple[str, str, dict[str, Any]]]) -> pd.DataFrame:
+    """``subject``, ``session``, ``quality`` (the one-line verdict) of checked summaries."""
+    return pd.DataFrame(
+        [(subject, session, d["quality"]["verdict"]) for subject, session, d in digests],
+        columns=["subject", "session", "quality"])
 
 
 def summary_tables(digests: list[tuple[str, str, dict[str, Any]]]

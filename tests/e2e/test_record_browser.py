@@ -14,6 +14,7 @@ with some margin (so VP8 compression in the browser does not flip them).
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 
@@ -180,11 +181,30 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
             _record_until_both_segments_seen(page, log_root)
             _wait_for_a_face_on_screen(page)
             full_screenshot(page, ARTIFACTS / "record_page.png")
+            # the live read-out: processed rate and whether a face is found
+            live = page.locator('[data-testid="stMetric"]')
+            expect(live.filter(has_text="Processed rate")).to_contain_text("fps")
+            expect(live.filter(has_text="Face found")).to_contain_text(re.compile("yes|no"))
+            # one Stop control: the camera's. Streamlit's toolbar Stop (shown while a script
+            # runs: before, the page's refresh loop ran for the whole recording) is hidden
+            toolbar_stop = page.locator('[data-testid="stStatusWidget"]').get_by_role(
+                "button", name="Stop")
+            seen = 0
+            for _ in range(10):
+                seen += toolbar_stop.count() > 0
+                page.wait_for_timeout(200)
+            assert seen == 0, f"Streamlit's toolbar Stop shown in {seen} of 10 looks"
             iframe.get_by_role("button", name="Stop").click()
             page.get_by_text("saved:").wait_for(timeout=60_000)
             full_screenshot(page, ARTIFACTS / "record_page_stopped.png")
             page.get_by_role("button", name="Open the session summary").click()
             page.get_by_role("heading", name=f"Session — {SUBJECT}").wait_for(timeout=60_000)
+            # the quality survives STOP: verdict and the dropped-frame count on the summary
+            page.get_by_text("Verdict:").wait_for(timeout=60_000)
+            expect(page.locator('[data-testid="stMetric"]').filter(
+                has_text="Frames dropped")).not_to_contain_text("—")
+            page.get_by_text("Recording quality").scroll_into_view_if_needed()
+            full_screenshot(page, ARTIFACTS / "session_summary_recorded.png")
         finally:
             browser.close()
 
@@ -203,7 +223,10 @@ def test_record_a_session_in_the_browser(start_app, tmp_path, fake_camera):
     assert (~rows["face_detected"]).any(), "the empty segments must be logged as no-face rows"
     assert not media.exists(), "no image or video may be stored without the opt-in"
     faces = rows[rows["face_detected"]]
-    assert faces[["box_x", "box_y", "box_w", "box_h", "label", "confidence"]].notna().all().all()
+    assert faces[["box_x", "box_y", "box_w", "box_h", "label", "confidence", "face_brightness",
+                  "face_contrast"]].notna().all().all()
+    live = meta.extra["live"]  # the camera frames the queue dropped, kept past STOP
+    assert live["frames_received"] >= live["frames_dropped"] + rows["frame_index"].nunique()
     side = (faces["box_x"] + faces["box_w"] / 2) / faces["box_w"]
     left, right = faces[side < SIDE_THRESHOLD], faces[side >= SIDE_THRESHOLD]
     for segment, expected in ((left, "happy"), (right, "surprise")):

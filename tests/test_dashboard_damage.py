@@ -79,7 +79,7 @@ def test_session_label_is_plain_text_not_markdown(app):
     assert ":red[" not in caption
     assert LogStore().session_meta("p01", "s-b").label == EVIL_LABEL  # stored unchanged
     # the segment table is a dataframe: its cells show text as it is, never as Markdown
-    segments = at.dataframe[1].value
+    segments = next(d.value for d in at.dataframe if "duration (s)" in d.value.columns)
     assert segments["label"].tolist() == [
         EVIL_LABEL + " <a href='http://attacker.invalid'>x</a>"]
     assert not [t for t in at.table if "label" in t.value.columns]  # no Markdown table of them

@@ -268,7 +268,7 @@ def test_session_summary_figures(app):
                                    "Low-confidence share": "0%"}.items()
     assert fps["data"][0]["y"] == pytest.approx([1.0, 1.0, 1.0])  # the last bin drawn to its end
     assert face["data"][0]["y"] == pytest.approx([80.0, 80.0, 80.0])
-    stretches = at.dataframe[1].value
+    stretches = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert stretches["reason"].tolist() == ["low frame rate", "small face"]
     assert stretches["seconds"].tolist() == pytest.approx([10.0, 10.0])
     assert stretches["from"].tolist() == ["09:00:00", "09:00:00"]
@@ -294,7 +294,7 @@ def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):
     raw = figures(at)[0]
     assert [a["text"] for a in raw["layout"]["annotations"]] == ["task 2"]
     assert [sh["type"] for sh in raw["layout"]["shapes"]] == ["rect"]  # a shaded interval
-    table = at.dataframe[1].value  # after the per-expression table
+    table = next(d.value for d in at.dataframe if "duration (s)" in d.value.columns)
     assert table["label"].tolist() == ["task 2"] and table["duration (s)"].tolist() == [4.0]
     assert table["s from start"].tolist() == [1.0]
     # a point marker, then the interval edited into another label and its end removed

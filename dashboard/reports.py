@@ -122,10 +122,44 @@ def _local_spans(spans, tz: str):
              label) for s, e, label in spans]
 
 
+def _num(value: Any, fmt: str, suffix: str = "") -> str:
+    return "—" if value is None or pd.isna(value) else f"{value:{fmt}}{suffix}"
+
+
+#: The per-segment and per-session figure columns of the report tables (shares in %).
+FIGURE_COLUMNS = ("duration (s)", "face in view", *an.CLASSES, "valence (derived)",
+                  "mean confidence")
+
+
+def _figure_cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return (_num(row["duration_s"], ".1f"), _num(100 * row["face_in_view"], ".0f", "%"),
+            *(_num(100 * row[f"share_{c}"], ".0f", "%") for c in an.CLASSES),
+            _num(row["mean_valence"], ".2f"), _num(row["mean_confidence"], ".2f"))
+
+
+def segment_figures_table(figures: pd.DataFrame, tz: str) -> Table:
+    """The Session summary's segment table for the report: every interval segment's figures
+    (:func:`fer_core.measures.segments.segment_figures`); a point marker has none."""
+    rows = [(str(r["label"]), fmt_time(r["start"], tz, seconds=True),
+             fmt_time(r["end"], tz, seconds=True), *_figure_cells(r))
+            for r in figures.to_dict("records") if r["end"] is not None and not pd.isna(r["end"])]
+    return Table(("label", "start", "end", *FIGURE_COLUMNS), tuple(rows))
+
+
+def label_comparison_table(label: str, table: pd.DataFrame, tz: str) -> Table:
+    """One segment label across a subject's sessions, for the subject report (the rows of
+    :func:`fer_core.analytics.segments.label_across_sessions`)."""
+    rows = [(label, fmt_time(r["started_at"], tz), str(r["session"]), str(r["n_segments"]),
+             *_figure_cells(r)) for r in table.to_dict("records")]
+    return Table(("segment label", "session start", "session", "segments", *FIGURE_COLUMNS),
+                 tuple(rows))
+
+
 # ---- the session report -----------------------------------------------------------------------
 
 def session_report_model(subject: str, meta, s: Mapping[str, Any], figs: Mapping[str, Any],
                          window_s: float, tz: str, *, quality: str | None = None,
+                         segment_figures: Table | None = None,
                          generated: pd.Timestamp | None = None) -> SessionReport:
     """The facts of one session's report. ``figs``: the page's plotly figures (drawn in
     ``tz``); ``quality``: the one-line recording-quality verdict, when there is one."""
@@ -143,7 +177,7 @@ def session_report_model(subject: str, meta, s: Mapping[str, Any], figs: Mapping
         pipeline=pipeline_rows(meta.extra or {}, window_s),
         summary=summary_rows(s),
         segments=segment_rows(spans, s["start"], tz),
-        notes=meta.notes, quality=quality,
+        notes=meta.notes, quality=quality, segment_figures=segment_figures,
         charts=[Chart(name, charts.figure_png(fig, spans=local)) for name, fig in figs.items()],
         synthetic=meta.synthetic,
         footnotes=[f"Smoothing window {window_s:g} s.",
@@ -153,17 +187,15 @@ def session_report_model(subject: str, meta, s: Mapping[str, Any], figs: Mapping
 
 
 def session_report(subject: str, meta, s: dict, figs: dict, window_s: float,
-                   tz: str = "UTC", *, quality: str | None = None) -> str:
-    """The printable session report as HTML."""
-    return render_html(session_report_model(subject, meta, s, figs, window_s, tz,
-                                            quality=quality))
+                   tz: str = "UTC", **extra: Any) -> str:
+    """The printable session report as HTML (``extra``: quality, segment_figures)."""
+    return render_html(session_report_model(subject, meta, s, figs, window_s, tz, **extra))
 
 
 def session_report_pdf(subject: str, meta, s: dict, figs: dict, window_s: float,
-                       tz: str = "UTC", *, quality: str | None = None) -> bytes:
-    """The printable session report as an A4 PDF."""
-    return render_pdf(session_report_model(subject, meta, s, figs, window_s, tz,
-                                           quality=quality))
+                       tz: str = "UTC", **extra: Any) -> bytes:
+    """The printable session report as an A4 PDF (``extra``: quality, segment_figures)."""
+    return render_pdf(session_report_model(subject, meta, s, figs, window_s, tz, **extra))
 
 
 # ---- the subject report -----------------------------------------------------------------------

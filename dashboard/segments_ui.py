@@ -217,15 +217,16 @@ def _edit_form(subject: str, session: str, segments: list[Segment],
         st.rerun()
 
 
-def label_comparison(subject: str, key: str) -> None:
+def label_comparison(subject: str, key: str) -> tuple[str, pd.DataFrame] | None:
     """"One segment label across sessions" for one subject: pick a label its sessions have,
-    then a table and charts of that label's figures per session."""
+    then a table and charts of that label's figures per session. Returns the picked label and
+    its per-session figures (for the subject report), or None when there is nothing to show."""
     metas = loaders.segment_metas(subject)
     labels = segment_label_counts(metas)
     if labels.empty:
         st.caption("None of this subject's sessions has a task segment with an end yet (add "
                    "them on the Session summary or while recording).")
-        return
+        return None
     counts = dict(zip(labels["label"], labels["n_sessions"], strict=True))
     pick_key = f"{key}.segment_label"
     if st.session_state.get(pick_key) not in counts:
@@ -236,7 +237,7 @@ def label_comparison(subject: str, key: str) -> None:
     table = loaders.label_across(subject, label)
     if table.empty:
         st.info("No frames were recorded inside this label's segments.")
-        return
+        return None
     shown = pd.DataFrame({
         "session start": [ui.fmt_time(t) for t in table["started_at"]],
         "session": table["session"],
@@ -261,6 +262,7 @@ def label_comparison(subject: str, key: str) -> None:
              "segment share of each expression", f"{key}.segment_lines", [subject])
     st.caption("Several segments with this label in one session are pooled; shares are % of "
                "the time a face was in view inside them.")
+    return label, table
 
 
 def recording_controls(recorder, container, subject: str) -> None:

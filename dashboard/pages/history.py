@@ -178,7 +178,7 @@ if event.selection.rows:
     ui.open_session(subject, listed.iloc[event.selection.rows[0]]["session"])
 
 st.subheader("One segment label across sessions")
-segments_ui.label_comparison(subject, "history")
+compared = segments_ui.label_comparison(subject, "history")  # (label, table) or None
 
 if ui.downloads_heading():
     auth_ui.download_button(
@@ -187,6 +187,9 @@ if ui.downloads_heading():
         subjects=[subject], icon=":material/table:")
     # the report covers the period picked above, in the zone this page draws (tz)
     listing = loaders.sessions(subject)  # labels and operators, read in the page's run
+    report_extra = {"segment_comparison": None if compared is None else
+                    reports.label_comparison_table(*compared, tz),
+                    "baseline_rule": an.rule_text(rule, [names[s] for s in chosen])}
     st.caption(f"The subject report covers the period picked above ({start} to {end}).")
     for fmt, mime, render in (("pdf", "application/pdf", reports.subject_report_pdf),
                               ("html", "text/html", reports.subject_report)):
@@ -194,6 +197,7 @@ if ui.downloads_heading():
             st, f"Subject report ({fmt.upper()})", key=f"history.report_{fmt}",
             subjects=[subject], icon=":material/print:",
             data=lambda render=render: render(subject, (start, end), summary, table, flags,
-                                              figs, tz, synthetic=synthetic, listing=listing),
+                                              figs, tz, synthetic=synthetic, listing=listing,
+                                              **report_extra),
             file_name=reports.report_file_name(fmt, subject, start, end), mime=mime)
     ui.export_buttons("history", subject=subject)

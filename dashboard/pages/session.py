@@ -102,7 +102,7 @@ st.dataframe(per_class, key="session.per_class", column_config={
     "peak at (s from start)": st.column_config.NumberColumn(format="%.1f"),
 })
 
-quality_ui.quality_section(subject, session)  # recording quality (issue 19, item 3)
+quality = quality_ui.quality_section(subject, session)  # recording quality (issue 19, item 3)
 
 segments_ui.session_segments(subject, session, meta, n_rows, s["start"],
                              f" Drawn from every {view.step}th frame." if sampled else "")
@@ -126,12 +126,14 @@ if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
 if ui.downloads_heading():
     # the zone read now, in the page's run: the report is made on click, outside it (reports.py)
     tz = ui.display_tz()
+    extra = {"quality": quality.verdict, "segment_figures": reports.segment_figures_table(
+        loaders.segment_figures(subject, session, n_rows), tz) if meta.segments else None}
     for fmt, mime, render in (("pdf", "application/pdf", reports.session_report_pdf),
                               ("html", "text/html", reports.session_report)):
         auth_ui.download_button(
             st, f"Printable session report ({fmt.upper()})", key=f"session.report_{fmt}",
             subjects=[subject], session=session,
-            data=lambda render=render: render(subject, meta, s, figs, window_s, tz),
+            data=lambda render=render: render(subject, meta, s, figs, window_s, tz, **extra),
             file_name=reports.report_file_name(fmt, subject, session), mime=mime,
             icon=":material/print:",
         )

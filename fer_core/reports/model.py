@@ -176,9 +176,13 @@ class SessionReport(_Report):
     notes: str = ""
     #: the one-line recording-quality verdict, when one was computed
     quality: str | None = None
+    #: each interval segment's figures (shares, face in view, valence, confidence), when any
+    segment_figures: Table | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.segment_figures is not None and not isinstance(self.segment_figures, Table):
+            raise TypeError("segment_figures must be a Table")
         if not self.session.strip():
             raise ValueError("a session report needs a session")
         object.__setattr__(self, "consent", _pairs(self.consent, "consent"))
@@ -219,6 +223,8 @@ class SessionReport(_Report):
         out.append(TableSection(
             "Segments and markers", Table(SEGMENT_COLUMNS, self.segments),
             "No segments or markers were set in this session."))
+        if self.segment_figures is not None and self.segment_figures.rows:
+            out.append(TableSection("Figures per segment", self.segment_figures))
         out.append(Text("Notes", self.notes or "—"))
         out.append(Charts("Charts", self.charts))
         out.append(Facts("Consent record", self.consent or (

@@ -26,15 +26,21 @@ st.caption(f"{ui.fmt_time(meta.started_at)} · session `{session}`"
            + (f" · {ui.plain(meta.label)}" if meta.label else ""))
 ui.synthetic_badge(meta.synthetic)
 listed = this.loc[this["session"] == session, "n_rows"]
-view = loaders.session_view(subject, session, int(listed.iloc[0]) if len(listed) else 0)
+n_rows = int(listed.iloc[0]) if len(listed) else 0
+view = loaders.session_view(subject, session, n_rows)
 rows = view.rows  # every row, or (a long session) the primary row of every step-th frame
 if rows.empty:
     st.info("This session has no logged frames yet.")
     st.stop()
 
 st.session_state.setdefault("session.window_s", 2.0)
-window_s = st.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
-                     help="Centred moving average of the probabilities; 0 shows raw values.")
+st.session_state.setdefault("session.show_raw", False)
+left, right = st.columns([3, 1])
+window_s = left.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
+                       help="Centred moving average of the probabilities; 0 shows raw values.")
+show_raw = right.toggle("Raw probability lines", key="session.show_raw",
+                        help="Also show the model's seven probabilities frame by frame, as "
+                             "lines (hard to read over many minutes).")
 s = view.summary  # of all rows, whether or not the charts are downsampled
 if view.downsampled:
     st.info(f"Long session ({view.n_rows:,} rows): the charts, transitions and peaks are drawn "
@@ -52,24 +58,32 @@ c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 FLICKER_S = 0.1  # runs shorter than this are model flicker, not a change of expression
 span_s = (s["end"] - s["start"]).total_seconds()  # wall clock, for placing markers
 # charts draw wall-clock time: in the zone the sidebar states
-tl_raw = ui.localise(an.timeline(rows, 0.0, max_points=3000), "timestamp")
-tl = ui.localise(an.timeline(rows, window_s), "timestamp")
-raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
-            if tl_raw.attrs["bin_s"] else "")
-figs = {
-    "probabilities (raw)": charts.probability_timeline(
-        tl_raw, meta.markers, "Class probabilities over time, raw" + sampled + raw_note),
-    "probabilities (smoothed)": charts.probability_timeline(
-        tl, meta.markers,
-        f"Class probabilities over time, smoothed over {window_s:g} s" + sampled),
-    "ethogram": charts.ethogram(ui.localise(an.ethogram_segments(
-        rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end"),
-        "Ethogram: dominant expression" + sampled),
+# the analytics of the frames are cached per session (loaders), so reopening the page or
+# saving a note does not recompute them
+tl = ui.localise(loaders.session_timeline(subject, session, n_rows, window_s), "timestamp")
+segments = ui.localise(loaders.session_ethogram(
+    subject, session, n_rows, max(window_s / 2, tl.attrs["bin_s"])), "start", "end")
+figs = {"expressions over time": charts.shares_area(
+    tl, meta.markers, f"Expressions over time, smoothed over {window_s:g} s" + sampled)}
+if show_raw:
+    tl_raw = ui.localise(loaders.session_timeline(subject, session, n_rows, 0.0, 3000),
+                         "timestamp")
+    raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
+                if tl_raw.attrs["bin_s"] else "")
+    figs["probabilities (raw)"] = charts.probability_timeline(
+        tl_raw, meta.markers, "Class probabilities over time, raw" + sampled + raw_note)
+figs |= {
+    "ethogram": charts.ethogram(segments, "Ethogram: dominant expression" + sampled),
     "valence (derived estimate)": charts.valence_timeline(tl, meta.markers),
     "share of time per expression": charts.shares_bar(view.shares),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S),
-                                            "Transitions between expressions" + sampled),
+    "transitions": charts.transition_matrix(
+        loaders.session_transitions(subject, session, n_rows, FLICKER_S),
+        "Transitions between expressions" + sampled),
 }
+# one time axis for every time chart: same range, same margins, legends below
+charts.align_time_axes([figs[n] for n in ("expressions over time", "probabilities (raw)",
+                                          "ethogram", "valence (derived estimate)") if n in figs],
+                       charts.time_range(tl["timestamp"], segments["end"]))
 if sampled:
     valence_fig = figs["valence (derived estimate)"]
     valence_fig.update_layout(title=f"{valence_fig.layout.title.text}{sampled}")
@@ -84,7 +98,7 @@ per_class = pd.DataFrame({
     "share of face time (%)": [100 * s[f"share_{c}"] for c in an.CLASSES],
     "mean confidence": [s[f"confidence_{c}"] for c in an.CLASSES],
 }, index=list(an.CLASSES))
-peaks = an.class_peaks(rows, window_s).set_index("class")
+peaks = loaders.session_peaks(subject, session, n_rows, window_s).set_index("class")
 per_class["peak probability"] = peaks["peak"]
 per_class["peak at (s from start)"] = peaks["offset_s"]
 st.dataframe(per_class, key="session.per_class", column_config={

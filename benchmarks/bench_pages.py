@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -181,14 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     auth_dir = make_auth_dir(work / "auth")
     load_before = os.getloadavg()
     out: dict[str, list[float]] = defaultdict(list)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            for k in range(args.rounds):
-                one_round(browser, store, auth_dir, work, k, args.steady, out)
-                print(f"round {k + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-        finally:
-            browser.close()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                for k in range(args.rounds):
+                    one_round(browser, store, auth_dir, work, k, args.steady, out)
+                    print(f"round {k + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     load_after = os.getloadavg()
     print(f"# {platform.platform()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
     print(f"# load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/"

@@ -272,27 +272,32 @@ def _dominant_points(df: pd.DataFrame, bin_s: float) -> tuple[pd.DataFrame, pd.T
     counts = counts.sort_values(["bin", "n", "order"], ascending=[True, False, True])
     best = counts.drop_duplicates("bin").set_index("bin")["label"]
     gap_end = no_face["timestamp"] + pd.to_timedelta(no_face["seconds"], unit="s")
-    gap_first = no_face.groupby("bin")["timestamp"].min()
-    gap_last = gap_end.groupby(no_face["bin"]).max()
-    first = seq["timestamp"].iloc[0]
-    points: list[tuple[pd.Timestamp, str]] = []
-    for b, covered in total.items():
-        expression = best.get(b)
-        if not absent[b] > 0.5 * covered:  # the face was in view most of the bin
-            points.append((max(b, first), expression if expression is not None else NO_FACE))
-            continue
-        start, end = gap_first[b], min(gap_last[b], b + width)
-        if expression is not None and start > max(b, first):
-            points.append((max(b, first), expression))
-        points.append((start, NO_FACE))
-        if expression is not None and end < b + width:
-            points.append((end, expression))
+    bins = pd.DataFrame({"covered": total, "absent": absent,
+                         "best": best.reindex(total.index),
+                         "gap_first": no_face.groupby("bin")["timestamp"].min(),
+                         "gap_last": gap_end.groupby(no_face["bin"]).max()})
+    starts = bins.index.to_series().clip(lower=seq["timestamp"].iloc[0])
+    bin_end = bins.index.to_series() + width
+    gap = bins["absent"] > 0.5 * bins["covered"]  # the face was absent most of the bin
+    has_face = bins["best"].notna()
+    gap_stop = bins["gap_last"].where(bins["gap_last"] < bin_end, bin_end)
+    parts = [  # (where, label, order within the bin) of every stretch's start
+        (starts[~gap], bins["best"][~gap].fillna(NO_FACE), 0),
+        (starts[gap & has_face & (bins["gap_first"] > starts)],
+         bins["best"][gap & has_face & (bins["gap_first"] > starts)], 0),
+        (bins["gap_first"][gap], pd.Series(NO_FACE, index=bins.index[gap]), 1),
+        (gap_stop[gap & has_face & (gap_stop < bin_end)],
+         bins["best"][gap & has_face & (gap_stop < bin_end)], 2),
+    ]
+    out = pd.concat([pd.DataFrame({"timestamp": where.reset_index(drop=True),
+                                   "label": label.reset_index(drop=True).astype("object"),
+                                   "bin": where.index, "order": order})
+                     for where, label, order in parts], ignore_index=True)
+    out = out.sort_values(["bin", "order"], kind="stable")[["timestamp", "label"]]
+    out = out.reset_index(drop=True)
     last = seq.iloc[-1]
     end = min(seq["bin"].iloc[-1] + width,
               last["timestamp"] + pd.Timedelta(seconds=last["seconds"]))
-    out = pd.DataFrame(points, columns=["timestamp", "label"])
-    if out["timestamp"].dt.tz is None and seq["timestamp"].dt.tz is not None:
-        out["timestamp"] = out["timestamp"].dt.tz_localize(seq["timestamp"].dt.tz)
     return out, end
 
 

@@ -23,6 +23,8 @@ makes every figure longer). No figure here is asserted anywhere; tests never tim
 
 Usage:
     PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_pages.py [--rounds 5] [--steady 2]
+    # before/after on the same machine load: rounds of two checkouts alternate
+    ... bench_pages.py --app-root /tmp/before --app-root .
 """
 
 from __future__ import annotations
@@ -119,24 +121,26 @@ def add_marker(page, label: str) -> float:
     return time.perf_counter() - t0
 
 
-def start_server(store: Path, auth_dir: Path, log_path: Path) -> RunningApp:
+def start_server(store: Path, auth_dir: Path, log_path: Path, app_root: Path = ROOT
+                 ) -> RunningApp:
     port = free_port()
     env = {**os.environ, "FER_LOG_ROOT": str(store), "FER_TIMEZONE": "UTC",
-           "PYTHONPATH": str(ROOT), "FER_AUTH_DIR": str(auth_dir)}
+           "PYTHONPATH": str(app_root), "FER_AUTH_DIR": str(auth_dir)}
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
            "--server.address", "127.0.0.1", "--server.port", str(port),
            "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=app_root, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
     app = RunningApp(f"http://127.0.0.1:{port}", proc, log_path, store, auth_dir)
     _wait_healthy(app)
     return app
 
 
 def one_round(browser, store: Path, auth_dir: Path, work: Path, k: int, steady: int,
-              out: dict[str, list[float]]) -> None:
-    app = start_server(store, auth_dir, work / f"server-{k}.log")
+              out: dict[str, list[float]], app_root: Path = ROOT) -> None:
+    app = start_server(store, auth_dir, work / f"server-{k}-{app_root.name}.log", app_root)
     try:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
@@ -168,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="fresh servers (first opens)")
     parser.add_argument("--steady", type=int, default=2, help="steady opens per page per round")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw times here")
+    parser.add_argument("--app-root", type=Path, action="append", default=None,
+                        help="run the app from this checkout (repeat to compare checkouts: "
+                             "their rounds alternate, so all meet the same machine load)")
     args = parser.parse_args(argv)
+    roots = [p.resolve() for p in (args.app_root or [ROOT])]
     if not CHROMIUM.exists():
         print("Debian chromium is needed at /usr/bin/chromium", file=sys.stderr)
         return 2
@@ -181,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
     auth_dir = make_auth_dir(work / "auth")
     load_before = os.getloadavg()
-    out: dict[str, list[float]] = defaultdict(list)
+    outs: dict[Path, dict[str, list[float]]] = {r: defaultdict(list) for r in roots}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 for k in range(args.rounds):
-                    one_round(browser, store, auth_dir, work, k, args.steady, out)
+                    for app_root in roots:
+                        one_round(browser, store, auth_dir, work, k, args.steady,
+                                  outs[app_root], app_root)
                     print(f"round {k + 1}/{args.rounds} done", file=sys.stderr, flush=True)
             finally:
                 browser.close()
@@ -198,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# load average (1/5/15 min) before {load_before[0]:.2f}/{load_before[1]:.2f}/"
           f"{load_before[2]:.2f}, after {load_after[0]:.2f}/{load_after[1]:.2f}/"
           f"{load_after[2]:.2f}")
-    print("| what | median | runs (s) |\n|---|---|---|")
-    for name, times in out.items():
-        print(f"| {name} | **{statistics.median(times):.2f} s** | "
-              f"{', '.join(f'{t:.2f}' for t in times)} |")
+    for app_root, out in outs.items():
+        print(f"\n{app_root}:\n\n| what | median | runs (s) |\n|---|---|---|")
+        for name, times in out.items():
+            print(f"| {name} | **{statistics.median(times):.2f} s** | "
+                  f"{', '.join(f'{t:.2f}' for t in times)} |")
     if args.json:
         args.json.write_text(json.dumps({"load_before": load_before, "load_after": load_after,
-                                         "times": out}, indent=1))
+                                         "times": {str(r): o for r, o in outs.items()}},
+                                        indent=1))
     return 0
 
 

@@ -40,7 +40,8 @@ def _layout(fig: go.Figure, title: str, y_title: str = "", x_title: str = "") ->
     fig.update_layout(
         title=title, height=HEIGHT, margin={"l": 50, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
-        yaxis_title=y_title, xaxis_title=x_title,
+        # nested dicts, not yaxis_title=...: plotly parses "magic underscore" paths slowly
+        yaxis={"title": {"text": y_title}}, xaxis={"title": {"text": x_title}},
     )
     return fig
 

@@ -113,30 +113,44 @@ can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only
 if not can_annotate:
     st.caption(f"Read-only: your account ({auth_ui.current().role}) may read notes and markers "
                "but not change them.")
-st.session_state.setdefault("session.notes", meta.notes)
-notes = st.text_area("Notes", key="session.notes", disabled=not can_annotate)
-if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
-        and notes != meta.notes):
+
+
+# Saving runs in the buttons' callbacks, before the page's next run: the page then draws once,
+# already showing the change (saving in the script and calling st.rerun drew it twice).
+def _save_notes(subject: str, session: str) -> None:
     auth_ui.require(Perm.ANNOTATE, subject)
+    notes = st.session_state["session.notes"]
+    if notes == loaders.session_meta(subject, session).notes:
+        return
     loaders.store().update_notes(subject, session, notes)
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="notes")
     publish_later(loaders.store().root, subject, session)  # the central row follows the edit
     st.toast("Notes saved")
-    st.rerun()
-left, right = st.columns([1, 2])
-offset = left.number_input("Marker at (s from start)", 0.0, max(span_s, 0.0),
-                           key="session.marker_offset", step=1.0, disabled=not can_annotate)
-label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
-                         disabled=not can_annotate)
-if st.button("Add marker", key="session.add_marker",
-             disabled=not label.strip() or not can_annotate,
-             help="Type a marker label first." if can_annotate else None):
+
+
+def _add_marker(subject: str, session: str, start: pd.Timestamp) -> None:
+    label = st.session_state["session.marker_label"].strip()
+    if not label:
+        return
     auth_ui.require(Perm.ANNOTATE, subject)
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="marker")
-    loaders.store().add_marker(subject, session, label.strip(),
-                               s["start"].to_pydatetime() + pd.Timedelta(seconds=offset))
+    loaders.store().add_marker(subject, session, label, start.to_pydatetime() + pd.Timedelta(
+        seconds=st.session_state["session.marker_offset"]))
     publish_later(loaders.store().root, subject, session)
-    st.rerun()
+
+
+st.session_state.setdefault("session.notes", meta.notes)
+st.text_area("Notes", key="session.notes", disabled=not can_annotate)
+st.button("Save notes", key="session.save_notes", disabled=not can_annotate,
+          on_click=_save_notes, args=(subject, session))
+left, right = st.columns([1, 2])
+left.number_input("Marker at (s from start)", 0.0, max(span_s, 0.0),
+                  key="session.marker_offset", step=1.0, disabled=not can_annotate)
+label = right.text_input("Marker label", key="session.marker_label", placeholder="e.g. task 2",
+                         disabled=not can_annotate)
+st.button("Add marker", key="session.add_marker", disabled=not label.strip() or not can_annotate,
+          help="Type a marker label first." if can_annotate else None,
+          on_click=_add_marker, args=(subject, session, s["start"]))
 if meta.markers:
     offsets = [(pd.Timestamp(m.timestamp) - s["start"]).total_seconds() for m in meta.markers]
     st.table(pd.DataFrame({"time": [ui.fmt_time(m.timestamp) for m in meta.markers],

@@ -60,7 +60,10 @@ span_s = (s["end"] - s["start"]).total_seconds()  # wall clock, for placing mark
 # charts draw wall-clock time: in the zone the sidebar states
 # the analytics of the frames are cached per session (loaders), so reopening the page or
 # saving a note does not recompute them
-tl = ui.localise(loaders.session_timeline(subject, session, n_rows, window_s), "timestamp")
+# 800 points: finer than a pixel pair on a wide chart, and half the browser's drawing of 1500
+TIMELINE_POINTS = 800
+tl = ui.localise(loaders.session_timeline(subject, session, n_rows, window_s, TIMELINE_POINTS),
+                 "timestamp")
 segments = ui.localise(loaders.session_ethogram(
     subject, session, n_rows, max(window_s / 2, tl.attrs["bin_s"])), "start", "end")
 figs = {"expressions over time": charts.shares_area(

@@ -75,7 +75,8 @@ def test_pages_with_demo_data(demo_app, page):
 #: For every chart on the page: its title, the plot area's left edge and width, and whether its
 #: legend lies wholly inside the chart (not clipped, no scrollbar).
 TIME_AXES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
-    const title = (el.layout && el.layout.title && el.layout.title.text) || '';
+    const title = ((el.layout && el.layout.title && el.layout.title.text) || '')
+        .replace(/<[^>]*>/g, '');  // Streamlit's theme wraps titles in <b>
     const area = el.querySelector('.nsewdrag').getBoundingClientRect();
     const box = el.getBoundingClientRect();
     const legend = el.querySelector('.legend');

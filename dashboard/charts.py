@@ -255,7 +255,8 @@ def _add_markers(fig: go.Figure, markers: list | None, times: pd.Series | None =
         shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": ts, "x1": ts,
                        "y0": 0, "y1": 1, "line": {"dash": "dash", "color": "#444444"}})
         # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
-        notes.append({"x": ts, "y": 1.02, "yref": "paper", "text": html.escape(m.label),
+        notes.append({"x": ts, "y": 1.0, "yref": "paper", "yanchor": "bottom",
+                      "text": html.escape(m.label),
                       "showarrow": False, "font": {"size": 10}})
     if shapes:
         fig.update_layout(shapes=[*fig.layout.shapes, *shapes],

@@ -28,6 +28,7 @@ PAGES = [
     st.Page("pages/history.py", title="Subject history", icon=":material/timeline:"),
     st.Page("pages/session.py", title="Session summary", icon=":material/movie:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
     st.Page("pages/record.py", title="Record", icon=":material/videocam:"),
     st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 ]

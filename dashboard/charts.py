@@ -35,11 +35,15 @@ HEIGHT = 340
 
 
 def _layout(fig: go.Figure, title: str, y_title: str = "", x_title: str = "") -> go.Figure:
-    # legend to the right of the plot: below it, it collided with the x-axis title
+    # legend to the right of the plot: below it, it collided with the x-axis title.
+    # No plotly template: Streamlit's own theme styles the chart in the browser, and setting
+    # "plotly_white" validated and deep-copied a whole template per figure (a third of the
+    # Session summary's script time, issue 19) and sent it with every chart.
     fig.update_layout(
         title=title, height=HEIGHT, margin={"l": 50, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top"},
-        yaxis_title=y_title, xaxis_title=x_title, template="plotly_white",
+        # nested dicts, not yaxis_title=...: plotly parses "magic underscore" paths slowly
+        yaxis={"title": {"text": y_title}}, xaxis={"title": {"text": x_title}},
     )
     return fig
 
@@ -185,6 +189,60 @@ def probability_timeline(tl: pd.DataFrame, segments: list | None = None,
     return _layout(fig, title, "probability")
 
 
+def shares_area(tl: pd.DataFrame, segments: list | None = None,
+                title: str = "Expressions over time") -> go.Figure:
+    """The (smoothed) probabilities stacked to 100% over time: readable at 6 and at 60 minutes.
+
+    Why not one line per class: seven crossing lines over minutes of data are a tangle (issue
+    19); stacked, the thickest band is the dominant expression and a change of band width is a
+    change of expression. No-face rows (NaN) count as zero, so a gap is a white hole, not a
+    band bridged across it.
+    """
+    fig = go.Figure()
+    for c, col in zip(CLASSES, PROB_COLUMNS, strict=True):
+        fig.add_trace(go.Scatter(x=tl["timestamp"], y=100 * tl[col], name=c, mode="lines",
+                                 stackgroup="probabilities", stackgaps="infer zero",
+                                 line={"color": COLORS[c], "width": 0.5},
+                                 fillcolor=COLORS[c]))
+    add_segments(fig, segments, tl["timestamp"])
+    fig.update_yaxes(range=[0, 100])
+    min_time_span(fig, tl["timestamp"], pd.Timedelta(seconds=10))
+    return _layout(fig, title, "% (stacked probabilities)")
+
+
+#: Left and right margins (px) of every chart on a session's time axis: with the same margins,
+#: the same x range and the legends below the plots (a legend on the right takes a width that
+#: depends on its labels), the plot areas line up and one moment sits at one x on every chart.
+TIME_MARGIN = {"l": 70, "r": 30}
+TIME_LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom",
+               "yref": "container"}
+
+
+def time_range(times, ends=None, min_span_s: float = 10.0) -> list:
+    """[first, last] over ``times`` (and ``ends``: e.g. the ethogram's segment ends), widened
+    around its middle to at least ``min_span_s`` seconds like :func:`min_time_span`."""
+    values = pd.concat([pd.Series(list(times)), pd.Series(list(ends if ends is not None
+                                                               else []))], ignore_index=True)
+    values = pd.to_datetime(values, errors="coerce").dropna()
+    if values.empty:
+        return []
+    lo, hi = values.min(), values.max()
+    min_span = pd.Timedelta(seconds=min_span_s)
+    if hi - lo < min_span:
+        mid = lo + (hi - lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
+    return [lo, hi]
+
+
+def align_time_axes(figs: list[go.Figure], x_range: list) -> None:
+    """Give the charts of one session's time axis the same x range, margins and legend place."""
+    for fig in figs:
+        if x_range:
+            fig.update_xaxes(range=list(x_range), type="date")
+        fig.update_yaxes(automargin=False)
+        fig.update_layout(margin={**TIME_MARGIN, "b": 80}, legend=TIME_LEGEND)
+
+
 def live_probabilities(table: pd.DataFrame) -> go.Figure:
     """The Record page's rolling chart: ``seconds`` (0 = now) and one column per class, NaN
     where no face was in view, so the lines break there instead of bridging the gap."""
@@ -233,7 +291,9 @@ def add_segments(fig: go.Figure, segments: list | None, times: pd.Series | None 
     shaded band from start to end, a dashed line for a point; the label above either.
 
     Takes :class:`~fer_core.logstore.meta.Segment` objects or the version-1
-    :class:`~fer_core.logstore.meta.Marker` view (points at ``timestamp``).
+    :class:`~fer_core.logstore.meta.Marker` view (points at ``timestamp``). All shapes and
+    labels are added in one layout update: ``add_vline``/``add_vrect`` per segment re-validate
+    and deep-copy the layout each time (0.3 s for 7 markers on two charts, issue 19).
     """
     tz = times.dt.tz if times is not None and hasattr(times, "dt") else None
 
@@ -241,20 +301,26 @@ def add_segments(fig: go.Figure, segments: list | None, times: pd.Series | None 
         ts = pd.Timestamp(value)
         return ts.tz_convert(tz) if tz is not None else ts
 
+    shapes, notes = [], []
     for seg in segments or []:
         start = zoned(seg.start if hasattr(seg, "start") else seg.timestamp)
         end = getattr(seg, "end", None)
         if end is None:
-            fig.add_vline(x=start, line_dash="dash", line_color="#444444")
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": start,
+                           "x1": start, "y0": 0, "y1": 1,
+                           "line": {"dash": "dash", "color": "#444444"}})
         else:
-            fig.add_vrect(x0=start, x1=zoned(end), fillcolor=SEGMENT_FILL, opacity=0.15,
-                          line_width=0, layer="below")
+            shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start,
+                           "x1": zoned(end), "y0": 0, "y1": 1, "fillcolor": SEGMENT_FILL,
+                           "opacity": 0.15, "line": {"width": 0}, "layer": "below"})
         # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
-        fig.add_annotation(x=start, y=1.02, yref="paper", text=html.escape(seg.label),
-                           showarrow=False, font={"size": 10}, xanchor="left")
+        notes.append({"x": start, "y": 1.0, "yref": "paper", "yanchor": "bottom",
+                      "xanchor": "left", "text": html.escape(seg.label), "showarrow": False,
+                      "font": {"size": 10}})
+    if shapes:
+        fig.update_layout(shapes=[*fig.layout.shapes, *shapes],
+                          annotations=[*fig.layout.annotations, *notes])
 
-
-_add_markers = add_segments  # the name before segments had ends
 
 
 def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression",
@@ -277,7 +343,9 @@ def ethogram(segments: pd.DataFrame, title: str = "Ethogram: dominant expression
         add_segments(fig, task_segments, segments["start"] if len(segments) else None)
     fig.update_yaxes(showticklabels=False)
     fig = _layout(fig, title)
-    fig.update_layout(height=240, margin={"b": 90}, legend={"y": -0.5})
+    # the legend in one row under the plot: on the right, 8 entries were taller than the band
+    # and Streamlit clipped them behind a scrollbar ("neutral" and "no face" hidden)
+    fig.update_layout(height=240, margin={**TIME_MARGIN, "t": 50, "b": 80}, legend=TIME_LEGEND)
     return fig
 
 

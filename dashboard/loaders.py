@@ -126,9 +126,42 @@ def _session_rows(root_: str, token_: str, subject: str, session: str) -> pd.Dat
 
 
 @st.cache_data(show_spinner="Loading the session...", max_entries=4)
-def _session_view(root_: str, token_: str, subject: str, session: str,
+def _session_view(root_: str, data_token_: str, subject: str, session: str,
                   n_rows: int) -> an.SessionView:
+    """Keyed on the session's :meth:`~LogStore.data_token`, not the store's token: saving a
+    note or a marker (metadata only) does not re-read the frames."""
     return an.session_view(root_, subject, session, n_rows)
+
+
+# What the Session summary computes from a session's frames, cached like the frames
+# themselves: opening the page again, or saving a note, costs a cache hit instead of the
+# smoothing, binning and counting (issue 19: "pages under a second").
+@st.cache_data(show_spinner=False, max_entries=16)
+def _session_timeline(root_: str, data_token_: str, subject: str, session: str, n_rows: int,
+                      window_s: float, max_points: int) -> pd.DataFrame:
+    rows = _session_view(root_, data_token_, subject, session, n_rows).rows
+    return an.timeline(rows, window_s, max_points=max_points)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _session_ethogram(root_: str, data_token_: str, subject: str, session: str, n_rows: int,
+                      bin_s: float) -> pd.DataFrame:
+    rows = _session_view(root_, data_token_, subject, session, n_rows).rows
+    return an.ethogram_segments(rows, bin_s=bin_s)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _session_transitions(root_: str, data_token_: str, subject: str, session: str,
+                         n_rows: int, min_run_s: float) -> pd.DataFrame:
+    rows = _session_view(root_, data_token_, subject, session, n_rows).rows
+    return an.transition_counts(rows, min_run_s=min_run_s)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _session_peaks(root_: str, data_token_: str, subject: str, session: str, n_rows: int,
+                   window_s: float) -> pd.DataFrame:
+    rows = _session_view(root_, data_token_, subject, session, n_rows).rows
+    return an.class_peaks(rows, window_s)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -306,11 +339,48 @@ def session_rows(subject: str, session: str) -> pd.DataFrame:
     return _session_rows(root(), token(), subject, session)
 
 
+def data_token(subject: str, session: str) -> str:
+    """The session's frames' fingerprint (:meth:`LogStore.data_token`); in central review mode,
+    after syncing the local cache."""
+    sync_central()
+    return store().data_token(subject, session)
+
+
 def session_view(subject: str, session: str, n_rows: int) -> an.SessionView:
     """The session's chart rows (downsampled above ``an.LARGE_SESSION_ROWS``) and its exact
     summary; ``n_rows`` from the session listing."""
     auth_ui.require(Perm.VIEW, subject)
-    return _session_view(root(), token(), subject, session, n_rows)
+    return _session_view(root(), data_token(subject, session), subject, session, n_rows)
+
+
+def session_timeline(subject: str, session: str, n_rows: int, window_s: float,
+                     max_points: int = 1500) -> pd.DataFrame:
+    """``analytics.timeline`` of the session's chart rows (UTC times), cached."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_timeline(root(), data_token(subject, session), subject, session, n_rows,
+                             float(window_s), max_points)
+
+
+def session_ethogram(subject: str, session: str, n_rows: int, bin_s: float) -> pd.DataFrame:
+    """``analytics.ethogram_segments`` of the session's chart rows (UTC times), cached."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_ethogram(root(), data_token(subject, session), subject, session, n_rows,
+                             float(bin_s))
+
+
+def session_transitions(subject: str, session: str, n_rows: int,
+                        min_run_s: float) -> pd.DataFrame:
+    """``analytics.transition_counts`` of the session's chart rows, cached."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_transitions(root(), data_token(subject, session), subject, session,
+                                n_rows, float(min_run_s))
+
+
+def session_peaks(subject: str, session: str, n_rows: int, window_s: float) -> pd.DataFrame:
+    """``analytics.class_peaks`` of the session's chart rows, cached."""
+    auth_ui.require(Perm.VIEW, subject)
+    return _session_peaks(root(), data_token(subject, session), subject, session, n_rows,
+                          float(window_s))
 
 
 def session_meta(subject: str, session: str) -> SessionMeta:

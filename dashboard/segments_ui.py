@@ -23,7 +23,7 @@ from fer_core.logstore import Segment, SegmentError, SessionMeta
 
 SHARE_COLUMNS = [f"share_{c}" for c in an.CLASSES]
 #: The Session summary chart on which box-selecting a stretch fills the "Add a segment" form.
-SELECT_CHART = "probabilities (raw)"
+SELECT_CHART = "expressions over time"  # the main timeline, always shown
 _SELECT_STATE = f"session.{ui.slug(SELECT_CHART)}.chart"  # its key (dashboard.ui.chart)
 _APPLIED = "session.segment_applied_box"
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth_ui, charts, loaders
+from dashboard import auth_ui, charts, glossary, loaders
 from dashboard.plaintext import plain
 from fer_core.auth import Perm
 
@@ -156,13 +156,19 @@ def session_label(sessions: pd.DataFrame) -> Callable[[str], str]:
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
 
 
-def chart(fig, name: str, key: str, subjects, session: str | None = None, **select) -> None:
-    """Show a plotly figure with an audited PNG download of the same figure under it.
+def chart(fig, name: str, key: str, subjects, session: str | None = None,
+          guide: str | None = None, **select) -> None:
+    """Show a plotly figure, its one-line reader's guide and an audited PNG download of it.
 
-    ``subjects``: whose data the figure shows (named in the download's audit entry);
+    ``subjects``: whose data the figure shows (named in the download's audit entry).
+    ``guide``: how to read the chart and what its colours mean; by default the text kept for
+    ``key`` in :data:`dashboard.glossary.CHART_GUIDES` (one place for app, docs and tests).
     ``select``: ``st.plotly_chart``'s selection arguments (``on_select``, ``selection_mode``).
     """
     st.plotly_chart(fig, key=f"{key}.chart", config=PLOTLY_CONFIG, **select)
+    guide = guide or glossary.chart_guide(key)
+    if guide:
+        st.caption(f":material/help: {guide} Terms: see the *Glossary* page.")
     # the figure only holds subjects this page already checked (loaders refuse the others)
     auth_ui.download_button(
         st, f"PNG: {name}", lambda: charts.figure_png(fig),

@@ -22,11 +22,11 @@ from tests.dashboard_fixtures import T0, session_a_rows, session_b_rows, write_s
 
 APP = "../dashboard/app.py"
 PAGE_DIR = "../dashboard/pages"
-ALL_PAGES = {"overview", "history", "session", "compare", "record", "admin"}
+ALL_PAGES = {"overview", "history", "session", "compare", "glossary", "record", "admin"}
 ALLOWED_PAGES = {
     "admin": ALL_PAGES,
-    "psy": {"overview", "history", "session", "compare", "record"},
-    "view": {"overview", "history", "session", "compare"},
+    "psy": {"overview", "history", "session", "compare", "glossary", "record"},
+    "view": {"overview", "history", "session", "compare", "glossary"},
 }
 
 
@@ -169,7 +169,7 @@ def test_account_with_no_subject_sees_a_clear_message(env):
 
 # ---------------------------------------------------------------- downloads per role
 @pytest.mark.parametrize(("user", "n_png", "report", "exports"), [
-    ("admin", 8, True, 3), ("psy", 8, True, 3), ("view", 0, False, 0)])  # 6 + 2 quality
+    ("admin", 7, True, 3), ("psy", 7, True, 3), ("view", 0, False, 0)])  # 5 + 2 quality
 def test_session_page_downloads_per_role(env, user, n_png, report, exports):
     at = run_app(user, "session", shared__subject="p01", shared__session="s-a")
     labels = downloads(at)

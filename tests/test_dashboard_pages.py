@@ -238,15 +238,17 @@ def test_one_segment_label_across_sessions_on_history_and_compare(tmp_path, monk
 # ---- session -----------------------------------------------------------------------------------
 
 def test_session_summary_figures(app):
-    at = app("pages/session.py", session="s-a", session__window_s=0.0)
+    at = app("pages/session.py", session="s-a", session__window_s=0.0, session__show_raw=True)
     assert at.title[0].value == "Session — p01"
     assert metrics(at).items() >= {"Duration": "0 min 10 s", "Face in view": "80%",
                                    "Dominant expression": "happy", "Negative-affect share": "38%",
                                    "Mean confidence": "0.74"}.items()
-    raw, smooth, etho, valence, shares, transitions, fps, face = figures(at)
+    smooth, raw, etho, valence, shares, transitions, fps, face = figures(at)
     happy = trace(raw, "happy")["y"]
     assert happy[:2] == pytest.approx([0.8, 0.6]) and happy[2] is None  # gap: no face
-    assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.8, 0.6])  # window 0 = raw
+    # the main timeline: the probabilities stacked to 100% (window 0 = raw values)
+    assert trace(smooth, "happy")["y"][:2] == pytest.approx([80, 60])
+    assert {t.get("stackgroup") for t in smooth["data"]} == {"probabilities"}
     labels = [t["name"] for t in etho["data"]]
     assert set(labels) == {"angry", "happy", "sad", "neutral", "no face"}
     assert sum(trace(etho, "happy")["x"]) == pytest.approx(4000)  # 4 s of happy, in ms
@@ -272,13 +274,28 @@ def test_session_summary_figures(app):
     assert stretches["reason"].tolist() == ["low frame rate", "small face"]
     assert stretches["seconds"].tolist() == pytest.approx([10.0, 10.0])
     assert stretches["from"].tolist() == ["09:00:00", "09:00:00"]
+    # every time chart: one x range, one left and right margin, the legend under the plot
+    timed = [smooth, raw, etho, valence]
+    assert len({tuple(f["layout"]["xaxis"]["range"]) for f in timed}) == 1
+    assert len({(f["layout"]["margin"]["l"], f["layout"]["margin"]["r"]) for f in timed}) == 1
+    assert {f["layout"]["legend"]["orientation"] for f in timed} == {"h"}
+    # a one-line guide under every chart
+    guides = [c.value for c in at.caption if ":material/help:" in c.value]
+    assert len(guides) == 8 and any("no face light grey" in g for g in guides)
+
+
+def test_session_raw_lines_only_on_request(app):
+    at = app("pages/session.py", session="s-a")
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert len(titles) == 7 and not any("raw" in t for t in titles)  # 5 + 2 quality
+    assert titles[0].startswith("Expressions over time")
 
 
 def test_session_smoothing_window_changes_the_smoothed_line(app):
     at = app("pages/session.py", session="s-a", session__window_s=2.0)
-    smooth = figures(at)[1]
+    smooth = figures(at)[0]
     assert "smoothed over 2 s" in smooth["layout"]["title"]["text"]
-    assert trace(smooth, "happy")["y"][:2] == pytest.approx([0.7, 0.6])  # (t-1, t+1]
+    assert trace(smooth, "happy")["y"][:2] == pytest.approx([70, 60])  # (t-1, t+1]
 
 
 def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):

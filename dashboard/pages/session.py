@@ -35,9 +35,14 @@ if rows.empty:
     st.stop()
 
 ui.url_setting("session.window_s", "smooth", 2.0, ui.number_in(0.0, 30.0, 0.5))
-window_s = st.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
-                     help="Centred moving average of the probabilities; 0 shows raw values.")
+st.session_state.setdefault("session.show_raw", False)
+left, right = st.columns([3, 1])
+window_s = left.slider("Smoothing window (s)", 0.0, 30.0, key="session.window_s", step=0.5,
+                       help="Centred moving average of the probabilities; 0 shows raw values.")
 ui.to_url(smooth=f"{window_s:g}")  # F5 keeps the window
+show_raw = right.toggle("Raw probability lines", key="session.show_raw",
+                        help="Also show the model's seven probabilities frame by frame, as "
+                             "lines (hard to read over many minutes).")
 s = view.summary  # of all rows, whether or not the charts are downsampled
 if view.downsampled:
     st.info(f"Long session ({view.n_rows:,} rows): the charts, transitions and peaks are drawn "
@@ -55,24 +60,35 @@ c5.metric("Mean confidence", f"{s['mean_confidence']:.2f}")
 FLICKER_S = 0.1  # runs shorter than this are model flicker, not a change of expression
 segments = meta.sorted_segments()  # task segments: on every time chart and in their table
 # charts draw wall-clock time: in the zone the sidebar states
-tl_raw = ui.localise(an.timeline(rows, 0.0, max_points=3000), "timestamp")
-tl = ui.localise(an.timeline(rows, window_s), "timestamp")
-raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
-            if tl_raw.attrs["bin_s"] else "")
-figs = {
-    "probabilities (raw)": charts.probability_timeline(
-        tl_raw, segments, "Class probabilities over time, raw" + sampled + raw_note),
-    "probabilities (smoothed)": charts.probability_timeline(
-        tl, segments,
-        f"Class probabilities over time, smoothed over {window_s:g} s" + sampled),
-    "ethogram": charts.ethogram(ui.localise(an.ethogram_segments(
-        rows, bin_s=max(window_s / 2, tl.attrs["bin_s"])), "start", "end"),
-        "Ethogram: dominant expression" + sampled, segments),
+# the analytics of the frames are cached per session (loaders), so reopening the page or
+# saving a note does not recompute them
+# 800 points: finer than a pixel pair on a wide chart, and half the browser's drawing of 1500
+TIMELINE_POINTS = 800
+tl = ui.localise(loaders.session_timeline(subject, session, n_rows, window_s, TIMELINE_POINTS),
+                 "timestamp")
+runs = ui.localise(loaders.session_ethogram(
+    subject, session, n_rows, max(window_s / 2, tl.attrs["bin_s"])), "start", "end")
+figs = {"expressions over time": charts.shares_area(
+    tl, segments, f"Expressions over time, smoothed over {window_s:g} s" + sampled)}
+if show_raw:
+    tl_raw = ui.localise(loaders.session_timeline(subject, session, n_rows, 0.0, 3000),
+                         "timestamp")
+    raw_note = (f" (averaged in {tl_raw.attrs['bin_s']:g} s bins to keep the chart light)"
+                if tl_raw.attrs["bin_s"] else "")
+    figs["probabilities (raw)"] = charts.probability_timeline(
+        tl_raw, segments, "Class probabilities over time, raw" + sampled + raw_note)
+figs |= {
+    "ethogram": charts.ethogram(runs, "Ethogram: dominant expression" + sampled, segments),
     "valence (derived estimate)": charts.valence_timeline(tl, segments),
     "share of time per expression": charts.shares_bar(view.shares),
-    "transitions": charts.transition_matrix(an.transition_counts(rows, min_run_s=FLICKER_S),
-                                            "Transitions between expressions" + sampled),
+    "transitions": charts.transition_matrix(
+        loaders.session_transitions(subject, session, n_rows, FLICKER_S),
+        "Transitions between expressions" + sampled),
 }
+# one time axis for every time chart: same range, same margins, legends below
+charts.align_time_axes([figs[n] for n in ("expressions over time", "probabilities (raw)",
+                                          "ethogram", "valence (derived estimate)") if n in figs],
+                       charts.time_range(tl["timestamp"], runs["end"]))
 if sampled:
     valence_fig = figs["valence (derived estimate)"]
     valence_fig.update_layout(title=f"{valence_fig.layout.title.text}{sampled}")
@@ -88,7 +104,7 @@ per_class = pd.DataFrame({
     "share of face time (%)": [100 * s[f"share_{c}"] for c in an.CLASSES],
     "mean confidence": [s[f"confidence_{c}"] for c in an.CLASSES],
 }, index=list(an.CLASSES))
-peaks = an.class_peaks(rows, window_s).set_index("class")
+peaks = loaders.session_peaks(subject, session, n_rows, window_s).set_index("class")
 PEAK = "peak of smoothed probability"
 per_class[PEAK] = peaks["peak"]
 per_class["peak at (s from start)"] = peaks["offset_s"]
@@ -112,16 +128,25 @@ can_annotate = auth_ui.may(Perm.ANNOTATE, subject)  # viewers: read-only
 if not can_annotate:
     st.caption(f"Read-only: your account ({auth_ui.current().role}) may read notes "
                "but not change them.")
-st.session_state.setdefault("session.notes", meta.notes)
-notes = st.text_area("Notes", key="session.notes", disabled=not can_annotate)
-if (st.button("Save notes", key="session.save_notes", disabled=not can_annotate)
-        and notes != meta.notes):
+
+
+# Saving runs in the button's callback, before the page's next run: the page then draws once,
+# already showing the change (saving in the script and calling st.rerun drew it twice).
+def _save_notes(subject: str, session: str) -> None:
     auth_ui.require(Perm.ANNOTATE, subject)
+    notes = st.session_state["session.notes"]
+    if notes == loaders.session_meta(subject, session).notes:
+        return
     loaders.store().update_notes(subject, session, notes)
     auth_ui.audit("annotate", f"subject={subject} session={session}", field="notes")
     publish_later(loaders.store().root, subject, session)  # the central row follows the edit
     st.toast("Notes saved")
-    st.rerun()
+
+
+st.session_state.setdefault("session.notes", meta.notes)
+st.text_area("Notes", key="session.notes", disabled=not can_annotate)
+st.button("Save notes", key="session.save_notes", disabled=not can_annotate,
+          on_click=_save_notes, args=(subject, session))
 
 if ui.downloads_heading():
     # the zone read now, in the page's run: the report is made on click, outside it (reports.py)

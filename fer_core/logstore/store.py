@@ -42,7 +42,14 @@ from fer_core.logstore.errors import (
 )
 from fer_core.logstore.fsutil import make_dir, make_dirs
 from fer_core.logstore.ids import new_session_id, validate_id
-from fer_core.logstore.layout import Snapshot, session_dir, snapshot, subject_dir
+from fer_core.logstore.layout import (
+    META_LOCK,
+    SESSION_META,
+    Snapshot,
+    session_dir,
+    snapshot,
+    subject_dir,
+)
 from fer_core.logstore.meta import (
     Segment,
     SessionMeta,
@@ -396,6 +403,31 @@ class LogStore:
                                  f"{st.st_mtime_ns}\n".encode())
                 except FileNotFoundError:
                     continue
+        return h.hexdigest()[:20]
+
+    def data_token(self, subject: str, session: str) -> str:
+        """Fingerprint of one session's *frames*: name, size and mtime of its files except the
+        metadata (``_session.json``: notes, markers, label) and lock files.
+
+        Why: a cache of what is computed from a session's rows (its charts) keyed on this
+        survives a note or a marker being saved, which :meth:`state_token` (every file of the
+        store) does not; a page then redraws in a fraction of the time after an annotation.
+        """
+        h = hashlib.sha1(usedforsecurity=False)
+        h.update(f"{self.root.resolve()}|{subject}|{session}".encode())
+        try:
+            entries = sorted(os.scandir(session_dir(self.root, subject, session)),
+                             key=lambda e: e.name)
+        except FileNotFoundError:
+            return "missing"
+        for e in entries:
+            if e.name.startswith(".") or e.name in (SESSION_META, META_LOCK):
+                continue
+            try:
+                st = e.stat()
+            except FileNotFoundError:
+                continue
+            h.update(f"{e.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
         return h.hexdigest()[:20]
 
     def repair(self) -> list[tuple[str, str]]:

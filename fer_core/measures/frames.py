@@ -223,49 +223,104 @@ def timeline(df: pd.DataFrame, window_s: float = 0.0, max_points: int = 1500) ->
 def dominant_sequence(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
     """Dominant expression over time: columns ``timestamp`` and ``label`` (``"no face"`` gaps).
 
-    With ``bin_s > 0`` frames are grouped into time bins and each bin takes the label that
-    covers the most time in it (earlier FER2013 class on ties; ``"no face"`` only when it covers
-    the most), which both removes one-frame flicker and bounds the number of ethogram segments.
+    Each row starts a stretch that lasts until the next row. With ``bin_s > 0`` frames are
+    grouped into time bins, which removes one-frame flicker and bounds the number of ethogram
+    segments:
+
+    * a bin is **"no face"** only where the face was absent for *most* of the time its frames
+      cover (not merely the largest single label: the face's time is split over seven classes,
+      so a 5-s gap in a 15-s bin used to win and paint 15 s of "no face"), and even then the
+      "no face" stretch is cut to the bin's real gap, from its first face-less frame to the end
+      of its last one; the rest of the bin keeps its dominant expression. So smoothing never
+      draws a "no face" block longer than the gap the timeline shows;
+    * any other bin takes the expression covering the most face time in it (the earlier FER2013
+      class on ties).
+
+    No row starts before the session's first frame (bins are floored on the clock).
     """
+    return _dominant_points(df, bin_s)[0]
+
+
+def _frame_labels(df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per frame (``timestamp``, ``label`` with :data:`NO_FACE`) and its seconds."""
     frames = frame_rows(df)
     seconds = frame_seconds(frames)
-    frames = frames[["timestamp", "label", "face_detected"]]
     labels = frames["label"].astype("object").where(
         frames["face_detected"].fillna(False).astype(bool), NO_FACE
     )
     seq = pd.DataFrame({"timestamp": frames["timestamp"].to_numpy(), "label": labels.to_numpy()})
     seq["label"] = seq["label"].fillna(NO_FACE)
+    return seq, seconds
+
+
+def _dominant_points(df: pd.DataFrame, bin_s: float) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """:func:`dominant_sequence` and the end of its last stretch (None when empty; raw
+    sequences leave it to the caller)."""
+    seq, seconds = _frame_labels(df)
     if bin_s <= 0 or seq.empty:
-        return seq
-    order = {name: i for i, name in enumerate([*CLASSES, NO_FACE])}
-    seq["bin"] = seq["timestamp"].dt.floor(pd.Timedelta(seconds=bin_s))
+        return seq, None
+    width = pd.Timedelta(seconds=bin_s)
+    seq["bin"] = seq["timestamp"].dt.floor(width)
     seq["seconds"] = seconds
-    counts = seq.groupby(["bin", "label"])["seconds"].sum().reset_index(name="n")
+    face = seq["label"] != NO_FACE
+    total = seq.groupby("bin")["seconds"].sum()
+    no_face = seq.loc[~face]
+    absent = no_face.groupby("bin")["seconds"].sum().reindex(total.index, fill_value=0.0)
+    order = {name: i for i, name in enumerate(CLASSES)}
+    counts = seq.loc[face].groupby(["bin", "label"])["seconds"].sum().reset_index(name="n")
     counts["order"] = counts["label"].map(order).fillna(len(order))
     counts = counts.sort_values(["bin", "n", "order"], ascending=[True, False, True])
-    best = counts.drop_duplicates("bin")
-    return pd.DataFrame({"timestamp": best["bin"].to_numpy(), "label": best["label"].to_numpy()})
+    best = counts.drop_duplicates("bin").set_index("bin")["label"]
+    gap_end = no_face["timestamp"] + pd.to_timedelta(no_face["seconds"], unit="s")
+    bins = pd.DataFrame({"covered": total, "absent": absent,
+                         "best": best.reindex(total.index),
+                         "gap_first": no_face.groupby("bin")["timestamp"].min(),
+                         "gap_last": gap_end.groupby(no_face["bin"]).max()})
+    starts = bins.index.to_series().clip(lower=seq["timestamp"].iloc[0])
+    bin_end = bins.index.to_series() + width
+    gap = bins["absent"] > 0.5 * bins["covered"]  # the face was absent most of the bin
+    has_face = bins["best"].notna()
+    gap_stop = bins["gap_last"].where(bins["gap_last"] < bin_end, bin_end)
+    parts = [  # (where, label, order within the bin) of every stretch's start
+        (starts[~gap], bins["best"][~gap].fillna(NO_FACE), 0),
+        (starts[gap & has_face & (bins["gap_first"] > starts)],
+         bins["best"][gap & has_face & (bins["gap_first"] > starts)], 0),
+        (bins["gap_first"][gap], pd.Series(NO_FACE, index=bins.index[gap]), 1),
+        (gap_stop[gap & has_face & (gap_stop < bin_end)],
+         bins["best"][gap & has_face & (gap_stop < bin_end)], 2),
+    ]
+    out = pd.concat([pd.DataFrame({"timestamp": where.reset_index(drop=True),
+                                   "label": label.reset_index(drop=True).astype("object"),
+                                   "bin": where.index, "order": order})
+                     for where, label, order in parts], ignore_index=True)
+    out = out.sort_values(["bin", "order"], kind="stable")[["timestamp", "label"]]
+    out = out.reset_index(drop=True)
+    last = seq.iloc[-1]
+    end = min(seq["bin"].iloc[-1] + width,
+              last["timestamp"] + pd.Timedelta(seconds=last["seconds"]))
+    return out, end
 
 
 def ethogram_segments(df: pd.DataFrame, bin_s: float = 0.0) -> pd.DataFrame:
     """Runs of one dominant expression: ``label``, ``start``, ``end``, ``duration_s``.
 
-    A run ends where the next one starts; the last run ends one typical step (the median gap
-    between samples) after its last sample, so a one-frame session still has a visible segment.
+    A run ends where the next one starts. The last run ends where the last bin's frames end
+    (binned), or one typical step (the median gap between frames) after the last frame (raw),
+    so a one-frame session still has a visible segment.
     """
-    seq = dominant_sequence(df, bin_s)
+    seq, end = _dominant_points(df, bin_s)
     cols = ["label", "start", "end", "duration_s"]
     if seq.empty:
         return pd.DataFrame(columns=cols)
     ts = seq["timestamp"]
-    step = ts.diff().median() if len(ts) > 1 else pd.Timedelta(seconds=bin_s or 0)
-    if pd.isna(step):
-        step = pd.Timedelta(0)
+    if end is None:
+        step = ts.diff().median() if len(ts) > 1 else pd.Timedelta(0)
+        end = ts.iloc[-1] + (pd.Timedelta(0) if pd.isna(step) else step)
     new_run = seq["label"].ne(seq["label"].shift())
     run_id = new_run.cumsum()
     runs = seq.groupby(run_id).agg(label=("label", "first"), start=("timestamp", "first"))
     runs["end"] = runs["start"].shift(-1)
-    runs.iloc[-1, runs.columns.get_loc("end")] = ts.iloc[-1] + step
+    runs.iloc[-1, runs.columns.get_loc("end")] = end
     runs["duration_s"] = (runs["end"] - runs["start"]).dt.total_seconds()
     return runs.reset_index(drop=True)[cols]
 

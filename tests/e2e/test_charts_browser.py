@@ -70,3 +70,41 @@ def test_pages_with_one_session(one_session_app, page):
 def test_pages_with_demo_data(demo_app, page):
     problems = _visit_every_page(page, demo_app.url, "demo")
     assert problems == {p: [] for p in PAGES}, problems
+
+
+#: For every chart on the page: its title, the plot area's left edge and width, and whether its
+#: legend lies wholly inside the chart (not clipped, no scrollbar).
+TIME_AXES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    const title = ((el.layout && el.layout.title && el.layout.title.text) || '')
+        .replace(/<[^>]*>/g, '');  // Streamlit's theme wraps titles in <b>
+    const area = el.querySelector('.nsewdrag').getBoundingClientRect();
+    const box = el.getBoundingClientRect();
+    const legend = el.querySelector('.legend');
+    const lb = legend ? legend.getBoundingClientRect() : null;
+    return {title: title, left: area.left, width: area.width,
+            legendInside: !lb || (lb.left >= box.left - 1 && lb.right <= box.right + 1
+                                  && lb.top >= box.top - 1 && lb.bottom <= box.bottom + 1),
+            scrollbar: !!(legend && legend.querySelector('.scrollbar')
+                          && legend.querySelector('.scrollbar').getBoundingClientRect().height),
+            items: legend ? Array.from(legend.querySelectorAll('.legendtext'))
+                                .map(t => t.textContent) : []};
+})"""
+
+
+def test_session_time_charts_share_one_axis_and_show_whole_legends(demo_app, page):
+    """Issue 19: the ethogram's legend was clipped behind a scrollbar (hiding "neutral" and
+    "no face") and its plot narrower than the charts above it."""
+    page.goto(demo_app.url)
+    login(page)
+    page.locator(NAV, has_text="Session summary").first.click()
+    wait_for_streamlit(page)
+    charts = page.evaluate(TIME_AXES_JS)
+    timed = [c for c in charts if c["title"].startswith(("Expressions over time", "Ethogram",
+                                                         "Valence"))]
+    assert len(timed) == 3, [c["title"] for c in charts]
+    assert max(c["left"] for c in timed) - min(c["left"] for c in timed) < 1.5, timed
+    assert max(c["width"] for c in timed) - min(c["width"] for c in timed) < 1.5, timed
+    ethogram = next(c for c in timed if c["title"].startswith("Ethogram"))
+    assert ethogram["legendInside"] and not ethogram["scrollbar"], ethogram
+    assert {"neutral", "no face"} <= set(ethogram["items"]), ethogram["items"]
+    full_screenshot(page, ARTIFACTS / "screenshots" / "demo" / "Session_time_axes.png")

@@ -73,7 +73,7 @@ def test_page_renders_with_charts_and_screenshot(page, demo_app, name):
     if name == "history":  # shares, negative affect and valence vs baseline, 2 trends, heatmap,
         assert len(charts) == 8  # and one segment label across sessions (bars and lines)
     if name == "session":
-        assert len(charts) == 8  # 6 + recording quality: frame rate and face in view
+        assert len(charts) == 7  # 5 (raw lines on request) + recording quality: rate, face
     shot = ARTIFACTS / "screenshots" / f"{name}.png"
     full_screenshot(page, shot)
     assert shot.stat().st_size > 10_000

@@ -14,8 +14,8 @@ Per round (``--rounds``, default 5) a **fresh server** is started (empty Streaml
 * ``steady <page>``: every page opened again (``--steady`` times each, caches warm);
 * ``save a note``: a changed note typed (and committed) first, then the click on *Save notes*
   until the page is idle again with the saved text;
-* ``add a marker``: a label typed first, then the click on *Add marker* until the marker is
-  listed and the page idle.
+* ``add a segment``: a label typed first, then the click on *Add segment* (a point marker at
+  the form's default start) until the page is idle and the segment is in the store.
 
 Medians over the rounds (steady: over rounds x ``--steady``) are printed as a Markdown table,
 with the machine's load average before and after (the machine may be shared: a loaded machine
@@ -116,17 +116,24 @@ def save_note(page, text: str, store: Path) -> float:
     return seconds
 
 
-def add_marker(page, label: str) -> float:
-    box = page.get_by_role("textbox", name="Marker label", exact=True)
+def add_segment(page, label: str, store: Path) -> float:
+    """Seconds from the click on *Add segment* (a point marker at the form's default start,
+    its label typed and committed first) until the page is idle again; the segment is then
+    checked in the store."""
+    box = page.get_by_role("textbox", name="Segment label", exact=True)
     box.fill(label)
     rerun_after(page, lambda: box.press("Enter"))
     settled(page)
-    button = page.get_by_role("button", name="Add marker")
+    button = page.get_by_role("button", name="Add segment")
     t0 = time.perf_counter()
     rerun_after(page, button.click)
-    page.get_by_role("cell", name=label, exact=True).first.wait_for(timeout=60_000)
     settled(page)
-    return time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    query = parse_qs(urlsplit(page.url).query)
+    meta = LogStore(store).session_meta(query["subject"][0], query["session"][0])
+    if label not in {seg.label for seg in meta.segments}:
+        raise RuntimeError(f"the segment {label!r} was not saved")
+    return seconds
 
 
 def start_server(store: Path, auth_dir: Path, log_path: Path, app_root: Path = ROOT
@@ -165,7 +172,7 @@ def one_round(browser, store: Path, auth_dir: Path, work: Path, k: int, steady: 
                 out[f"steady {title}"].append(open_page(page, title))
         open_page(page, "Session summary")
         out["save a note"].append(save_note(page, f"benchmark note {k} {time.time()}", store))
-        out["add a marker"].append(add_marker(page, f"bench marker {k}"))
+        out["add a segment"].append(add_segment(page, f"bench segment {k}", store))
         context.close()
     finally:
         app.process.terminate()

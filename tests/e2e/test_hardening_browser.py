@@ -187,6 +187,10 @@ def test_no_foreign_text_becomes_markup(app, page, beacon, start_app, tmp_path):
     # the Record page: an invalid subject id quoted in its error message
     page.goto(f"{app.url}/record")
     wait_for_streamlit(page)
+    # the page starts on the subject picked in the sidebar (p01): choose a new one
+    page.locator('[data-testid="stMain"]').get_by_label("Subject", exact=True).click()
+    page.get_by_role("option", name="New subject…").click()
+    wait_for_streamlit(page)
     box = page.get_by_label("New subject id")
     box.wait_for(timeout=120_000)
     rerun_after(page, lambda: (box.fill(f"![r]({beacon.url('record.png')})"), box.press("Enter")))

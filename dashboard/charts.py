@@ -310,9 +310,12 @@ def add_segments(fig: go.Figure, segments: list | None, times: pd.Series | None 
                            "x1": start, "y0": 0, "y1": 1,
                            "line": {"dash": "dash", "color": "#444444"}})
         else:
+            # above the traces: the stacked area and the ethogram are opaque, a band below
+            # them would be hidden; light enough to read the colours through, edges drawn
             shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start,
                            "x1": zoned(end), "y0": 0, "y1": 1, "fillcolor": SEGMENT_FILL,
-                           "opacity": 0.15, "line": {"width": 0}, "layer": "below"})
+                           "opacity": 0.25, "line": {"width": 1.5, "color": SEGMENT_FILL},
+                           "layer": "above"})
         # plotly renders a subset of HTML (links, <b>, ...) in annotations: escape typed text
         notes.append({"x": start, "y": 1.0, "yref": "paper", "yanchor": "bottom",
                       "xanchor": "left", "text": html.escape(seg.label), "showarrow": False,
@@ -514,7 +517,8 @@ def figure_png(fig: go.Figure, width_in: float = 9.0, height_in: float = 3.6, *,
                 else:
                     ax.plot(x, y, label=name, color=color, linewidth=1.2)
         drawn = _draw_segment_shapes(ax, fig)  # the page's own segment shapes, when it has them
-        ax.set_title(str(fig.layout.title.text or ""), fontsize=10)
+        # segment labels sit just above the plot: the title goes above them
+        ax.set_title(str(fig.layout.title.text or ""), fontsize=10, pad=16 if drawn else 6)
         if fig.layout.yaxis.title.text:
             ax.set_ylabel(str(fig.layout.yaxis.title.text), fontsize=8)
         if fig.layout.xaxis.title.text:

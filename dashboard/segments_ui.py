@@ -141,7 +141,8 @@ def _add_form(subject: str, session: str, meta: SessionMeta, origin: pd.Timestam
         st.session_state[_APPLIED] = stretch
         st.session_state["session.segment_start"], st.session_state["session.segment_end"] = (
             stretch)
-    st.caption("Type the times, or drag a box over the raw probability chart to fill them.")
+    st.caption("Type the times, or drag a box over the 'Expressions over time' chart to "
+               "fill them.")
     c1, c2, c3 = st.columns([1, 1, 2])
     start_s = c1.number_input("Start (s from start)", min_value=0.0, step=1.0, format="%.1f",
                               key="session.segment_start")

@@ -276,10 +276,13 @@ def recording_controls(recorder, container, subject: str) -> None:
     label = box.text_input("Segment label", key="record.segment_label", max_chars=200,
                            placeholder="e.g. stimulus A")
     open_seg = recorder.open_segment
-    c1, c2, c3 = box.columns(3)
-    mark = c1.button("Mark now", key="record.mark_now", disabled=not label.strip())
-    start = c2.button("Start segment", key="record.start_segment", disabled=not label.strip())
-    end = c3.button("End segment", key="record.end_segment", disabled=open_seg is None)
+    c1, c2 = box.columns(2)  # two to a row: three side by side cut their labels short
+    start = c1.button("Start segment", key="record.start_segment", disabled=not label.strip(),
+                      width="stretch")
+    end = c2.button("End segment", key="record.end_segment", disabled=open_seg is None,
+                    width="stretch")
+    mark = c1.button("Mark now", key="record.mark_now", disabled=not label.strip(),
+                     width="stretch")
     session = recorder.session_id
     try:
         if mark and session:

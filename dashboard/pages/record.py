@@ -131,7 +131,7 @@ def live_panel() -> None:
         flow.audit_start(state, auth_ui.audit, *sid)
     c1, c2, c3 = st.columns(3)
     c1.metric("Frames processed", f"{status.frames}")
-    c2.metric("Processed rate", f"{status.fps:.1f} fps",
+    c2.metric("Processed rate (fps)", f"{status.fps:.1f}",  # a short value: the column is narrow
               help="Frames actually analysed and logged per second (slower processing "
               "drops camera frames; each logged frame keeps its own timestamp).")
     c3.metric("Face found", status.face_text,

@@ -184,12 +184,16 @@ def _label_across(root_: str, token_: str, subject: str, label: str) -> pd.DataF
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _segment_figures(root_: str, token_: str, subject: str, session: str,
-                     n_rows: int) -> pd.DataFrame:
-    """Every segment of the session with its figures (points too), from the page's rows."""
-    rows = _session_view(root_, token_, subject, session, n_rows).rows
-    segments = _session_meta(root_, token_, subject, session).sorted_segments()
-    return an.segment_figures(rows, segments, include_points=True)
+def _segment_figures(root_: str, data_token_: str, segments: tuple[tuple, ...], subject: str,
+                     session: str, n_rows: int) -> pd.DataFrame:
+    """Every segment of the session with its figures (points too), from the page's rows.
+
+    Keyed on the frames' fingerprint and the segments themselves, not the store's token: adding
+    a segment (a metadata change) then reuses the cached rows instead of reading them again."""
+    from fer_core.logstore import Segment
+
+    rows = _session_view(root_, data_token_, subject, session, n_rows).rows
+    return an.segment_figures(rows, [Segment(*seg) for seg in segments], include_points=True)
 
 
 def _visible(table: pd.DataFrame) -> pd.DataFrame:
@@ -281,7 +285,9 @@ def _session_quality(root_: str, token_: str, subject: str, session: str) -> an.
 def session_quality(subject: str, session: str) -> an.Quality:
     """The session's recording quality (fer_core.measures.quality.session_quality)."""
     auth_ui.require(Perm.VIEW, subject)
-    return _session_quality(root(), token(), subject, session)
+    # keyed on the frames' fingerprint: a note or a segment saved does not recompute it (the
+    # live counts it also reads are written before the session's last compaction)
+    return _session_quality(root(), data_token(subject, session), subject, session)
 
 
 @st.cache_resource(show_spinner="Loading the expression model...")
@@ -405,4 +411,7 @@ def segment_figures(subject: str, session: str, n_rows: int) -> pd.DataFrame:
     """:func:`fer_core.measures.segments.segment_figures` of the session (points included),
     cached until the store changes: moving a slider does not recompute them."""
     auth_ui.require(Perm.VIEW, subject)
-    return _segment_figures(root(), token(), subject, session, n_rows)
+    segments = tuple((seg.id, seg.label, seg.start, seg.end)
+                     for seg in session_meta(subject, session).sorted_segments())
+    return _segment_figures(root(), data_token(subject, session), segments, subject, session,
+                            n_rows)

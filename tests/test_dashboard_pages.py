@@ -298,6 +298,18 @@ def test_session_smoothing_window_changes_the_smoothed_line(app):
     assert trace(smooth, "happy")["y"][:2] == pytest.approx([70, 60])  # (t-1, t+1]
 
 
+def test_a_segment_ending_before_it_starts_is_refused_with_a_message(app, store_root):
+    at = app("pages/session.py", session="s-b")
+    at.number_input(key="session.segment_start").set_value(5.0)
+    at.number_input(key="session.segment_end").set_value(2.0)
+    at.text_input(key="session.segment_label").set_value("backwards").run()
+    at.button(key="session.add_segment").click().run()
+    assert any("before it starts" in e.value for e in at.error), [e.value for e in at.error]
+    assert LogStore(store_root).session_meta("p01", "s-b").segments == []
+    at.run()  # the message is shown once, not on every later run
+    assert not any("before it starts" in e.value for e in at.error)
+
+
 def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):
     at = app("pages/session.py", session="s-b")
     at.number_input(key="session.segment_start").set_value(1.0)

@@ -13,7 +13,7 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from fer_core.logstore import LogStore
 from tests.e2e.conftest import (
@@ -21,7 +21,6 @@ from tests.e2e.conftest import (
     CHROMIUM,
     fake_camera_args,
     full_screenshot,
-    rerun_after,
     wait_for_streamlit,
     wait_until,
 )
@@ -34,23 +33,12 @@ from tests.e2e.test_record_browser import (  # noqa: F401 (fake_camera: a fixtur
     _open_record_page,
     fake_camera,
 )
+from tests.e2e.test_segments_browser import _click, _number, recorded_segments
 
 pytestmark = pytest.mark.e2e
 
 ZONE = "Europe/Berlin"
 LABEL = "week 3 follow-up"
-
-
-def _click(page, name: str) -> None:
-    button = page.get_by_role("button", name=name, exact=True)
-    expect(button).to_be_enabled(timeout=30_000)
-    rerun_after(page, button.click)
-
-
-def _number(page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    rerun_after(page, lambda: box.press("Enter"))
 
 
 def _pick(page, prefix: str) -> None:
@@ -74,15 +62,7 @@ def test_record_segment_review_and_report(start_app, tmp_path, fake_camera):  # 
     store = LogStore(log_root)
 
     def segments() -> dict[str, bool]:
-        """label -> has an end, of the one session, as on disk."""
-        try:
-            listed = store.list_sessions(SUBJECT)
-        except FileNotFoundError:
-            return {}
-        if listed.empty:
-            return {}
-        meta = store.session_meta(SUBJECT, listed.iloc[0]["session"])
-        return {s.label: s.end is not None for s in meta.segments}
+        return recorded_segments(store, SUBJECT)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM),

@@ -76,6 +76,18 @@ def _segments(root) -> dict[str, tuple[float, float | None]]:
             for s in meta.segments}
 
 
+def recorded_segments(store: LogStore, subject: str) -> dict[str, bool]:
+    """label -> has an end, of the subject's one session (being recorded or not), on disk."""
+    try:
+        sessions = store.list_sessions(subject)
+    except FileNotFoundError:
+        return {}
+    if sessions.empty:
+        return {}
+    meta = store.session_meta(subject, sessions.iloc[0]["session"])
+    return {s.label: s.end is not None for s in meta.segments}
+
+
 def _annotations(page) -> list[str]:
     """The segment labels drawn above the charts (plotly annotations are SVG text)."""
     texts = page.locator(".js-plotly-plot .annotation-text").evaluate_all(
@@ -93,15 +105,7 @@ def test_two_segments_during_a_recording(start_app, tmp_path, fake_camera):  # n
     store = LogStore(log_root)
 
     def stored() -> dict[str, bool]:
-        """label -> has an end, of the (one) session being recorded, as flushed to disk."""
-        try:
-            sessions = store.list_sessions(SUBJECT)
-        except FileNotFoundError:
-            return {}
-        if sessions.empty:
-            return {}
-        meta = store.session_meta(SUBJECT, sessions.iloc[0]["session"])
-        return {s.label: s.end is not None for s in meta.segments}
+        return recorded_segments(store, SUBJECT)
 
     def tick(seconds: float) -> None:
         page.wait_for_timeout(1000 * seconds)

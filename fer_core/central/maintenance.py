@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from fer_core.central.commit import open_table, with_retries
 from fer_core.central.location import CentralStore
+from fer_core.central.query import where_equal
 from fer_core.logstore.ids import validate_id
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,12 @@ DEFAULT_PROPERTIES = {"delta.logRetentionDuration": "interval 30 days",
                       "delta.deletedFileRetentionDuration": "interval 1 weeks"}
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _erase_from(central: CentralStore, uri: str, subject: str,
                 session: str | None = None) -> tuple[int, int]:
     """Delete the subject's (or one session's) rows from one table and vacuum it;
     (rows deleted, files removed)."""
-    predicate = f"subject = {_lit(subject)}"
-    if session is not None:
-        predicate += f" AND session = {_lit(session)}"
+    predicate = (where_equal(subject=subject) if session is None
+                 else where_equal(subject=subject, session=session))
 
     def delete() -> int:
         table = open_table(central, uri)

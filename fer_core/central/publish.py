@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
+from fer_core.central import query
 from fer_core.central.commit import deltalake, open_table, with_retries
 from fer_core.central.location import CentralError, CentralStore, central_session_id
+from fer_core.central.query import sql_literal, where_equal
 from fer_core.central.tables import (
     CONTENT_COLUMNS,
     FRAMES_PARTITION,
@@ -92,11 +93,6 @@ class PublishResult:
         return text
 
 
-def _lit(value: str) -> str:
-    """A SQL string literal (ids are validated; quotes doubled all the same)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _state_path(root: Path, subject: str, session: str, suffix: str) -> Path:
     return root / STATE_DIR / f"subject={subject}" / f"{session}{suffix}"
 
@@ -124,8 +120,7 @@ def _frames_count(central: CentralStore, subject: str, session_id: str) -> int:
     table = open_table(central, central.frames_uri)
     if table is None:
         return 0
-    flt = (ds.field("subject") == subject) & (ds.field("session") == session_id)
-    return table.to_pyarrow_dataset().count_rows(filter=flt)
+    return query.count(table, where_equal(subject=subject, session=session_id))
 
 
 def _published_row(central: CentralStore, subject: str,
@@ -133,8 +128,7 @@ def _published_row(central: CentralStore, subject: str,
     table = open_table(central, central.sessions_uri)
     if table is None:
         return None
-    flt = (ds.field("subject") == subject) & (ds.field("session") == session_id)
-    rows = table.to_pyarrow_dataset().to_table(filter=flt)
+    rows = query.select(table, where_equal(subject=subject, session=session_id))
     return rows.to_pylist()[0] if rows.num_rows else None
 
 
@@ -146,8 +140,14 @@ def _merge_row(central: CentralStore, row: pa.Table) -> None:
                            configuration=TABLE_CONFIGURATION,
                            storage_options=central.storage_options or None)
         return
+    # The literal values let delta-rs skip every file whose statistics exclude this session;
+    # with the join condition alone it scans the whole table, and a publish's cost grew with
+    # the sessions already published (docs/benchmarks.md, *Central store*).
+    subject, session = row.column("subject")[0].as_py(), row.column("session")[0].as_py()
+    predicate = (f"t.subject = {sql_literal(subject)} AND t.session = {sql_literal(session)}"
+                 " AND t.subject = s.subject AND t.session = s.session")
     # merge_schema: a table created before a column was added (``baseline``) gains it here
-    (table.merge(source=row, predicate="t.subject = s.subject AND t.session = s.session",
+    (table.merge(source=row, predicate=predicate,
                  source_alias="s", target_alias="t", merge_schema=True)
      .when_matched_update_all().when_not_matched_insert_all().execute())
 
@@ -215,7 +215,7 @@ def _publish_locked(store: Any, central: CentralStore, subject: str, session: st
         retries += r
     else:  # a different count (the local session was repaired since): replace it, one commit
         action = "replaced"
-        predicate = f"subject = {_lit(subject)} AND session = {_lit(session_id)}"
+        predicate = where_equal(subject=subject, session=session_id)
         _, r = with_retries(central, f"replacing the frames of {session_id}", lambda: (
             dl.write_deltalake(central.frames_uri, frames, mode="overwrite",
                                predicate=predicate, partition_by=FRAMES_PARTITION,

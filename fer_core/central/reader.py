@@ -10,11 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
+from fer_core.central import query
 from fer_core.central.commit import open_table, with_retries
 from fer_core.central.location import CentralStore
-from fer_core.central.tables import FRAMES_SCHEMA, SESSIONS_SCHEMA, conform_frames
+from fer_core.central.query import where_equal
+from fer_core.central.tables import FRAMES_SCHEMA, SESSIONS_SCHEMA, conform
 
 
 def sessions(central: CentralStore, subject: str | None = None) -> pa.Table:
@@ -23,8 +24,8 @@ def sessions(central: CentralStore, subject: str | None = None) -> pa.Table:
         table = open_table(central, central.sessions_uri)
         if table is None:
             return SESSIONS_SCHEMA.empty_table()
-        flt = None if subject is None else ds.field("subject") == subject
-        return table.to_pyarrow_dataset().to_table(filter=flt)
+        where = "TRUE" if subject is None else where_equal(subject=subject)
+        return conform(query.select(table, where), SESSIONS_SCHEMA)
 
     rows, _ = with_retries(central, "reading the sessions table", read)
     return rows.sort_by([("subject", "ascending"), ("started_at", "ascending"),
@@ -53,13 +54,15 @@ def read_frames(central: CentralStore, subject: str | None = None,
         table = open_table(central, central.frames_uri)
         if table is None or known.num_rows == 0:
             return FRAMES_SCHEMA.empty_table()
-        flt = ds.field("session").isin(known.column("session"))
+        wanted: dict[str, str | list[str]] = {}
         if subject is not None:
-            flt = (ds.field("subject") == subject) & flt  # prunes to the subject's partition
-        frames = table.to_pyarrow_dataset().to_table(filter=flt)
+            wanted["subject"] = subject  # prunes to the subject's partition
+        if session is not None:
+            wanted["session"] = known.column("session").to_pylist()
+        frames = query.select(table, where_equal(**wanted))
         # a frame counts only when its (subject, session) row exists: a semi join
         frames = frames.join(known, keys=["subject", "session"], join_type="left semi")
-        return conform_frames(frames)
+        return conform(frames, FRAMES_SCHEMA)
 
     rows, _ = with_retries(central, "reading the frames table", read)
     return rows.sort_by([("subject", "ascending"), ("session", "ascending"),

@@ -81,23 +81,24 @@ def frames_table(rows: pa.Table, subject: str, session_id: str, site: str) -> pa
     return pa.Table.from_arrays(columns, schema=FRAMES_SCHEMA)
 
 
-def conform_frames(frames: pa.Table) -> pa.Table:
-    """``frames`` with :data:`FRAMES_SCHEMA`'s columns in order, missing nullable ones null.
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``rows`` with ``schema``'s columns in order and types, missing nullable ones null.
 
-    Why: a central table created before row schema version 2 lacks ``face_brightness`` and
-    ``face_contrast`` until a version-2 session is published into it (the publish merges the
-    schema); files written before that have no such columns, and readers get them as nulls,
-    as the local store reads version-1 files.
+    Why: a central table created before a column existed lacks it until a newer session is
+    published into it (the publish merges the schema): frames tables made before row schema
+    version 2 have no ``face_brightness``/``face_contrast``, sessions tables made before the
+    chosen baseline no ``baseline``. Readers get such columns as nulls, as the local store
+    reads version-1 files.
     """
     columns = []
-    for f in FRAMES_SCHEMA:
-        if f.name in frames.column_names:
-            columns.append(frames.column(f.name).cast(f.type))
+    for f in schema:
+        if f.name in rows.column_names:
+            columns.append(rows.column(f.name).cast(f.type))
         elif f.nullable:
-            columns.append(pa.nulls(frames.num_rows, f.type))
+            columns.append(pa.nulls(rows.num_rows, f.type))
         else:
-            raise ValueError(f"the central frames table has no column {f.name!r}")
-    return pa.Table.from_arrays(columns, schema=FRAMES_SCHEMA)
+            raise ValueError(f"the central table has no column {f.name!r}")
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _json(value: Any) -> str:

@@ -179,7 +179,8 @@ def main() -> None:
                 r = publish_session(store, central, subject, session)
                 assert r.action == "published", r.summary()
                 if n % 25 == 0:
-                    print(f"  published {n} ({(time.perf_counter() - t0) / n:.3f} s each)",
+                    print(f"  published {n} ({(time.perf_counter() - t0) / n:.3f} s each, "
+                          f"load {os.getloadavg()[0]:.1f})",
                           flush=True)
             per = (time.perf_counter() - t0) / len(pairs)
             print(f"published {len(pairs)} sessions: {per:.3f} s per session")

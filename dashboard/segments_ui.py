@@ -66,13 +66,18 @@ def _audit(subject: str, session: str, op: str, segment: Segment) -> None:
                   segment=segment.id)
 
 
+#: The end cell of a point marker (it has no stretch, hence no figures).
+POINT = "point marker"
+
+
 def figures_table(figures: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
     """The segment table as shown: times in the page's zone, seconds from the first frame,
-    shares in % (a dataframe cell shows text as it is: no escaping needed)."""
+    shares in % (a dataframe cell shows text as it is: no escaping needed). A point marker's
+    end reads "point marker", which says why its figure cells are empty."""
     return pd.DataFrame({
         "label": figures["label"],
         "start": [_clock(v) for v in figures["start"]],
-        "end": [_clock(v) for v in figures["end"]],
+        "end": [POINT if v is None or pd.isna(v) else _clock(v) for v in figures["end"]],
         "s from start": [(pd.Timestamp(v) - origin).total_seconds() for v in figures["start"]],
         "duration (s)": figures["duration_s"],
         "face in view": 100 * figures["face_in_view"],

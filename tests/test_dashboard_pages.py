@@ -331,6 +331,10 @@ def test_session_segments_added_edited_deleted_and_notes_saved(app, store_root):
     at.number_input(key="session.segment_end").set_value(None)
     at.text_input(key="session.segment_label").set_value("beep").run()
     at.button(key="session.add_segment").click().run()
+    table = next(d.value for d in at.dataframe if "duration (s)" in d.value.columns)
+    point = table.set_index("label").loc["beep"]  # its empty figures say why: no stretch
+    assert point["end"] == "point marker" and point["duration (s)"] != point["duration (s)"]  # NaN
+    assert table.set_index("label").loc["task 2", "end"] != "point marker"
     seg_id = meta.segments[0].id
     at.selectbox(key="session.segment_pick").set_value(seg_id).run()
     at.text_input(key=f"session.edit_label.{seg_id}").set_value("task 2b")

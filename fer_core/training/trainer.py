@@ -33,6 +33,7 @@ from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess
 from fer_core.preprocess_torch import predict_proba, prepare_faces
 from fer_core.training.distill import Teachers, distillation_loss
+from fer_core.training.teacher_cache import CACHE_FILE, load_or_build
 from fer_core.transforms import (
     apply_affine,
     apply_erasing,
@@ -81,6 +82,7 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)  # model files to distil from (mean probs)
     kd_weight: float = 0.5  # loss = (1 - w) * cross-entropy + w * distillation
     kd_temperature: float = 4.0
+    kd_cache: bool = False  # teachers run once over the clean faces (teacher_cache), not per batch
     select: str = "best"  # best: keep the epoch with the best validation accuracy; last: the last
     name: str = ""
     version: str = "1.0"
@@ -169,6 +171,7 @@ class _Run:
     macs: int
     params: int
     teachers: Teachers | None = None
+    kd_targets: torch.Tensor | None = None  # (N, classes) cached teacher probabilities
     class_weight: torch.Tensor | None = None
 
     @property
@@ -216,9 +219,7 @@ def fit(
         progress = _restore(run, ckpt_path)
     elif resume:
         log.info("no checkpoint in %s; starting from scratch", out)
-    if cfg.teachers:
-        run.teachers = Teachers(cfg.teachers, run.pre, train.classes, run.dev, run.amp_dtype,
-                                cfg.kd_temperature)  # fmt: skip
+    _attach_teachers(run, train, out)
     run.class_weight = _class_weights(train, cfg.class_weight_power, run.dev)
     # prepared once with the inference paths' own function; augmentation crops per batch
     images = prepare_faces(train.images, run.pre).to(run.dev)
@@ -319,7 +320,8 @@ def _train_epoch(
             g["lr"] = lr
         idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
         y = labels[idx]
-        logits, loss = _step_loss(run, images[idx], y)
+        kd_target = run.kd_targets[idx] if run.kd_targets is not None else None
+        logits, loss = _step_loss(run, images[idx], y, kd_target)
         run.opt.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
         run.scaler.step(run.opt)
@@ -341,9 +343,14 @@ def _train_epoch(
     }
 
 
-def _step_loss(run: _Run, batch: torch.Tensor, y: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """(logits, loss) of one augmented batch: cross-entropy, mixup and distillation as set."""
+def _step_loss(
+    run: _Run, batch: torch.Tensor, y: torch.Tensor, kd_target: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, loss) of one augmented batch: cross-entropy, mixup and distillation as set.
+
+    ``kd_target``: the batch's cached teacher probabilities (``--kd-cache``); mixup mixes them
+    with the very lambda and partner it mixes the faces with, as the online teachers would see.
+    """
     cfg = run.cfg
     # augmentation parameters come from the CPU generator so runs repeat on any device
     x, x_teacher = _augment(batch, cfg, run.gen, run.pre, clean_view=run.teachers is not None)
@@ -355,6 +362,8 @@ def _step_loss(run: _Run, batch: torch.Tensor, y: torch.Tensor
         x = lam * x + (1 - lam) * x[perm_b]
         if x_teacher is not None:
             x_teacher = lam * x_teacher + (1 - lam) * x_teacher[perm_b]
+        if kd_target is not None:
+            kd_target = lam * kd_target + (1 - lam) * kd_target[perm_b]
         y_b = y[perm_b]
     with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
         logits = run.net(x)
@@ -369,7 +378,31 @@ def _step_loss(run: _Run, batch: torch.Tensor, y: torch.Tensor
         seen_by_teacher = x if x_teacher is None else x_teacher
         kd = distillation_loss(logits, run.teachers.probs(seen_by_teacher), cfg.kd_temperature)
         loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
+    elif kd_target is not None:
+        kd = distillation_loss(logits, kd_target, cfg.kd_temperature)
+        loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * kd
     return logits, loss
+
+
+def _attach_teachers(run: _Run, train: FaceSet, out: Path) -> None:
+    """Online teachers (run on every batch), or with ``kd_cache`` their probabilities for every
+    training face, read from (or first written to) ``out/teacher_probs.npz``."""
+    cfg = run.cfg
+    if cfg.kd_cache and not cfg.teachers:
+        raise ValueError("--kd-cache caches teacher outputs: give at least one --teacher")
+    if not cfg.teachers:
+        return
+
+    def make() -> Teachers:
+        return Teachers(cfg.teachers, run.pre, train.classes, run.dev, run.amp_dtype,
+                        cfg.kd_temperature)  # fmt: skip
+
+    if not cfg.kd_cache:
+        run.teachers = make()
+        return
+    probs = load_or_build(out / CACHE_FILE, cfg.teachers, cfg.kd_temperature, train.images,
+                          make, len(train.classes))  # fmt: skip
+    run.kd_targets = torch.from_numpy(probs).to(run.dev)
 
 
 def _validate(run: _Run, val: FaceSet, val_pre: Preprocess) -> float:

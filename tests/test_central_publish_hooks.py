@@ -173,6 +173,12 @@ def test_review_mode_shows_both_sites_subjects_on_overview(tmp_path, local_centr
     erase_subject(central, "Q7")
     assert sorted(sync(central, LogStore(cache)).removed) == ["Q7/room-2.x", "Q7/room-2.y"]
     assert set(LogStore(cache).list_subjects()["subject"]) == {"P1", "P2"}
+    # a recording someone started in the cache folder by mistake is left alone while it runs
+    with LogStore(cache).open_session("Z9", "live", source="synthetic", synthetic=True):
+        assert sync(central, LogStore(cache)).removed == []
+        assert ("Z9", "live") in set(map(tuple, LogStore(cache).list_sessions()[
+            ["subject", "session"]].itertuples(index=False)))
+    assert sync(central, LogStore(cache)).removed == ["Z9/live"]  # closed: not central, so gone
     # erasing one session on the review machine erases it centrally (its id is the central id)
     from fer_core.auth import erase_session
 

@@ -26,9 +26,11 @@ import pyarrow.compute as pc
 from fer_core.central import reader
 from fer_core.central.location import CentralStore
 from fer_core.logstore import InvalidIdError, LogStore, SessionMeta, validate_id
+from fer_core.logstore.catalog import session_pairs
 from fer_core.logstore.export import install_session
 from fer_core.logstore.layout import session_dir
 from fer_core.logstore.meta import read_meta
+from fer_core.logstore.session_lock import is_recording
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,12 @@ def sync(central: CentralStore, cache: LogStore) -> SyncResult:
             result.skipped.append(f"{row['subject']}/{row['session']}: {exc}")
             continue
         wanted[(row["subject"], row["session"])] = row
-    present = {(s.subject, s.session): s.status for s in cache.list_sessions().itertuples()}
-    for (subject, session), status in present.items():
-        if (subject, session) not in wanted and status != "recording":
+    # The folders, not ``cache.list_sessions()``: a listing inspects every data file (and
+    # verifies its pages once per process), which cost 21 s per sync of a 1,000-session,
+    # 100M-row cache (docs/benchmarks.md); a sync only needs to know which sessions exist.
+    present = set(session_pairs(cache.root))
+    for subject, session in sorted(present - set(wanted)):
+        if not is_recording(session_dir(cache.root, subject, session)):
             cache.delete_session(subject, session)
             result.removed.append(f"{subject}/{session}")
     fetch: dict[str, list[dict]] = {}  # subject -> central rows to copy

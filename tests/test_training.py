@@ -151,3 +151,29 @@ def test_model_file_round_trip_in_fp16_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "missing.pt")
     assert main(["evaluate", "--weights", str(tmp_path / "junk.pt"), "--data", "x"]) == 2
+
+
+def test_a_compacted_checkpoint_resumes(tmp_path: Path) -> None:
+    """A bfloat16 copy of last.ckpt (what travels in git between sessions) is half the size
+    and ``--resume`` continues from it with the weights it holds."""
+    import torch
+
+    from fer_core.training.compact_checkpoint import compact_checkpoint
+
+    args = [
+        "train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
+        "--data", str(FER_FIXTURE), "--batch-size", "8", "--out", str(tmp_path), "--threads", "1",
+    ]  # fmt: skip
+    assert main([*args, "--epochs", "1"]) == 0
+    ckpt = tmp_path / "last.ckpt"
+    before, after = compact_checkpoint(ckpt, tmp_path / "small.pt")
+    assert after < 0.7 * before
+    full = torch.load(ckpt, weights_only=False)["model"]
+    small = torch.load(tmp_path / "small.pt", weights_only=False)["model"]
+    name = next(k for k, v in full.items() if v.is_floating_point() and v.numel() > 1)
+    assert small[name].dtype == torch.bfloat16
+    assert torch.allclose(small[name].float(), full[name], rtol=1e-2, atol=1e-3)
+    (tmp_path / "small.pt").replace(ckpt)
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    epochs = [json.loads(x)["epoch"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2]

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +73,30 @@ def _stat_key(path: Path) -> tuple[str, int, int]:
     except FileNotFoundError:
         raise FileVanished(str(path)) from None
     return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def seed_cache(entries: dict[tuple[str, int, int], FileInfo]) -> None:
+    """Add footer facts checked earlier (``footer_cache``, another process) to the cache."""
+    with _cache_lock:
+        if len(_cache) + len(entries) > 100_000:
+            _cache.clear()
+        _cache.update(entries)
+
+
+def cached_infos(paths: Iterable[Path]) -> dict[tuple[str, int, int], FileInfo]:
+    """The cached facts of ``paths`` in their current version (files gone or changed since
+    are left out), keyed as the cache is."""
+    out = {}
+    for path in paths:
+        try:
+            key = _stat_key(path)
+        except FileVanished:
+            continue
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            out[key] = hit
+    return out
 
 
 def file_info(path: Path) -> FileInfo:

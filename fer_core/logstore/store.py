@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 
 from fer_core import __version__
 from fer_core.clock import SessionClock
-from fer_core.logstore import catalog, export, reader
+from fer_core.logstore import catalog, export, footer_cache, reader
 from fer_core.logstore.errors import (
     FileVanished,
     SessionBusyError,
@@ -255,8 +255,13 @@ class LogStore:
 
         Columns and dtypes: :func:`fer_core.logstore.catalog.sessions_table`.
         """
-        rows = [catalog.session_row(self.root, s, x, *self._infos(s, x))
-                for s, x in catalog.session_pairs(self.root, subject)]
+        footer_cache.warm(self.root)  # facts checked before this process started
+        rows, seen = [], []
+        for s, x in catalog.session_pairs(self.root, subject):
+            infos, problem = self._infos(s, x)
+            seen.extend(infos)
+            rows.append(catalog.session_row(self.root, s, x, infos, problem))
+        footer_cache.remember(self.root, seen, whole_store=subject is None)
         return catalog.sessions_table([r for r in rows if r is not None])
 
     def list_subjects(self) -> pd.DataFrame:

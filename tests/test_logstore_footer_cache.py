@@ -88,3 +88,16 @@ def test_deleted_sessions_leave_the_cache_file(store, monkeypatch):
     stored = json.loads((store.root / footer_cache.CACHE_FILE).read_bytes())["files"]
     assert sorted(rel.split(os.sep)[1] for rel in stored) == [
         "session=b", "session=c", "session=d"]
+
+
+def test_erasing_a_subject_leaves_no_entry_naming_it(store, monkeypatch):
+    with store.open_session("Q002", "z", started_at=T0, source="video") as w:
+        w.append_many(synthetic_rows(10, T0, source="video"))
+    store.list_sessions()
+    cache_file = store.root / footer_cache.CACHE_FILE
+    assert "P001" in cache_file.read_text()
+    store.delete_subject("P001")
+    assert "P001" not in cache_file.read_text()
+    assert "Q002" in cache_file.read_text()  # the other subject's facts stay
+    store.delete_session("Q002", "z")
+    assert "Q002" not in cache_file.read_text()

@@ -80,3 +80,28 @@ def remember(root: Path, infos: Iterable[FileInfo], *, whole_store: bool) -> Non
         _loaded[str(root)] = (st.st_size, st.st_mtime_ns)
     except OSError as exc:  # a read-only store (a viewer's mount): listings stay correct
         log.debug("footer facts not stored in %s: %s", path, exc)
+
+
+def forget(root: Path, directory: Path) -> None:
+    """Drop every entry under ``directory`` (a subject's or a session's folder being deleted).
+
+    Why: the entries name their files, and a file's path holds the subject's id; an erasure
+    must leave no trace of the subject in the store, this file included.
+    """
+    path = root / CACHE_FILE
+    try:
+        files = json.loads(path.read_bytes()).get("files", {})
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, AttributeError):
+        files = None  # unreadable: it cannot be checked, so it goes (it is derived data)
+    prefix = os.path.relpath(directory, root) + os.sep
+    if isinstance(files, dict):
+        kept = {rel: e for rel, e in files.items() if not rel.startswith(prefix)}
+        if len(kept) == len(files):
+            return
+        atomic_write_bytes(path, json.dumps({"version": VERSION, "files": kept}).encode(),
+                           fsync=False)
+    else:
+        path.unlink(missing_ok=True)
+    _loaded.pop(str(root), None)

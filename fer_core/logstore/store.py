@@ -389,6 +389,8 @@ class LogStore:
         trash = directory.with_name(f"{DELETING_PREFIX}{directory.name}-{secrets.token_hex(4)}")
         os.replace(directory, trash)
         _erase(trash)
+        # after the files are gone, so no listing running meanwhile can store them again
+        footer_cache.forget(self.root, directory)  # its entries name the subject
 
     # ------------------------------------------------------------------ maintenance
     def state_token(self) -> str:

@@ -20,6 +20,7 @@ def _restart(monkeypatch) -> list[str]:
     verification from here on."""
     monkeypatch.setattr(reader, "_cache", {})
     monkeypatch.setattr(footer_cache, "_loaded", {})
+    monkeypatch.setattr(footer_cache, "_synced", {})
     verified: list[str] = []
     real = reader.verify_pages
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from fer_core.logstore.fsutil import atomic_write_bytes
-from fer_core.logstore.reader import FileInfo, cached_infos, seed_cache
+from fer_core.logstore.reader import FileInfo, cached_infos, inspections, seed_cache
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ CACHE_FILE = ".footers.json"
 VERSION = 1
 #: root -> (size, mtime_ns) of the cache file last loaded by this process.
 _loaded: dict[str, tuple[int, int]] = {}
+#: root -> this process's inspection count when it last brought the file up to date.
+_synced: dict[str, int] = {}
 
 
 def warm(root: Path) -> None:
@@ -57,10 +59,15 @@ def warm(root: Path) -> None:
 
 def remember(root: Path, infos: Iterable[FileInfo], *, whole_store: bool) -> None:
     """Store the facts of ``infos`` (the files that passed) when they differ from what is
-    stored. After a listing of the whole store the file holds exactly its files now (those
-    gone, changed or failed since drop out); after a listing of one subject the other
-    subjects' entries are kept as they were (any that went stale are never used: their key
-    no longer matches the file) until the next whole listing."""
+    stored, and only when this process inspected a file since it last did so (a listing that
+    learnt nothing new reads and writes nothing here). Then, after a listing of the whole store
+    the file holds exactly its files now (those gone, changed or failed since drop out); after
+    a listing of one subject the other subjects' entries are kept as they were. An entry gone
+    stale meanwhile is never used (its key no longer matches the file); erasure removes its
+    entries at once (:func:`forget`)."""
+    seen = inspections()
+    if _synced.get(str(root)) == seen:
+        return  # nothing inspected since: every listing after the first costs nothing here
     path = root / CACHE_FILE
     try:
         old = json.loads(path.read_bytes()).get("files", {})
@@ -72,12 +79,14 @@ def remember(root: Path, infos: Iterable[FileInfo], *, whole_store: bool) -> Non
                for key, info in cached_infos(i.path for i in infos if i.error is None).items()}
     files = current if whole_store else {**old, **current}
     if files == old:
+        _synced[str(root)] = seen
         return
     try:
         atomic_write_bytes(path, json.dumps({"version": VERSION, "files": files}).encode(),
                            fsync=False)
         st = path.stat()
         _loaded[str(root)] = (st.st_size, st.st_mtime_ns)
+        _synced[str(root)] = seen
     except OSError as exc:  # a read-only store (a viewer's mount): listings stay correct
         log.debug("footer facts not stored in %s: %s", path, exc)
 
@@ -105,3 +114,4 @@ def forget(root: Path, directory: Path) -> None:
     else:
         path.unlink(missing_ok=True)
     _loaded.pop(str(root), None)
+    _synced.pop(str(root), None)

@@ -65,6 +65,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _cache: dict[tuple[str, int, int], FileInfo] = {}
 _cache_lock = threading.Lock()
 _reported: set[tuple[str, int, int]] = set()
+_inspections = 0  # files inspected (footer read, pages verified) by this process so far
+
+
+def inspections() -> int:
+    """How many files this process has inspected; unchanged means nothing new was learnt."""
+    return _inspections
 
 
 def _stat_key(path: Path) -> tuple[str, int, int]:
@@ -107,7 +113,9 @@ def file_info(path: Path) -> FileInfo:
     if hit is not None:
         return hit
     info = _inspect(path)
+    global _inspections
     with _cache_lock:
+        _inspections += 1
         if len(_cache) > 100_000:
             _cache.clear()
         _cache[key] = info

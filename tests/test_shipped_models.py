@@ -14,7 +14,7 @@ from fer_core.models.architectures import count_macs, count_params
 from fer_core.models.file_format import LoadedModel, load_model
 from fer_core.models.shipped import DEFAULT_MODEL, resolve_model_path, shipped_models
 from fer_core.shipping import held_out_set
-from fer_core.training.evaluate import evaluate_faces
+from fer_core.training.evaluate import evaluate_faces, robustness_of
 from tests.core_data import CK_FIXTURE, FER_EVAL_FIXTURE, full_ckplus, full_fer2013
 
 SHIPPED = shipped_models()
@@ -117,6 +117,14 @@ def test_evaluate_reproduces_the_cards_held_out_accuracy(name: str) -> None:
         flip = evaluate_faces(model, test.faces, dataset=test.dataset, split=test.split,
                               crops="flip")  # fmt: skip
         assert flip.accuracy == pytest.approx(card["flip_crop_accuracy"], abs=1e-9)
+    if "robustness" in card:
+        # the camera table (issue 21): every condition re-scored with the card's crops and seed
+        rob = card["robustness"]
+        rows = robustness_of([model], test.faces, crops=rob["crops"], seed=rob["seed"])
+        assert [r.condition for r in rows] == [r["condition"] for r in rob["rows"]]
+        for row, carded in zip(rows, rob["rows"], strict=True):
+            assert row.accuracy == pytest.approx(carded["accuracy"], abs=1e-9), row.condition
+            assert row.drop == pytest.approx(carded["drop"], abs=1e-9), row.condition
 
 
 def test_the_default_models_card_scores_the_live_crops() -> None:

@@ -84,3 +84,34 @@ def test_camera_distillation_shows_the_teacher_the_same_crop_of_the_clean_face()
     )
     alone, none = _augment(faces, cfg, torch.Generator().manual_seed(7), pre)
     assert none is None and torch.equal(alone, old)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.35, 1.0])
+def test_camera_p_sets_how_often_each_degradation_is_drawn(p: float) -> None:
+    """``train --camera-p``: the recipe's degradations come with the configured probability
+    (0: the student sees the clean face; 1: every face is degraded)."""
+    from fer_core.preprocess import Preprocess
+    from fer_core.training.trainer import TrainConfig, _augment
+    from fer_core.transforms import random_camera
+
+    faces = torch.randn(64, 1, 48, 48, generator=torch.Generator().manual_seed(3))
+    pre = Preprocess(mean=0.5, std=0.25)
+    cfg = TrainConfig(augment="camera", camera_p=p)
+    student, teacher = _augment(faces, cfg, torch.Generator().manual_seed(7), pre,
+                                clean_view=True)  # fmt: skip
+    differs = int((student != teacher).flatten(1).any(1).sum())
+    if p == 0.0:
+        assert differs == 0
+    elif p == 1.0:
+        assert differs == 64
+    else:  # the same draws as random_camera with p, by hand
+        expected = random_camera(faces, pixel_mean=0.5, pixel_std=0.25, p=p,
+                                 generator=torch.Generator().manual_seed(7))  # fmt: skip
+        assert differs == int((expected != faces).flatten(1).any(1).sum())
+
+
+def test_train_refuses_a_camera_p_outside_0_1(tmp_path) -> None:
+    with pytest.raises(SystemExit, match="--camera-p is a probability"):
+        main(["train", "--arch", "fast", "--dataset", "fer2013", "--data", "x",
+              "--augment", "camera", "--camera-p", "1.5", "--out", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()

@@ -44,6 +44,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "resolution, JPEG, noise, rotation, light, loose/tight boxes; fixed seeds) and print "
         "each accuracy and its drop from clean",
     )  # fmt: skip
+    p.add_argument(
+        "--near-duplicates", action="store_true",
+        help="FER2013: also report accuracy apart for the faces with a near-duplicate in the "
+        "Training split of --data (the same photograph, re-encoded, shifted or mirrored) and "
+        "for the unseen rest",
+    )  # fmt: skip
+    p.add_argument(
+        "--near-duplicate-threshold", type=float, default=None,
+        help="thumbnail similarity from which two faces count as one photograph (default 0.94)",
+    )  # fmt: skip
     p.add_argument("--perturb-seed", type=int, default=0, help="seed of the perturbations")
     p.add_argument(
         "--reliability", default=None,
@@ -64,8 +74,12 @@ def run(args: argparse.Namespace) -> int:
     from fer_core.training.evaluate import FoldSummary, evaluate_faces, fold_model_paths
     from fer_core.training.metrics import save_confusion_png
 
-    if args.dataset != "fer2013" and (args.ensemble or args.perturb or args.reliability):
-        raise SystemExit("--ensemble, --perturb and --reliability work on FER2013 splits")
+    if args.dataset != "fer2013" and (
+        args.ensemble or args.perturb or args.reliability or args.near_duplicates
+    ):
+        raise SystemExit(
+            "--ensemble, --perturb, --reliability and --near-duplicates work on FER2013 splits"
+        )
     crops = args.crops or ("center" if args.no_tencrop else "ten")
     weights = resolve_model_path(args.weights)
     png = (
@@ -137,16 +151,16 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
     from fer_core.data import load_fer2013
     from fer_core.models.file_format import load_model
     from fer_core.robustness import format_robustness
-    from fer_core.training.evaluate import evaluate_ensemble, evaluate_faces, robustness_of
+    from fer_core.training.evaluate import evaluate_models, robustness_of
     from fer_core.training.metrics import save_confusion_png
 
     paths = [Path(p) for p in args.ensemble] if args.ensemble else [weights]
     models = [load_model(p) for p in paths]
     faces = load_fer2013(args.data, args.split)
-    if len(models) > 1:
-        result = evaluate_ensemble(models, faces, dataset="fer2013", split=args.split, crops=crops)
-    else:
-        result = evaluate_faces(models[0], faces, dataset="fer2013", split=args.split, crops=crops)
+    reference = _near_duplicate_reference(args) if args.near_duplicates else None
+    result, probs = evaluate_models(
+        models, faces, dataset="fer2013", split=args.split, crops=crops
+    )
     print(result.format())
     save_confusion_png(
         result.confusion,
@@ -155,6 +169,21 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
         f"{result.model_name}: FER2013 {args.split} {result.accuracy:.2f}%",
     )
     payload = result.to_json()
+    if reference is not None:
+        from fer_core.data.near_duplicates import NEAR_DUPLICATE
+        from fer_core.training.evaluate import split_by_near_duplicates
+
+        threshold = args.near_duplicate_threshold
+        threshold = NEAR_DUPLICATE if threshold is None else threshold
+        parts = split_by_near_duplicates(
+            result.model_name, probs, faces,
+            reference, reference_name=f"FER2013 Training, {len(reference)} faces",
+            threshold=threshold, dataset="fer2013", split=args.split, crops=crops,
+            temperature=result.temperature,
+        )  # fmt: skip
+        print()
+        print(parts.format())
+        payload["near_duplicates"] = parts.to_json()
     if args.reliability:
         title = f"{result.model_name}: FER2013 {args.split}"
         label = f"T={result.temperature:.2f}, ECE {100 * result.ece:.2f}%"
@@ -172,3 +201,21 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
                      for r in rows],
         }
     return payload
+
+
+def _near_duplicate_reference(args: argparse.Namespace):  # -> FaceSet
+    """The Training split that ``--near-duplicates`` compares the evaluated faces with, checked
+    before any model runs: a folder without Training (a PrivateTest-only copy) is a clear error."""
+    from fer_core.data import DatasetError, load_fer2013
+
+    if args.split == "Training":
+        raise SystemExit("--near-duplicates compares a test split with Training: "
+                         "choose --split PublicTest or PrivateTest")  # fmt: skip
+    threshold = args.near_duplicate_threshold
+    if threshold is not None and not 0 < threshold <= 1:
+        raise SystemExit(f"--near-duplicate-threshold must be in (0, 1], got {threshold}")
+    try:
+        return load_fer2013(args.data, "Training")
+    except (DatasetError, FileNotFoundError) as exc:
+        raise SystemExit(f"--near-duplicates needs the Training split in {args.data}: {exc}"
+                         ) from exc  # fmt: skip

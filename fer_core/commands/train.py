@@ -48,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", choices=["seed", "strong", "camera"], default="seed",
                    help="seed: random crop + flip; strong: affine, flip, erasing; camera: strong "
                    "with rotations to 30 degrees after blur, low resolution, JPEG and noise")
+    p.add_argument(
+        "--camera-p", type=float, default=0.2,
+        help="camera: probability of each degradation (blur, low resolution, JPEG, noise)",
+    )  # fmt: skip
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0 = off)")
     p.add_argument(
@@ -93,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from fer_core.data import holdout_split, load_ckplus, load_fer2013, protocol_folds
     from fer_core.training.trainer import TrainConfig, fit
 
+    if not 0 <= args.camera_p <= 1:
+        raise SystemExit(f"--camera-p is a probability in [0, 1], got {args.camera_p}")
     if args.threads:
         torch.set_num_threads(args.threads)
     extra: dict = {"dataset": args.dataset, "data": str(args.data)}
@@ -137,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         step_gamma=args.step_gamma,
         warmup_epochs=args.warmup_epochs,
         augment=args.augment,
+        camera_p=args.camera_p,
         label_smoothing=args.label_smoothing,
         mixup_alpha=args.mixup,
         seed=args.seed,

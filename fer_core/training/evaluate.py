@@ -153,6 +153,27 @@ def evaluate_ensemble(
     return result_from_probs(name, probs, faces, dataset=dataset, split=split, crops=crops)
 
 
+def evaluate_models(
+    models: list[LoadedModel], faces: FaceSet, *, dataset: str, split: str, crops: str = "ten"
+) -> tuple[EvalResult, np.ndarray]:
+    """(the table of one model, or of the mean of several, and the probabilities behind it).
+
+    What ``evaluate`` runs: the probabilities are computed once and reused by the reports built
+    on the same predictions (near-duplicates).
+    """
+    if tuple(models[0].classes) != tuple(faces.classes):
+        raise ValueError(f"model classes {models[0].classes} differ from the dataset's "
+                         f"{faces.classes}")  # fmt: skip
+    probs = ensemble_probs(models, faces.images, crops=crops)  # one model: its own probabilities
+    if len(models) > 1:
+        name, temperature = "ensemble(" + " + ".join(m.name for m in models) + ")", 1.0
+    else:
+        name, temperature = models[0].name, models[0].preprocess.temperature
+    result = result_from_probs(name, probs, faces, dataset=dataset, split=split, crops=crops,
+                               temperature=temperature)  # fmt: skip
+    return result, probs
+
+
 def robustness_of(
     models: list[LoadedModel], faces: FaceSet, *, crops: str = "ten", seed: int = 0
 ) -> list:
@@ -220,3 +241,68 @@ def fold_model_paths(weights_dir: Path, n_folds: int = 10) -> list[Path]:
     if missing:
         raise FileNotFoundError(f"missing fold models: {', '.join(missing)}")
     return paths
+
+
+@dataclass
+class NearDuplicateSplit:
+    """One split's accuracy told apart: faces with a near-duplicate in Training, and the rest.
+
+    See :mod:`fer_core.data.near_duplicates` for why (FER2013 repeats photographs across its
+    splits) and how (thumbnail similarity, mirror images included).
+    """
+
+    threshold: float
+    reference: str  # what the faces were compared with, e.g. "FER2013 Training (28709 faces)"
+    seen: EvalResult  # faces with a near-duplicate in the reference
+    unseen: EvalResult  # faces without one
+
+    def format(self) -> str:
+        total = self.seen.total + self.unseen.total
+        share = 100.0 * self.seen.total / max(total, 1)
+
+        def acc(r: EvalResult) -> str:
+            return f"accuracy {r.accuracy:6.2f}%" if r.total else "no faces"
+
+        return "\n".join([
+            f"Faces with a near-duplicate in {self.reference}: {self.seen.total} of {total} "
+            f"faces ({share:.1f}%; thumbnail similarity >= {self.threshold:.2f}, mirror images "
+            "included)",
+            f"  with a near-duplicate:    {self.seen.total:>5} faces, {acc(self.seen)}",
+            f"  without (unseen faces):   {self.unseen.total:>5} faces, {acc(self.unseen)}",
+        ])  # fmt: skip
+
+    def to_json(self) -> dict:
+        return {
+            "threshold": self.threshold,
+            "reference": self.reference,
+            "with_near_duplicate": self.seen.to_json(),
+            "without_near_duplicate": self.unseen.to_json(),
+        }
+
+
+def split_by_near_duplicates(
+    name: str,
+    probs: np.ndarray,
+    faces: FaceSet,
+    reference: FaceSet,
+    *,
+    reference_name: str,
+    threshold: float,
+    dataset: str,
+    split: str,
+    crops: str,
+    temperature: float = 1.0,
+) -> NearDuplicateSplit:
+    """Tabulate ``probs`` of ``faces`` twice: faces with a near-duplicate in ``reference``, and
+    faces without one (each with its own table and ECE, as :func:`result_from_probs` makes)."""
+    from fer_core.data.near_duplicates import max_similarity
+
+    seen = max_similarity(faces.images, reference.images) >= threshold
+    parts = []
+    for mask, label in ((seen, "with a near-duplicate"), (~seen, "without a near-duplicate")):
+        idx = np.flatnonzero(mask)
+        parts.append(result_from_probs(
+            name, probs[idx], faces.subset(idx), dataset=dataset, split=f"{split}, {label}",
+            crops=crops, temperature=temperature,
+        ))  # fmt: skip
+    return NearDuplicateSplit(threshold, reference_name, parts[0], parts[1])

@@ -70,6 +70,7 @@ class TrainConfig:
     step_gamma: float = 0.9
     warmup_epochs: int = 0
     augment: str = "seed"  # seed: random crop + flip; strong: affine + flip + erasing
+    camera_p: float = 0.2  # camera: probability of each degradation (blur, low res, JPEG, noise)
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
     seed: int = 0
@@ -138,7 +139,9 @@ def _augment(
         x = random_affine_crop_flip(x, generator=gen)
         return random_erasing(x, generator=gen), None
     if cfg.augment == "camera":
-        degraded = random_camera(x, pixel_mean=pre.mean, pixel_std=pre.std, generator=gen)
+        degraded = random_camera(
+            x, pixel_mean=pre.mean, pixel_std=pre.std, p=cfg.camera_p, generator=gen
+        )
         theta = random_affine_theta(x.shape[0], x.shape[-1], max_rotate_deg=30.0, generator=gen)
         student = apply_affine(degraded, theta)
         mask, noise = random_erasing_mask(student.shape, generator=gen)

@@ -213,6 +213,8 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
         selection = f"{t.get('selection', '?')} (centre-crop accuracy per epoch)"
         epochs = f"best epoch {t.get('epoch', '?')} of {cfg.get('epochs', '?')}"
     init = f", initialised from `{cfg['init_from']}`" if cfg.get("init_from") else ""
+    # files trained before `--camera-p` existed drew each camera degradation with 0.2
+    camera = f" (p {cfg.get('camera_p', 0.2)})" if cfg.get("augment") == "camera" else ""
     return [
         f"| training data | {data} |",
         f"| model selection | {selection} |",
@@ -220,7 +222,7 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
         f"| recipe | SGD lr {cfg.get('lr')} momentum {cfg.get('momentum')} "
         f"{'nesterov ' if cfg.get('nesterov') else ''}wd {cfg.get('weight_decay')}, "
         f"batch {cfg.get('batch_size')}, {cfg.get('schedule')} schedule, "
-        f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`, "
+        f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`{camera}, "
         f"label smoothing {cfg.get('label_smoothing')}, mixup {cfg.get('mixup_alpha')}, "
         f"EMA {cfg.get('ema_decay', 0.0)}, class-weight power "
         f"{cfg.get('class_weight_power', 0.0)}, seed {cfg.get('seed')}{init} |",

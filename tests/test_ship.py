@@ -139,3 +139,21 @@ def test_ship_refuses_a_ckplus_model_without_its_fold_and_a_bad_folds_file(
             "--ckplus-json", str(not_folds),
         ])  # fmt: skip
     assert not (tmp_path / "models" / "x.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("cfg", "expected"),
+    [
+        ({"augment": "camera", "camera_p": 0.35}, "augmentation `camera` (p 0.35),"),
+        ({"augment": "camera"}, "augmentation `camera` (p 0.2),"),  # before --camera-p existed
+        ({"augment": "strong", "camera_p": 0.35}, "augmentation `strong`,"),
+    ],
+)
+def test_the_cards_recipe_says_how_often_camera_degradations_were_drawn(
+    cfg: dict, expected: str
+) -> None:
+    from fer_core.shipping import _training_rows
+
+    card = {"training": {"train_config": {"select": "last", **cfg}}, "run_history": {}}
+    recipe = next(r for r in _training_rows(card) if r.startswith("| recipe |"))
+    assert expected in recipe

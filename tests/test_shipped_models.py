@@ -47,6 +47,9 @@ def test_the_default_models_card_holds_its_camera_table() -> None:
     assert rob["crops"] == "flip"
     assert [r["condition"] for r in rob["rows"]][1:] == list(PERTURBATIONS)
     assert rob["rows"][0]["accuracy"] == pytest.approx(card["flip_crop_accuracy"], abs=1e-9)
+    # issue 21: the default loses at most 8 points under each condition (v2.1: 7.27 at most)
+    worst = max(rob["rows"], key=lambda r: r["drop"])
+    assert worst["drop"] <= 8.0, worst
     assert "| condition | accuracy (%) | drop (points) |" in (
         SHIPPED[DEFAULT_MODEL].with_suffix(".md").read_text()
     )
@@ -144,12 +147,17 @@ def test_evaluate_reproduces_the_cards_held_out_accuracy(name: str) -> None:
 
 def test_the_default_models_card_scores_the_live_crops() -> None:
     # the live pipeline's crops (not ten-crop) decide what a clinician's chart shows: the card
-    # must say how accurate they are, and they must still beat the seed's 69.128%
+    # must say how accurate they are (test_evaluate_reproduces_the_cards_held_out_accuracy
+    # re-scores it), and the two crops instead of ten may cost at most 1 point of that file's
+    # ten-crop accuracy, which itself beats the seed (above). Until v2.1 this asked the live
+    # crops to beat the seed's ten-crop 69.128% too: v1.0 69.267%, v2.0 69.211%, v2.1 69.016%.
+    # v2.1 traded those 0.2 points against v2.0 (7 faces of 3,589) for at most 8 points lost
+    # under every camera-like condition (issue 21); README and docs/reproduction.md say so.
     from fer_core.pipeline import DEFAULT_SETTINGS
 
     card = json.loads(SHIPPED[DEFAULT_MODEL].with_suffix(".json").read_text())
     assert DEFAULT_SETTINGS.crops == "flip"
-    assert card["flip_crop_accuracy"] > 69.128
+    assert card["publictest"]["accuracy"] - card["flip_crop_accuracy"] <= 1.0
 
 
 @pytest.mark.data

@@ -25,7 +25,7 @@ import numpy as np
 
 from fer_core.calibration import crop_softmax, expected_calibration_error, fit_temperature
 from fer_core.data import holdout_split, load_fer2013
-from fer_core.data.near_duplicates import NEAR_DUPLICATE, max_similarity
+from fer_core.data.near_duplicates import NEAR_DUPLICATE, unseen_mask
 from fer_core.inference import predict_faces_logits
 from fer_core.models.file_format import load_model
 
@@ -63,8 +63,8 @@ def main() -> int:
     train = load_fer2013(args.data, "Training")
     held, rest = holdout_split(train, recorded["fraction"], recorded["seed"])
     test = load_fer2013(args.data, "PublicTest")
-    held_dup = max_similarity(held.images, rest.images) >= args.threshold
-    test_dup = max_similarity(test.images, train.images) >= args.threshold
+    held_dup = ~unseen_mask(held.images, rest.images, args.threshold)
+    test_dup = ~unseen_mask(test.images, train.images, args.threshold)
     held_logits = predict_faces_logits(model, held.images, crops=args.crops)
     test_logits = predict_faces_logits(model, test.images, crops=args.crops)
 

@@ -157,7 +157,7 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
     paths = [Path(p) for p in args.ensemble] if args.ensemble else [weights]
     models = [load_model(p) for p in paths]
     faces = load_fer2013(args.data, args.split)
-    reference = _near_duplicate_reference(args) if args.near_duplicates else None
+    reference, threshold = _near_duplicate_reference(args) if args.near_duplicates else (None, 0)
     result, probs = evaluate_models(
         models, faces, dataset="fer2013", split=args.split, crops=crops
     )
@@ -170,11 +170,8 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
     )
     payload = result.to_json()
     if reference is not None:
-        from fer_core.data.near_duplicates import NEAR_DUPLICATE
         from fer_core.training.evaluate import split_by_near_duplicates
 
-        threshold = args.near_duplicate_threshold
-        threshold = NEAR_DUPLICATE if threshold is None else threshold
         parts = split_by_near_duplicates(
             result.model_name, probs, faces,
             reference, reference_name=f"FER2013 Training, {len(reference)} faces",
@@ -203,10 +200,12 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
     return payload
 
 
-def _near_duplicate_reference(args: argparse.Namespace):  # -> FaceSet
-    """The Training split that ``--near-duplicates`` compares the evaluated faces with, checked
-    before any model runs: a folder without Training (a PrivateTest-only copy) is a clear error."""
+def _near_duplicate_reference(args: argparse.Namespace):  # -> tuple[FaceSet, float]
+    """(the Training split ``--near-duplicates`` compares the evaluated faces with, the threshold),
+    checked before any model runs: a folder without Training (a PrivateTest-only copy) is a clear
+    error."""
     from fer_core.data import DatasetError, load_fer2013
+    from fer_core.data.near_duplicates import NEAR_DUPLICATE
 
     if args.split == "Training":
         raise SystemExit("--near-duplicates compares a test split with Training: "
@@ -215,7 +214,8 @@ def _near_duplicate_reference(args: argparse.Namespace):  # -> FaceSet
     if threshold is not None and not 0 < threshold <= 1:
         raise SystemExit(f"--near-duplicate-threshold must be in (0, 1], got {threshold}")
     try:
-        return load_fer2013(args.data, "Training")
+        reference = load_fer2013(args.data, "Training")
     except (DatasetError, FileNotFoundError) as exc:
         raise SystemExit(f"--near-duplicates needs the Training split in {args.data}: {exc}"
                          ) from exc  # fmt: skip
+    return reference, NEAR_DUPLICATE if threshold is None else threshold

@@ -95,15 +95,8 @@ def evaluate_faces(
 
     ``crops`` (``"ten"``, ``"flip"``, ``"center"``) wins over ``tencrop`` (ten or centre).
     """
-    if tuple(model.classes) != tuple(faces.classes):
-        raise ValueError(
-            f"model classes {model.classes} differ from the dataset's {faces.classes}: "
-            "evaluate a FER2013 model on FER2013 and a CK+ model on CK+"
-        )
     crops = crops or ("ten" if tencrop else "center")
-    probs = predict_faces(model, faces.images, crops=crops)
-    return result_from_probs(model.name, probs, faces, dataset=dataset, split=split, crops=crops,
-                             temperature=model.preprocess.temperature)  # fmt: skip
+    return evaluate_models([model], faces, dataset=dataset, split=split, crops=crops)[0]
 
 
 def result_from_probs(
@@ -142,17 +135,6 @@ def ensemble_probs(
     return np.mean([predict_faces(m, images, crops=crops) for m in models], axis=0)
 
 
-def evaluate_ensemble(
-    models: list[LoadedModel], faces: FaceSet, *, dataset: str, split: str, crops: str = "ten"
-) -> EvalResult:
-    """The seed's table, ECE and reliability bins for the mean of several models' probabilities."""
-    if tuple(models[0].classes) != tuple(faces.classes):
-        raise ValueError(f"model classes {models[0].classes} differ from the dataset's")
-    probs = ensemble_probs(models, faces.images, crops=crops)
-    name = "ensemble(" + " + ".join(m.name for m in models) + ")"
-    return result_from_probs(name, probs, faces, dataset=dataset, split=split, crops=crops)
-
-
 def evaluate_models(
     models: list[LoadedModel], faces: FaceSet, *, dataset: str, split: str, crops: str = "ten"
 ) -> tuple[EvalResult, np.ndarray]:
@@ -161,9 +143,11 @@ def evaluate_models(
     What ``evaluate`` runs: the probabilities are computed once and reused by the reports built
     on the same predictions (near-duplicates).
     """
-    if tuple(models[0].classes) != tuple(faces.classes):
-        raise ValueError(f"model classes {models[0].classes} differ from the dataset's "
-                         f"{faces.classes}")  # fmt: skip
+    if models and tuple(models[0].classes) != tuple(faces.classes):
+        raise ValueError(
+            f"model classes {models[0].classes} differ from the dataset's {faces.classes}: "
+            "evaluate a FER2013 model on FER2013 and a CK+ model on CK+"
+        )
     probs = ensemble_probs(models, faces.images, crops=crops)  # one model: its own probabilities
     if len(models) > 1:
         name, temperature = "ensemble(" + " + ".join(m.name for m in models) + ")", 1.0
@@ -295,9 +279,9 @@ def split_by_near_duplicates(
 ) -> NearDuplicateSplit:
     """Tabulate ``probs`` of ``faces`` twice: faces with a near-duplicate in ``reference``, and
     faces without one (each with its own table and ECE, as :func:`result_from_probs` makes)."""
-    from fer_core.data.near_duplicates import max_similarity
+    from fer_core.data.near_duplicates import unseen_mask
 
-    seen = max_similarity(faces.images, reference.images) >= threshold
+    seen = ~unseen_mask(faces.images, reference.images, threshold)
     parts = []
     for mask, label in ((seen, "with a near-duplicate"), (~seen, "without a near-duplicate")):
         idx = np.flatnonzero(mask)

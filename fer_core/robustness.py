@@ -9,6 +9,7 @@ Each perturbation works on the raw uint8 face, *before* the model's own preproce
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -175,30 +176,52 @@ def perturb(faces: np.ndarray, name: str, seed: int = 0) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RobustnessRow:
-    """Accuracy under one condition and its drop from the clean accuracy, in points."""
+    """Accuracy under one condition, its drop from the clean accuracy (points), and the ECE.
+
+    ``ece`` (percent) says whether the confidence a chart shows stays honest under the condition:
+    a model can lose accuracy and stay calibrated, or keep accuracy and turn over-confident.
+    It is nan where the scorer gives no probabilities.
+    """
 
     condition: str
     accuracy: float
     drop: float
+    ece: float = math.nan
+
+
+#: what a scorer returns for a set of faces: accuracy (%) alone, or accuracy and ECE (%)
+Score = float | tuple[float, float]
+
+
+def _split_score(value: Score) -> tuple[float, float]:
+    if isinstance(value, tuple):
+        return float(value[0]), float(value[1])
+    return float(value), math.nan
 
 
 def robustness_table(
-    score: Callable[[np.ndarray], float], faces: np.ndarray, seed: int = 0
+    score: Callable[[np.ndarray], Score], faces: np.ndarray, seed: int = 0
 ) -> list[RobustnessRow]:
-    """``score`` (faces -> accuracy %) on the clean faces and under every perturbation."""
-    clean = score(faces)
-    rows = [RobustnessRow("clean", clean, 0.0)]
+    """``score`` (faces -> accuracy %, or accuracy and ECE %) clean and under every perturbation."""
+    clean, clean_ece = _split_score(score(faces))
+    rows = [RobustnessRow("clean", clean, 0.0, clean_ece)]
     for name in PERTURBATIONS:
-        acc = score(perturb(faces, name, seed))
-        rows.append(RobustnessRow(name, acc, clean - acc))
+        acc, ece = _split_score(score(perturb(faces, name, seed)))
+        rows.append(RobustnessRow(name, acc, clean - acc, ece))
     return rows
 
 
 def format_robustness(rows: list[RobustnessRow], title: str = "") -> str:
-    """Plain-text table: condition, accuracy, drop from clean (points)."""
+    """Plain-text table: condition, accuracy, drop from clean (points), ECE where measured."""
+    with_ece = any(not math.isnan(r.ece) for r in rows)
     lines = [title] if title else []
-    lines.append(f"{'Condition':<24} {'Accuracy (%)':>13} {'Drop (points)':>14}")
+    header = f"{'Condition':<24} {'Accuracy (%)':>13} {'Drop (points)':>14}"
+    lines.append(header + (f" {'ECE (%)':>8}" if with_ece else ""))
     for r in rows:
-        lines.append(f"{r.condition:<24} {r.accuracy:>13.3f} {r.drop:>14.3f}")
+        line = f"{r.condition:<24} {r.accuracy:>13.3f} {r.drop:>14.3f}"
+        lines.append(line + (f" {r.ece:>8.2f}" if with_ece else ""))
     lines.append(f"{'Largest drop':<24} {'':>13} {max(r.drop for r in rows):>14.3f}")
+    if with_ece:
+        worst = max(r.ece for r in rows if not math.isnan(r.ece))
+        lines.append(f"{'Largest ECE':<24} {'':>13} {'':>14} {worst:>8.2f}")
     return "\n".join(lines)

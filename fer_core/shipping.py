@@ -162,8 +162,8 @@ def ship_model(
         rows = robustness_of([model], test.faces, crops="flip")
         card["robustness"] = {
             "crops": "flip", "seed": 0,
-            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop}
-                     for r in rows],
+            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop,
+                      "ece": r.ece} for r in rows],
         }  # fmt: skip
     if ckplus:
         card["ckplus"] = ckplus
@@ -264,8 +264,12 @@ def _robustness_lines(card: dict[str, Any]) -> list[str]:
         return []
     lines = [f"## Camera-like conditions ({rob['crops']} crops, as the live pipeline; seed "
              f"{rob['seed']}; `evaluate --crops {rob['crops']} --perturb`)", "",
-             "| condition | accuracy (%) | drop (points) |", "|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['condition']} | {r['accuracy']:.2f} | {r['drop']:.2f} |" for r in rob["rows"]]
+             "| condition | accuracy (%) | drop (points) | ECE (%) |",
+             "|---|---|---|---|"]  # fmt: skip
+    # cards shipped before the ECE column was measured have no "ece": shown as not measured
+    lines += [f"| {r['condition']} | {r['accuracy']:.2f} | {r['drop']:.2f} | "
+              f"{'' if r.get('ece') is None else format(r['ece'], '.2f')} |"
+              for r in rob["rows"]]  # fmt: skip
     return [*lines, ""]
 
 

@@ -85,3 +85,43 @@ def test_robustness_table_reports_drops_from_clean() -> None:
     assert bright.accuracy == pytest.approx(40.0) and bright.drop == pytest.approx(60.0)
     text = format_robustness(rows, "t")
     assert "brightness x0.4" in text and "60.000" in text
+    # a scorer without probabilities has no ECE column
+    assert "ECE" not in text and all(np.isnan(r.ece) for r in rows)
+
+
+def test_robustness_table_carries_each_conditions_ece() -> None:
+    # accuracy = mean gray level, ECE = a tenth of it: both columns follow each condition's faces
+    def score(faces: np.ndarray) -> tuple[float, float]:
+        return float(faces.mean()), float(faces.mean()) / 10
+
+    faces = np.full((3, 48, 48), 100, np.uint8)
+    rows = robustness_table(score, faces)
+    assert rows[0] == RobustnessRow("clean", 100.0, 0.0, 10.0)
+    bright = next(r for r in rows if r.condition == "brightness x0.4")
+    assert bright.ece == pytest.approx(4.0) and bright.drop == pytest.approx(60.0)
+    text = format_robustness(rows, "t")
+    lines = text.splitlines()
+    assert lines[1].split()[-2:] == ["ECE", "(%)"]
+    assert next(x for x in lines if x.startswith("brightness x0.4")).split()[-1] == "4.00"
+    assert lines[-1].split() == ["Largest", "ECE", "10.00"]
+
+
+def test_robustness_of_a_model_reports_the_ece_of_its_probabilities() -> None:
+    # the row's ECE is the calibration module's ECE of the model's own probabilities on the
+    # same perturbed faces (small untrained model, a few real faces)
+    from fer_core.calibration import expected_calibration_error
+    from fer_core.data.faceset import FaceSet
+    from fer_core.labels import FER2013_CLASSES
+    from fer_core.training.evaluate import ensemble_probs, robustness_of
+    from tests.model_fixtures import random_bn_model
+
+    faces = real_faces()
+    labels = np.repeat(np.arange(7), 3)
+    model = random_bn_model("fast")
+    faceset = FaceSet(faces, labels, FER2013_CLASSES, [f"f{i}" for i in range(len(faces))])
+    rows = robustness_of([model], faceset, crops="flip", seed=3)
+    blurred = perturb(faces, "blur sigma 1.5", 3)
+    probs = ensemble_probs([model], blurred, crops="flip")
+    row = next(r for r in rows if r.condition == "blur sigma 1.5")
+    assert row.ece == pytest.approx(100 * expected_calibration_error(probs, labels))
+    assert row.accuracy == pytest.approx(100 * float((probs.argmax(1) == labels).mean()))

@@ -143,6 +143,8 @@ def test_evaluate_reproduces_the_cards_held_out_accuracy(name: str) -> None:
         for row, carded in zip(rows, rob["rows"], strict=True):
             assert row.accuracy == pytest.approx(carded["accuracy"], abs=1e-9), row.condition
             assert row.drop == pytest.approx(carded["drop"], abs=1e-9), row.condition
+            if "ece" in carded:
+                assert row.ece == pytest.approx(carded["ece"], abs=1e-6), row.condition
 
 
 def test_the_default_models_card_scores_the_live_crops() -> None:

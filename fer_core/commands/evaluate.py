@@ -194,8 +194,8 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
         payload["robustness"] = {
             "crops": crops,
             "seed": args.perturb_seed,
-            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop}
-                     for r in rows],
+            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop,
+                      "ece": r.ece} for r in rows],
         }
     return payload
 

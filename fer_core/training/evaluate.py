@@ -161,15 +161,16 @@ def evaluate_models(
 def robustness_of(
     models: list[LoadedModel], faces: FaceSet, *, crops: str = "ten", seed: int = 0
 ) -> list:
-    """Accuracy of a model (or an ensemble) on ``faces`` clean and under every perturbation.
+    """Accuracy and ECE of a model (or an ensemble) on ``faces`` clean and under every perturbation.
 
     Returns :class:`fer_core.robustness.RobustnessRow` rows; the perturbations have fixed seeds.
     """
     from fer_core.robustness import robustness_table
 
-    def score(images: np.ndarray) -> float:
+    def score(images: np.ndarray) -> tuple[float, float]:
         probs = ensemble_probs(models, images, crops=crops)
-        return 100.0 * float((probs.argmax(1) == faces.labels).mean())
+        accuracy = 100.0 * float((probs.argmax(1) == faces.labels).mean())
+        return accuracy, 100.0 * expected_calibration_error(probs, faces.labels)
 
     return robustness_table(score, faces.images, seed=seed)
 

@@ -29,8 +29,8 @@ import numpy as np
 from fer_core.errors import FerError
 
 #: test-time crops and how many forward passes each costs per face: the seed's ten-crop; the
-#: centre crop and its mirror (the live default: a fifth of the work, PublicTest 69.02% against
-#: ten-crop's 69.57% for the shipped ``fast`` v2.1, docs/recording.md); the centre crop alone
+#: centre crop and its mirror (the live default: a fifth of the work, PublicTest 68.93% against
+#: ten-crop's 69.74% for the shipped ``fast`` v2.2, docs/recording.md); the centre crop alone
 CROPS_PER_FACE = {"ten": 10, "flip": 2, "center": 1}
 TEST_CROPS = tuple(CROPS_PER_FACE)
 

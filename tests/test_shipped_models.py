@@ -47,12 +47,27 @@ def test_the_default_models_card_holds_its_camera_table() -> None:
     assert rob["crops"] == "flip"
     assert [r["condition"] for r in rob["rows"]][1:] == list(PERTURBATIONS)
     assert rob["rows"][0]["accuracy"] == pytest.approx(card["flip_crop_accuracy"], abs=1e-9)
-    # issue 21: the default loses at most 8 points under each condition (v2.1: 7.27 at most)
+    # issue 21: the default loses at most 8 points under each condition (v2.2: 6.46 at most)
     worst = max(rob["rows"], key=lambda r: r["drop"])
     assert worst["drop"] <= 8.0, worst
-    assert "| condition | accuracy (%) | drop (points) |" in (
+    # and its confidence stays honest there: each condition's ECE is carded (v2.2: 2.14-3.77%),
+    # none far from the clean faces' (a file that turns over-confident on a blurred webcam fails)
+    assert all(0.0 <= r["ece"] <= 5.0 for r in rob["rows"]), rob["rows"]
+    assert "| condition | accuracy (%) | drop (points) | ECE (%) |" in (
         SHIPPED[DEFAULT_MODEL].with_suffix(".md").read_text()
     )
+
+
+def test_the_default_models_card_shows_its_confidence_within_3_points() -> None:
+    # issue 21: the default's card shows an ECE of at most 3% on PublicTest (ten-crop, at the
+    # temperature the file applies on every path); test_evaluate_reproduces_the_cards_held_out_
+    # accuracy re-scores it. v2.2 ships at temperature 1 (2.58%): the temperature fitted on its
+    # held-out Training faces made PublicTest worse (docs/reproduction.md), so this is the
+    # uncalibrated network's figure, not issue 21's "after calibration"
+    card = json.loads(SHIPPED[DEFAULT_MODEL].with_suffix(".json").read_text())
+    cal = card["calibration"]
+    assert cal["temperature"] == load_model(SHIPPED[DEFAULT_MODEL]).preprocess.temperature
+    assert 0.0 < cal["ece"] <= 0.03, cal
 
 
 def test_the_seeds_own_network_is_shipped_and_beats_the_seed() -> None:

@@ -9,7 +9,6 @@ Each perturbation works on the raw uint8 face, *before* the model's own preproce
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -180,48 +179,32 @@ class RobustnessRow:
 
     ``ece`` (percent) says whether the confidence a chart shows stays honest under the condition:
     a model can lose accuracy and stay calibrated, or keep accuracy and turn over-confident.
-    It is nan where the scorer gives no probabilities.
     """
 
     condition: str
     accuracy: float
     drop: float
-    ece: float = math.nan
-
-
-#: what a scorer returns for a set of faces: accuracy (%) alone, or accuracy and ECE (%)
-Score = float | tuple[float, float]
-
-
-def _split_score(value: Score) -> tuple[float, float]:
-    if isinstance(value, tuple):
-        return float(value[0]), float(value[1])
-    return float(value), math.nan
+    ece: float
 
 
 def robustness_table(
-    score: Callable[[np.ndarray], Score], faces: np.ndarray, seed: int = 0
+    score: Callable[[np.ndarray], tuple[float, float]], faces: np.ndarray, seed: int = 0
 ) -> list[RobustnessRow]:
-    """``score`` (faces -> accuracy %, or accuracy and ECE %) clean and under every perturbation."""
-    clean, clean_ece = _split_score(score(faces))
-    rows = [RobustnessRow("clean", clean, 0.0, clean_ece)]
+    """``score`` (faces -> accuracy %, ECE %) clean and under every perturbation."""
+    clean, clean_ece = score(faces)
+    rows = [RobustnessRow("clean", float(clean), 0.0, float(clean_ece))]
     for name in PERTURBATIONS:
-        acc, ece = _split_score(score(perturb(faces, name, seed)))
-        rows.append(RobustnessRow(name, acc, clean - acc, ece))
+        acc, ece = score(perturb(faces, name, seed))
+        rows.append(RobustnessRow(name, float(acc), float(clean - acc), float(ece)))
     return rows
 
 
 def format_robustness(rows: list[RobustnessRow], title: str = "") -> str:
-    """Plain-text table: condition, accuracy, drop from clean (points), ECE where measured."""
-    with_ece = any(not math.isnan(r.ece) for r in rows)
+    """Plain-text table: condition, accuracy, drop from clean (points), ECE."""
     lines = [title] if title else []
-    header = f"{'Condition':<24} {'Accuracy (%)':>13} {'Drop (points)':>14}"
-    lines.append(header + (f" {'ECE (%)':>8}" if with_ece else ""))
+    lines.append(f"{'Condition':<24} {'Accuracy (%)':>13} {'Drop (points)':>14} {'ECE (%)':>8}")
     for r in rows:
-        line = f"{r.condition:<24} {r.accuracy:>13.3f} {r.drop:>14.3f}"
-        lines.append(line + (f" {r.ece:>8.2f}" if with_ece else ""))
+        lines.append(f"{r.condition:<24} {r.accuracy:>13.3f} {r.drop:>14.3f} {r.ece:>8.2f}")
     lines.append(f"{'Largest drop':<24} {'':>13} {max(r.drop for r in rows):>14.3f}")
-    if with_ece:
-        worst = max(r.ece for r in rows if not math.isnan(r.ece))
-        lines.append(f"{'Largest ECE':<24} {'':>13} {'':>14} {worst:>8.2f}")
+    lines.append(f"{'Largest ECE':<24} {'':>13} {'':>14} {max(r.ece for r in rows):>8.2f}")
     return "\n".join(lines)

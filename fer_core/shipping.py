@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,7 @@ def ship_model(
         rows = robustness_of([model], test.faces, crops="flip")
         card["robustness"] = {
             "crops": "flip", "seed": 0,
-            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop,
-                      "ece": r.ece} for r in rows],
+            "rows": [asdict(r) for r in rows],
         }  # fmt: skip
     if ckplus:
         card["ckplus"] = ckplus

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import asdict
 from pathlib import Path
 
 NAME = "evaluate"
@@ -194,8 +195,7 @@ def _evaluate_fer2013(args: argparse.Namespace, weights: Path, crops: str, png: 
         payload["robustness"] = {
             "crops": crops,
             "seed": args.perturb_seed,
-            "rows": [{"condition": r.condition, "accuracy": r.accuracy, "drop": r.drop,
-                      "ece": r.ece} for r in rows],
+            "rows": [asdict(r) for r in rows],
         }
     return payload
 

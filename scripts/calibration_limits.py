@@ -13,11 +13,18 @@ file with a recorded ``--val-from-train`` hold-out. For each crop set it prints:
    logits, the prior being Training's class shares): PublicTest accuracy, disgust recall, the
    lowest class recall and ECE per tau, beside the hold-out's balanced accuracy;
 4. with ``--baseline OTHER.pt``, how sure a difference in PublicTest ECE is: 500 paired bootstrap
-   resamples of the test faces (seed 0), the 2.5/50/97.5 percentiles of ECE(other) - ECE(this).
+   resamples of the test faces (seed 0), the 2.5/50/97.5 percentiles of ECE(other) - ECE(this);
+5. with ``--teacher T.pt`` (repeatable), whether the hold-out is clean for a distilled student:
+   each teacher's accuracy on it (a teacher trained on all of Training has seen these faces), the
+   student's accuracy on it and on PublicTest, the temperature fitted on the hold-out faces that
+   have no near-duplicate in the rest of Training, and a two-parameter Platt map of the top-class
+   confidence (fitted on the hold-out; its 5-fold cross-validated hold-out ECE beside
+   PublicTest's ECE), the calibration map richer than one temperature.
 
     .venv/bin/python scripts/calibration_limits.py --weights models/fast.pt \
         --data ../shared/data/fer2013 --cache /tmp/calibration-logits.npz \
-        --baseline /tmp/fast-v2.1.pt
+        --baseline /tmp/fast-v2.1.pt --teacher runs/teachers/fast-v1.0.pt \
+        --teacher runs/teachers/paper-v1.0.pt
 
 The logits under 12 conditions take about 20 minutes on 2 CPU cores; ``--cache`` keeps them.
 """
@@ -39,6 +46,7 @@ from fer_core.calibration import (
     reliability_bins,
 )
 from fer_core.data import holdout_split, load_fer2013
+from fer_core.data.near_duplicates import unseen_mask
 from fer_core.inference import predict_faces_logits
 from fer_core.models.file_format import load_model
 from fer_core.robustness import PERTURBATIONS, perturb
@@ -92,6 +100,8 @@ def main() -> int:
     p.add_argument("--data", required=True, help="FER2013 folder with train/ and test/")
     p.add_argument("--cache", default=None, help="npz that keeps the logits between runs")
     p.add_argument("--baseline", default=None, help="another model file to compare ECE with")
+    p.add_argument("--teacher", action="append", default=[],
+                   help="a teacher of this student: is the hold-out clean? (repeatable)")
     args = p.parse_args()
     d = _logits(args)
     hy, ty = d["held_labels"], d["test_labels"]
@@ -131,7 +141,72 @@ def main() -> int:
                   f"hold-out balanced {held_rec.mean():.2f}")
     if args.baseline:
         _compare(args, d)
+    if args.teacher:
+        _contamination(args, d)
     return 0
+
+
+def _platt_fit(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) of sigmoid(a * logit(top confidence) + b), the top class's chance of being right,
+    by Newton's method on the logistic log-likelihood (two parameters, converges in a few steps)."""
+    conf = np.clip(probs.max(1), 1e-6, 1 - 1e-6)
+    x = np.stack([np.log(conf / (1 - conf)), np.ones(len(conf))], axis=1)
+    y = (probs.argmax(1) == labels).astype(np.float64)
+    w = np.array([1.0, 0.0])
+    for _ in range(50):
+        s = 1 / (1 + np.exp(-x @ w))
+        hess = x.T @ (x * (s * (1 - s))[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hess, x.T @ (y - s))
+        w += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(w[0]), float(w[1])
+
+
+def _platt_apply(probs: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    """The top class gets the mapped confidence; the others share the rest in their proportions."""
+    conf = np.clip(probs.max(1), 1e-6, 1 - 1e-6)
+    top = 1 / (1 + np.exp(-(ab[0] * np.log(conf / (1 - conf)) + ab[1])))
+    out = probs * ((1 - top) / (1 - conf))[:, None]
+    out[np.arange(len(probs)), probs.argmax(1)] = top
+    return out
+
+
+def _contamination(args: argparse.Namespace, d: dict[str, np.ndarray]) -> None:
+    """Teachers and student on the hold-out: is it a fair stand-in for unseen faces?"""
+    model = load_model(args.weights)
+    recorded = model.meta["holdout"]
+    train = load_fer2013(args.data, "Training")
+    held, rest = holdout_split(train, recorded["fraction"], recorded["seed"])
+    hy, ty = d["held_labels"], d["test_labels"]
+    print("\n== is the hold-out clean for this student? ==")
+    for path in args.teacher:
+        teacher = load_model(path)
+        probs = crop_softmax(predict_faces_logits(teacher, held.images, crops="ten"))
+        print(f"teacher {path} (hold-out recorded: {teacher.meta.get('holdout')}): "
+              f"hold-out ten-crop accuracy {100 * float((probs.argmax(1) == hy).mean()):.2f}")
+    unseen = unseen_mask(held.images, rest.images)
+    rng = np.random.default_rng(0)
+    folds = rng.permutation(len(hy)) % 5
+    for crops in CROPS:
+        h, t = d[f"held_{crops}_0"], d[f"test_{crops}_0"]
+        hp, tp = crop_softmax(h), crop_softmax(t)
+        print(f"{crops} crops: student hold-out accuracy "
+              f"{100 * float((hp.argmax(1) == hy).mean()):.2f} (unseen part, {int(unseen.sum())} "
+              f"faces: {100 * float((hp[unseen].argmax(1) == hy[unseen]).mean()):.2f}), "
+              f"PublicTest {100 * float((tp.argmax(1) == ty).mean()):.2f}")  # fmt: skip
+        t_unseen = fit_temperature(h[unseen], hy[unseen])
+        print(f"  temperature fitted on the unseen part: {t_unseen:.3f}, PublicTest ECE "
+              f"{_ece(t, ty, t_unseen):.2f} (T=1: {_ece(t, ty, 1.0):.2f})")
+        oof = np.zeros_like(hp)
+        for k in range(5):
+            fit_on, apply_to = folds != k, folds == k
+            oof[apply_to] = _platt_apply(hp[apply_to], _platt_fit(hp[fit_on], hy[fit_on]))
+        ab = _platt_fit(hp, hy)
+        print(f"  Platt map of the top confidence (a={ab[0]:.3f}, b={ab[1]:+.3f}): hold-out "
+              f"5-fold ECE {100 * expected_calibration_error(oof, hy):.2f} (T=1: "
+              f"{_ece(h, hy, 1.0):.2f}); PublicTest ECE "
+              f"{100 * expected_calibration_error(_platt_apply(tp, ab), ty):.2f}")
 
 
 def _compare(args: argparse.Namespace, d: dict[str, np.ndarray]) -> None:

@@ -247,7 +247,9 @@ def _calibration_lines(card: dict[str, Any]) -> list[str]:
         return []
     fitted = cal.get("fitted") or {}
     how = (f"fitted on {fitted['fitted_on']}"
-           + (" (faces the network trained on)" if fitted.get("faces_seen_in_training") else "")
+           + (f" (faces learned by {', '.join(fitted['holdout_seen_by'])})"
+              if fitted.get("holdout_seen_by") else
+              " (faces the network trained on)" if fitted.get("faces_seen_in_training") else "")
            if fitted else "none fitted (temperature 1)")  # fmt: skip
     text = (f"Temperature {cal['temperature']:.3f}, {how}. Expected calibration error on the "
             f"test set above (top class, 15 bins): {100 * cal['ece']:.2f}%")  # fmt: skip

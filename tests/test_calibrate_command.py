@@ -77,6 +77,46 @@ def test_calibrate_refuses_faces_the_model_trained_on(tiny_run: Path, tmp_path: 
     assert load_model(tmp_path / "x.pt").meta["calibration"]["faces_seen_in_training"] is True
 
 
+def _tiny_train(out: Path, *extra: str) -> Path:
+    rc = main(["train", "--arch", "fast", "--arch-config", '{"width": 8}', "--dataset", "fer2013",
+               "--data", str(FER_FIXTURE), "--epochs", "1", "--batch-size", "8", "--out", str(out),
+               "--threads", "1", *extra])  # fmt: skip
+    assert rc == 0
+    return out / "model.pt"
+
+
+def test_calibrate_refuses_a_hold_out_its_teacher_learned(tiny_run: Path, tmp_path: Path) -> None:
+    """A student never trains on its hold-out, but a teacher trained on all of Training has:
+    calibrate names the teacher and refuses; a teacher whose hold-out covers the student's (same
+    --holdout-seed, a larger fraction, another training seed) is clean."""
+    student_args = ["--val-from-train", "0.25", "--seed", "3", "--kd-weight", "0.5"]
+    tainted = _tiny_train(tmp_path / "teacher-all")  # selects on PublicTest: no hold-out
+    clean = _tiny_train(tmp_path / "teacher-clean", "--val-from-train", "0.5", "--seed", "7",
+                        "--holdout-seed", "3")  # fmt: skip
+    assert load_model(clean).meta["holdout"] == {"fraction": 0.5, "seed": 3}
+    assert load_model(clean).meta["holdout_seen_by"] == []
+    bad = _tiny_train(tmp_path / "s-bad", *student_args, "--teacher", str(tainted),
+                      "--teacher", str(clean))  # fmt: skip
+    assert load_model(bad).meta["holdout_seen_by"] == [str(tainted)]
+    with pytest.raises(SystemExit, match="teacher-all"):
+        main(["calibrate", "--weights", str(bad), "--data", str(FER_FIXTURE),
+              "--out", str(tmp_path / "x.pt")])  # fmt: skip
+    assert not (tmp_path / "x.pt").exists()
+    assert main(["calibrate", "--weights", str(bad), "--data", str(FER_FIXTURE),
+                 "--out", str(tmp_path / "x.pt"), "--allow-seen"]) == 0  # fmt: skip
+    info = load_model(tmp_path / "x.pt").meta["calibration"]
+    assert info["faces_seen_in_training"] is True and info["holdout_seen_by"] == [str(tainted)]
+    # starting from the tainted file taints the student as well
+    started = _tiny_train(tmp_path / "s-init", *student_args, "--init-from", str(tainted))
+    assert load_model(started).meta["holdout_seen_by"] == [str(tainted)]
+    good = _tiny_train(tmp_path / "s-good", *student_args, "--teacher", str(clean),
+                       "--init-from", str(tiny_run))  # fmt: skip
+    assert load_model(good).meta["holdout_seen_by"] == []
+    assert main(["calibrate", "--weights", str(good), "--data", str(FER_FIXTURE),
+                 "--out", str(tmp_path / "y.pt")]) == 0  # fmt: skip
+    assert load_model(tmp_path / "y.pt").meta["calibration"]["holdout_seen_by"] == []
+
+
 def test_evaluate_prints_ece_perturbations_and_an_ensemble(
     tiny_run: Path, tmp_path: Path, capsys
 ) -> None:

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from fer_core.data import holdout_split, load_fer2013
     from fer_core.inference import predict_faces_logits
     from fer_core.models.file_format import load_model, with_temperature
+    from fer_core.training.lineage import recorded_or_checked
 
     model = load_model(args.weights)
     recorded = model.meta.get("holdout") or {}
@@ -58,6 +59,17 @@ def run(args: argparse.Namespace) -> int:
             f"{args.weights} trained on those Training faces ({fraction:.0%}, seed {seed} is not "
             f"its own hold-out {recorded or 'none'}): add --allow-seen to fit on them anyway"
         )
+    # a teacher or the starting weights may have learned the hold-out even when the network never
+    # trained on it (fer_core.training.lineage): the temperature would then over-sharpen
+    seen_by = [] if seen else recorded_or_checked(model.meta)
+    if seen_by and not args.allow_seen:
+        raise SystemExit(
+            f"{args.weights} never trained on its hold-out, but these files it learned from may "
+            f"have: {', '.join(seen_by)} (trained without a hold-out covering it). A temperature "
+            "fitted there is not honest: retrain them with the same --val-from-train and "
+            "--holdout-seed, or add --allow-seen to fit anyway"
+        )
+    seen = seen or bool(seen_by)
     train = load_fer2013(args.data, "Training")
     held, _rest = holdout_split(train, fraction, seed)
     crops = args.crops or model.preprocess.test_crops
@@ -69,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         "fitted_on": f"FER2013 Training, {fraction:.0%} hold-out (seed {seed}), "
         f"{len(held)} faces, {crops} crops",
         "faces_seen_in_training": seen,
+        "holdout_seen_by": seen_by,
         "nll_before": negative_log_likelihood(logits, held.labels, 1.0),
         "nll_after": negative_log_likelihood(logits, held.labels, t),
         "holdout_ece_before": expected_calibration_error(before, held.labels),

@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="instead of --val-split, hold out this fraction of train for selection",
     )
+    p.add_argument(
+        "--holdout-seed", type=int, default=None,
+        help="seed of that hold-out (default: --seed); teachers and students of other seeds "
+        "share one hold-out through it, so that calibrate can fit on faces none of them saw",
+    )  # fmt: skip
     p.add_argument("--protocol", choices=["seed", "subject"], default="seed", help="CK+ folds")
     p.add_argument(
         "--fold", type=int, default=1,
@@ -90,6 +95,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.ckpt")
 
 
+def _record_lineage(args: argparse.Namespace, extra: dict) -> None:
+    """Record which teachers or initial weights may have learned from the hold-out: calibrate
+    refuses to fit a temperature there if any did (fer_core.training.lineage says why)."""
+    from fer_core.training.lineage import SEEN_BY, holdout_seen_by
+
+    ancestors = [*args.teacher, *([args.init_from] if args.init_from else [])]
+    seen = holdout_seen_by(ancestors, extra["holdout"])
+    extra[SEEN_BY] = seen
+    if seen:
+        log.warning("these files may have learned from the hold-out (trained without a hold-out "
+                    "covering it): %s; a temperature fitted there will not be honest; give them "
+                    "the same --val-from-train and --holdout-seed", ", ".join(seen))  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -105,10 +124,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "fer2013":
         train = load_fer2013(args.data, "Training")
         if args.val_from_train > 0:
-            val, train = holdout_split(train, args.val_from_train, args.seed)
-            extra["selection"] = f"{args.val_from_train:.0%} of Training (seed {args.seed})"
+            hseed = args.seed if args.holdout_seed is None else args.holdout_seed
+            val, train = holdout_split(train, args.val_from_train, hseed)
+            extra["selection"] = f"{args.val_from_train:.0%} of Training (seed {hseed})"
             # calibrate reads these to fit the temperature on exactly these held-out faces
-            extra["holdout"] = {"fraction": args.val_from_train, "seed": args.seed}
+            extra["holdout"] = {"fraction": args.val_from_train, "seed": hseed}
+            _record_lineage(args, extra)
         else:
             val = load_fer2013(args.data, args.val_split)
             extra["selection"] = args.val_split

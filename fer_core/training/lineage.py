@@ -53,9 +53,9 @@ def read_meta(path: str | Path) -> dict[str, Any] | None:
     checkpoint, another tool's file): then nobody can tell what that file learned from."""
     import torch
 
-    try:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=False)
-    except Exception as exc:  # missing, truncated, foreign: provenance unknown
+    try:  # weights_only: the path comes from a file's own record, so nothing in it is executed
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # missing, truncated, foreign, a pickled checkpoint: unknown
         log.warning("cannot read %s to check what it learned from: %s", path, exc)
         return None
     meta = payload.get("meta") if isinstance(payload, dict) else None

@@ -4,10 +4,11 @@ Why: a temperature is honest only when it is fitted on faces the network never l
 distilled student never trains on its ``--val-from-train`` hold-out, but its teachers, and a file
 it started from (``--init-from``), may have. A teacher trained on all of Training has memorised
 the hold-out (measured in session 12 on fast v2.2's hold-out: its teachers fast v1.0 and paper v1.0
-scored 84.3% and 95.8% there, 69.6% and 70.9% on PublicTest), and the student learns the teacher's
-function around those faces. The hold-out then looks easier than an unseen face: v2.2 scores
-71.4% there against 69.7% on PublicTest at the same mean confidence, and the temperature fitted
-there (0.83) over-sharpens PublicTest (ECE 4.8% against 2.6% at temperature 1). So ``train``
+scored 84.25% and 95.75% there, 69.57% and 70.88% on PublicTest), and the student learns the
+teacher's function around those faces. The hold-out then looks easier than an unseen face: v2.2
+scores 71.43% there against 69.74% on PublicTest at nearly the same mean confidence (69.09%,
+68.84%), and the temperature fitted there (0.827) over-sharpens PublicTest (ECE 4.76% against
+2.58% at temperature 1; docs/reproduction.md has the commands). So ``train``
 records the files that may have seen the hold-out, and ``calibrate`` refuses to fit on it.
 
 A hold-out is ``{"fraction": f, "seed": s}`` as :func:`fer_core.data.holdout_split` draws it:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.calibration import crop_softmax, fit_temperature
+from fer_core.calibration import crop_softmax, fit_temperature, fit_temperature_ece
 from fer_core.classifier import load_classifier
 from fer_core.cli import main
 from fer_core.data import holdout_split, load_fer2013
@@ -50,6 +50,20 @@ def test_calibrate_fits_on_the_runs_own_hold_out(tiny_run: Path, tmp_path: Path,
     assert info["faces_seen_in_training"] is False
     assert "25% hold-out (seed 3)" in info["fitted_on"]
     assert info["nll_after"] <= info["nll_before"]
+
+
+def test_calibrate_can_fit_the_ece_instead(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cal-ece.pt"
+    assert main(["calibrate", "--weights", str(tiny_run), "--data", str(FER_FIXTURE),
+                 "--out", str(out), "--objective", "ece"]) == 0  # fmt: skip
+    assert "(ECE fit)" in capsys.readouterr().out
+    held, _ = holdout_split(load_fer2013(FER_FIXTURE, "Training", use_cache=False), 0.25, 3)
+    logits = predict_faces_logits(load_model(tiny_run), held.images)
+    cal = load_model(out)
+    assert cal.preprocess.temperature == pytest.approx(fit_temperature_ece(logits, held.labels))
+    info = cal.meta["calibration"]
+    assert info["objective"] == "ece" and "minimising its ECE" in info["fitted_on"]
+    assert info["holdout_ece_after"] <= info["holdout_ece_before"]
 
 
 def test_calibrating_a_file_in_place_exports_its_graph_again(

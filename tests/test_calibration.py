@@ -15,6 +15,7 @@ from fer_core.calibration import (
     crop_softmax,
     expected_calibration_error,
     fit_temperature,
+    fit_temperature_ece,
     negative_log_likelihood,
     reliability_bins,
     save_reliability_png,
@@ -74,6 +75,32 @@ def test_fit_temperature_recovers_the_temperature_labels_were_drawn_with() -> No
     t = fit_temperature(logits, labels)
     assert t == pytest.approx(2.0, rel=0.05)
     assert negative_log_likelihood(logits, labels, t) <= negative_log_likelihood(logits, labels, 1)
+
+
+def test_the_ece_fit_matches_confidence_to_accuracy_where_the_nll_fit_does_not() -> None:
+    """Four faces with one logit vector: three are class 0, one class 6, to which the network
+    gives almost nothing. ECE is |p_top(T) - 3/4|, zero where e^(a/T) = 3 (5 + e^(-b/T)): at
+    T = 2 by the choice of a and b. NLL also pays -log p_6(T) for the fourth face, so it
+    softens far more (about 5.1), and its ECE there is large."""
+    y = 0.01  # e^(-b/2)
+    a, b = 2 * math.log(3 * (5 + y)), -2 * math.log(y)
+    logits = np.tile(np.array([a, 0, 0, 0, 0, 0, -b]), (4, 1, 1))
+    labels = np.array([0, 0, 0, 6])
+    assert crop_softmax(logits, 2.0)[0].max() == pytest.approx(0.75)
+    t_ece, t_nll = fit_temperature_ece(logits, labels), fit_temperature(logits, labels)
+    assert t_ece == pytest.approx(2.0, rel=0.005)  # the grid is 0.5% apart
+    assert t_nll > 4.5
+    assert expected_calibration_error(crop_softmax(logits, t_ece), labels) < 0.002
+    assert expected_calibration_error(crop_softmax(logits, t_nll), labels) > 0.1
+
+
+def test_the_ece_fit_keeps_temperature_1_when_nothing_beats_it() -> None:
+    # every face right at confidence 1 under any temperature near 1: all grid points tie at 0,
+    # and the tie goes to the smallest change
+    logits = np.tile(np.array([60.0, 0, 0, 0, 0, 0, 0]), (3, 1, 1))
+    assert fit_temperature_ece(logits, np.zeros(3, int)) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ValueError):
+        fit_temperature_ece(np.zeros((2, 7)), np.zeros(2, int))
 
 
 def test_temperature_is_validated_and_old_specs_default_to_one() -> None:

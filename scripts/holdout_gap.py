@@ -5,8 +5,10 @@ recorded ``--val-from-train`` hold-out, it prints accuracy, mean confidence and 
 hold-out and on PublicTest, each told apart into faces with a near-duplicate in (the rest of)
 Training and unseen faces, plus the PublicTest accuracy after giving every test face Training's
 encoding order (equalised, then JPEG at Training's quality 95), and the temperature ``calibrate``
-fits on the unseen part of the hold-out with the ECE it would give on PublicTest. Nothing here
-is selected or shipped; PublicTest only reports.
+fits on the unseen part of the hold-out with the ECE it would give on PublicTest; with ``--grid
+T ...`` both splits' ECE at those temperatures (a hold-out no file of the lineage learned tracks
+PublicTest's curve: docs/reproduction.md, session 13). Nothing here is selected or shipped;
+PublicTest only reports.
 
     .venv/bin/python scripts/holdout_gap.py --weights models/fast.pt \
         --data ../shared/data/fer2013 --crops ten
@@ -53,6 +55,8 @@ def main() -> int:
     p.add_argument("--data", required=True, help="FER2013 folder with train/ and test/")
     p.add_argument("--crops", choices=("ten", "flip", "center"), default="ten")
     p.add_argument("--threshold", type=float, default=NEAR_DUPLICATE)
+    p.add_argument("--grid", type=float, nargs="*", default=[],
+                   help="also print both splits' ECE at each of these temperatures")  # fmt: skip
     args = p.parse_args()
 
     model = load_model(args.weights)
@@ -91,6 +95,12 @@ def main() -> int:
         ece = 100 * expected_calibration_error(crop_softmax(test_logits, fitted), test.labels)
         print(f"temperature fitted on the {name} ({int(mask.sum())} faces): {fitted:.3f}; "
               f"PublicTest ECE with it {ece:.2f}%")
+    for temp in args.grid:  # does the hold-out's ECE curve track PublicTest's?
+        held_ece, test_ece = (
+            100 * expected_calibration_error(crop_softmax(lg, temp), lb)
+            for lg, lb in ((held_logits, held.labels), (test_logits, test.labels))
+        )
+        print(f"temperature {temp:.2f}: ECE hold-out {held_ece:.2f}%, PublicTest {test_ece:.2f}%")
     return 0
 
 

@@ -34,13 +34,15 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run / "model.pt"
 
 
-def test_calibrate_fits_on_the_runs_own_hold_out(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_calibrate_can_fit_on_the_runs_own_hold_out_by_nll(
+    tiny_run: Path, tmp_path: Path, capsys
+) -> None:
     model = load_model(tiny_run)
     assert model.meta["holdout"] == {"fraction": 0.25, "seed": 3}
     out = tmp_path / "cal.pt"
     assert main(["calibrate", "--weights", str(tiny_run), "--data", str(FER_FIXTURE),
-                 "--out", str(out)]) == 0  # fmt: skip
-    assert "temperature" in capsys.readouterr().out
+                 "--out", str(out), "--objective", "nll"]) == 0  # fmt: skip
+    assert "(NLL fit)" in capsys.readouterr().out
     cal = load_model(out)
     # the same faces the trainer held out, recomputed here: the fit must match
     held, _ = holdout_split(load_fer2013(FER_FIXTURE, "Training", use_cache=False), 0.25, 3)
@@ -52,10 +54,12 @@ def test_calibrate_fits_on_the_runs_own_hold_out(tiny_run: Path, tmp_path: Path,
     assert info["nll_after"] <= info["nll_before"]
 
 
-def test_calibrate_can_fit_the_ece_instead(tiny_run: Path, tmp_path: Path, capsys) -> None:
+def test_calibrate_fits_the_ece_by_default(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    # the default since session 14: on three networks with a clean hold-out the ECE fit gave
+    # PublicTest the lower ECE every time, the NLL fit twice a higher one than temperature 1
     out = tmp_path / "cal-ece.pt"
     assert main(["calibrate", "--weights", str(tiny_run), "--data", str(FER_FIXTURE),
-                 "--out", str(out), "--objective", "ece"]) == 0  # fmt: skip
+                 "--out", str(out)]) == 0  # fmt: skip
     assert "(ECE fit)" in capsys.readouterr().out
     held, _ = holdout_split(load_fer2013(FER_FIXTURE, "Training", use_cache=False), 0.25, 3)
     logits = predict_faces_logits(load_model(tiny_run), held.images)
@@ -74,8 +78,9 @@ def test_calibrating_a_file_in_place_exports_its_graph_again(
     pt = tmp_path / "m.pt"
     shutil.copy(tiny_run, pt)
     assert main(["export-onnx", "--weights", str(pt)]) == 0
+    # an NLL fit: a continuous one never lands on 1, so the new temperature must reach the graph
     assert main(["calibrate", "--weights", str(pt), "--data", str(FER_FIXTURE),
-                 "--out", str(pt)]) == 0  # fmt: skip
+                 "--out", str(pt), "--objective", "nll"]) == 0  # fmt: skip
     ort = load_classifier(pt, runtime="onnxruntime")  # refused if it were the old graph
     assert ort.preprocess.temperature == load_model(pt).preprocess.temperature != 1.0
 

@@ -249,6 +249,19 @@ def wait_until(check: Callable[[], object], timeout_s: float, interval_s: float 
         tick(interval_s)
 
 
+def url_when(page, check: Callable[[str], object], timeout_s: float = 30.0) -> str:
+    """The page's address once ``check(url)`` holds, or the last one seen after ``timeout_s``
+    (the caller's assertions then say what is missing).
+
+    Streamlit writes ``st.query_params`` to the address bar in messages of their own; one can
+    land after the rerun's end is already visible (a CI run saw ``mode=`` written but not yet
+    ``a_period=``), so reading ``page.url`` once right after a rerun is a race.
+    """
+    seen = wait_until(lambda: page.url if check(page.url) else None, timeout_s,
+                      tick=lambda s: page.wait_for_timeout(1000 * s))
+    return seen or page.url
+
+
 def full_screenshot(page, path: Path) -> None:
     """Screenshot of the whole page: Streamlit scrolls inside its main block, not the window,
     so grow the viewport to the content's height first."""

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     login,
     make_auth_dir,
     rerun_after,
+    url_when,
     wait_for_streamlit,
 )
 
@@ -69,27 +70,33 @@ def test_f5_keeps_smoothing_per_day_and_compare_picks(app, page):
     assert slider.input_value() == "2"
     slider.focus()
     rerun_after(page, lambda: slider.press("ArrowRight"))
-    assert "smooth=2.5" in page.url, page.url
+    url = url_when(page, lambda u: "smooth=2.5" in u)
+    assert "smooth=2.5" in url, url
     _reload(page)
     page.get_by_text("smoothed over 2.5 s").first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stSlider"] input[type="range"]').input_value() == "2.5"
 
     _open(page, "Subject history")
     rerun_after(page, lambda: page.get_by_text("day", exact=True).click())
-    assert "per=day" in page.url, page.url
+    url = url_when(page, lambda u: "per=day" in u)
+    assert "per=day" in url, url
     _reload(page)
     assert page.get_by_role("radio", name="day").is_checked()
     page.get_by_text("Expression shares per day").first.wait_for(timeout=60_000)
 
     _open(page, "Compare")
     rerun_after(page, lambda: page.get_by_text("Two periods of one subject").click())
-    assert "mode=Two+periods" in page.url or "mode=Two%20periods" in page.url, page.url
-    assert re.search(r"a_period=2026-11-02\.\.2026-11-02", page.url), page.url
-    assert re.search(r"b_period=2026-11-03\.\.2026-11-03", page.url), page.url  # disjoint
+    a_period = r"a_period=2026-11-02\.\.2026-11-02"
+    b_period = r"b_period=2026-11-03\.\.2026-11-03"  # disjoint from A
+    url = url_when(page, lambda u: re.search(a_period, u) and re.search(b_period, u))
+    assert "mode=Two+periods" in url or "mode=Two%20periods" in url, url
+    assert re.search(a_period, url), url
+    assert re.search(b_period, url), url
     _reload(page)
     assert page.get_by_role("radio", name="Two periods of one subject").is_checked()
     rerun_after(page, lambda: page.get_by_text("Two sessions", exact=True).click())
-    assert "a_session=s-a" in page.url and "b_session=s-b" in page.url, page.url
+    url = url_when(page, lambda u: "mode=Two+sessions" in u or "mode=Two%20sessions" in u)
+    assert "a_session=s-a" in url and "b_session=s-b" in url, url
     _reload(page)
     main = _main(page)
     assert "A = p01 · intake · 2026-11-02 09:00" in main, main
@@ -108,7 +115,8 @@ def test_a_sessions_table_row_opens_its_session(app, page):
     rerun_after(page, lambda: page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17))
     page.get_by_role("heading", name="Session — p01").wait_for(timeout=60_000)
     wait_for_streamlit(page)
-    assert "session=s-a" in page.url and "/session" in page.url, page.url
+    url = url_when(page, lambda u: "session=s-a" in u)
+    assert "session=s-a" in url and "/session" in url, url
     assert "intake" in _main(page)
     page.screenshot(path=str(ARTIFACTS / "history_row_opens_session.png"), full_page=True)
 

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     E2E_PASSWORD,
     login,
     make_auth_dir,
+    url_when,
     wait_for_streamlit,
 )
 
@@ -59,7 +60,8 @@ def test_reload_keeps_login_page_and_picks(app, page):
     _open(page, "Session summary")
     page.get_by_role("heading", name="Session — p01").wait_for(timeout=60_000)
     newest = _caption_session(page)
-    assert newest == "s-b" and "session=s-b" in page.url and "/session" in page.url
+    url = url_when(page, lambda u: "session=s-b" in u)
+    assert newest == "s-b" and "session=s-b" in url and "/session" in url, url
     cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE_NAME)
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > 0
 

@@ -14,7 +14,9 @@ shipped (docs/reproduction.md, session 18).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -51,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.files) < 2:
         parser.error("average at least two files")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(average_model_files(args.files), args.out)
+    averaged = average_model_files(args.files)
+    # a temporary file, then one rename: an interrupted run never leaves half a model file
+    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(averaged, tmp)
+    os.replace(tmp, args.out)
     return 0
 
 

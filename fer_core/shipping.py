@@ -214,6 +214,7 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
     init = f", initialised from `{cfg['init_from']}`" if cfg.get("init_from") else ""
     # files trained before `--camera-p` existed drew each camera degradation with 0.2
     camera = f" (p {cfg.get('camera_p', 0.2)})" if cfg.get("augment") == "camera" else ""
+    sam = f"SAM rho {cfg['sam_rho']}, " if cfg.get("sam_rho", 0.0) > 0 else ""
     return [
         f"| training data | {data} |",
         f"| model selection | {selection} |",
@@ -224,7 +225,7 @@ def _training_rows(card: dict[str, Any]) -> list[str]:
         f"warmup {cfg.get('warmup_epochs')}, augmentation `{cfg.get('augment')}`{camera}, "
         f"label smoothing {cfg.get('label_smoothing')}, mixup {cfg.get('mixup_alpha')}, "
         f"EMA {cfg.get('ema_decay', 0.0)}, class-weight power "
-        f"{cfg.get('class_weight_power', 0.0)}, seed {cfg.get('seed')}{init} |",
+        f"{cfg.get('class_weight_power', 0.0)}, {sam}seed {cfg.get('seed')}{init} |",
         f"| hardware | {t.get('device', '?')} |",
         f"| epochs run / wall time | {card['run_history'].get('epochs_run', '?')} epochs, "
         f"{card['run_history'].get('wall_time_s', 0) / 3600:.2f} h |",

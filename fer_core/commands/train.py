@@ -75,6 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="keep the best validation epoch or the last (default: best; CK+ folds: last)",
     )  # fmt: skip
     p.add_argument("--init-from", default="", help="initial weights: a model file or last.ckpt")
+    p.add_argument(
+        "--sam-rho", type=float, default=0.0,
+        help="sharpness-aware minimisation radius (0 = off; about 0.05; each step costs two)",
+    )  # fmt: skip
     p.add_argument("--val-tencrop", action="store_true", help="select on ten-crop accuracy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
@@ -178,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         kd_weight=args.kd_weight,
         kd_temperature=args.kd_temperature,
         kd_cache=args.kd_cache,
+        sam_rho=args.sam_rho,
         name=args.name,
         # a CK+ fold's held-out images are its test set: never select an epoch on them
         select="last" if args.dataset == "ckplus" else (args.select or "best"),

@@ -32,6 +32,7 @@ from fer_core.models.architectures import count_macs, count_params, create_model
 from fer_core.models.file_format import save_model
 from fer_core.preprocess import Preprocess
 from fer_core.preprocess_torch import predict_proba, prepare_faces
+from fer_core.training import sam
 from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.training.teacher_cache import CACHE_FILE, load_or_build
 from fer_core.transforms import (
@@ -84,6 +85,7 @@ class TrainConfig:
     kd_weight: float = 0.5  # loss = (1 - w) * cross-entropy + w * distillation
     kd_temperature: float = 4.0
     kd_cache: bool = False  # teachers run once over the clean faces (teacher_cache), not per batch
+    sam_rho: float = 0.0  # > 0: sharpness-aware steps (fer_core.training.sam), twice the work
     select: str = "best"  # best: keep the epoch with the best validation accuracy; last: the last
     name: str = ""
     version: str = "1.0"
@@ -324,11 +326,7 @@ def _train_epoch(
         idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size].to(dev)
         y = labels[idx]
         kd_target = run.kd_targets[idx] if run.kd_targets is not None else None
-        logits, loss = _step_loss(run, images[idx], y, kd_target)
-        run.opt.zero_grad(set_to_none=True)
-        run.scaler.scale(loss).backward()
-        run.scaler.step(run.opt)
-        run.scaler.update()
+        logits, loss = _optimise(run, _make_batch(run, images[idx], y, kd_target))
         if run.ema is not None:
             run.ema.update_parameters(net)
         loss_acc += loss.detach() * len(y)
@@ -346,6 +344,42 @@ def _train_epoch(
     }
 
 
+def _optimise(run: _Run, b: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on batch ``b``; returns the (logits, loss) of the weights it started at.
+
+    With ``sam_rho`` the gradient is taken again at the sharpest nearby weights on the same batch
+    (:mod:`fer_core.training.sam`) and that gradient updates the original weights.
+    """
+    logits, loss = _batch_loss(run, b)
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if run.cfg.sam_rho > 0:
+        params = [p for p in run.net.parameters() if p.requires_grad]
+        originals = sam.ascend(params, run.cfg.sam_rho)
+        if originals is not None:
+            run.opt.zero_grad(set_to_none=True)
+            # the statistics are put back after the backward pass, which still reads them
+            with sam.batch_norm_stats_kept(run.net):
+                _, sharp_loss = _batch_loss(run, b)
+                run.scaler.scale(sharp_loss).backward()
+            sam.restore(params, originals)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    return logits, loss
+
+
+@dataclass
+class _Batch:
+    """One augmented (and mixed) batch, fixed so that SAM's second pass sees the same faces."""
+
+    x: torch.Tensor
+    x_teacher: torch.Tensor | None
+    y: torch.Tensor
+    y_b: torch.Tensor
+    lam: float
+    kd_target: torch.Tensor | None
+
+
 def _step_loss(
     run: _Run, batch: torch.Tensor, y: torch.Tensor, kd_target: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -354,6 +388,13 @@ def _step_loss(
     ``kd_target``: the batch's cached teacher probabilities (``--kd-cache``); mixup mixes them
     with the very lambda and partner it mixes the faces with, as the online teachers would see.
     """
+    return _batch_loss(run, _make_batch(run, batch, y, kd_target))
+
+
+def _make_batch(
+    run: _Run, batch: torch.Tensor, y: torch.Tensor, kd_target: torch.Tensor | None = None
+) -> _Batch:
+    """Augment ``batch`` (and mix it, with its labels and cached targets) with the run's draws."""
     cfg = run.cfg
     # augmentation parameters come from the CPU generator so runs repeat on any device
     x, x_teacher = _augment(batch, cfg, run.gen, run.pre, clean_view=run.teachers is not None)
@@ -368,6 +409,13 @@ def _step_loss(
         if kd_target is not None:
             kd_target = lam * kd_target + (1 - lam) * kd_target[perm_b]
         y_b = y[perm_b]
+    return _Batch(x, x_teacher, y, y_b, lam, kd_target)
+
+
+def _batch_loss(run: _Run, b: _Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, loss) of the run's network on a prepared batch."""
+    cfg = run.cfg
+    x, x_teacher, y, y_b, lam, kd_target = b.x, b.x_teacher, b.y, b.y_b, b.lam, b.kd_target
     with torch.autocast(run.dev.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
         logits = run.net(x)
     logits = logits.float()

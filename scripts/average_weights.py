@@ -14,12 +14,14 @@ shipped (docs/reproduction.md, session 18).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer_core.models.file_format import load_model, write_payload
 
 
 def average_model_files(files: list[Path]) -> dict:
@@ -27,7 +29,9 @@ def average_model_files(files: list[Path]) -> dict:
 
     Files of another architecture or shape would average into nonsense, so they are refused.
     """
-    payloads = [torch.load(f, map_location="cpu", weights_only=False) for f in files]
+    for path in files:
+        load_model(path)  # refuses anything that is not a loadable model file, with its message
+    payloads = [torch.load(f, map_location="cpu", weights_only=True) for f in files]
     base = payloads[-1]
     for path, payload in zip(files, payloads, strict=True):
         if payload["arch"] != base["arch"] or payload["arch_config"] != base["arch_config"]:
@@ -52,13 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.files) < 2:
         parser.error("average at least two files")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    averaged = average_model_files(args.files)
-    # a temporary file, then one rename: an interrupted run never leaves half a model file
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(averaged, tmp)
-    os.replace(tmp, args.out)
+    write_payload(average_model_files(args.files), args.out)
     return 0
 
 

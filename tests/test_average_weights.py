@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from fer_core.errors import ModelFileError
 from fer_core.models.architectures import create_model
 from fer_core.models.file_format import load_model, save_model
 from fer_core.preprocess import Preprocess
@@ -61,4 +62,13 @@ def test_files_of_another_architecture_are_refused(tmp_path: Path) -> None:
     b = _model_file(tmp_path / "b.pt", 2, width=16)
     with pytest.raises(ValueError, match="another architecture"):
         _script().main(["--out", str(tmp_path / "x.pt"), str(a), str(b)])
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_file_that_is_not_a_model_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    a = _model_file(tmp_path / "a.pt", 1)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model file")
+    with pytest.raises(ModelFileError, match=r"junk\.pt is not a readable model file"):
+        _script().main(["--out", str(tmp_path / "x.pt"), str(a), str(junk)])
     assert not (tmp_path / "x.pt").exists()

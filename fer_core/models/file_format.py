@@ -74,10 +74,10 @@ def save_model(
         "meta": _plain(meta or {}),
         "state_dict": state,
     }
-    return _write_payload(payload, Path(path))
+    return write_payload(payload, Path(path))
 
 
-def _write_payload(payload: dict[str, Any], path: Path) -> Path:
+def write_payload(payload: dict[str, Any], path: Path) -> Path:
     """``torch.save`` to a temporary file beside ``path``, then one rename: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -160,4 +160,4 @@ def with_temperature(
     spec["temperature"] = float(temperature)
     payload["preprocess"] = Preprocess.from_dict(spec).to_dict()
     payload["meta"] = {**payload.get("meta", {}), "calibration": _plain(calibration)}
-    return _write_payload(payload, dst)
+    return write_payload(payload, dst)

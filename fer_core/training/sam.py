@@ -60,11 +60,10 @@ def restore(params: Sequence[nn.Parameter], originals: list[torch.Tensor] | None
 def batch_norm_stats_kept(net: nn.Module) -> Iterator[None]:
     """Undo whatever a training-mode pass does to batch-norm running statistics.
 
-    Leave the block only after the backward pass: autograd checks that the buffers the forward
-    pass read are unchanged.
-
     SAM's second pass sees the same batch at perturbed weights; letting it update the running
-    mean and variance would count that batch twice, at weights the model never keeps.
+    mean and variance would count that batch twice, at weights the model never keeps. Leave the
+    block only after the backward pass: autograd checks that the buffers the forward pass read
+    are unchanged.
     """
     norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [

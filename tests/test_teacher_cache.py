@@ -22,7 +22,7 @@ from fer_core.preprocess_torch import prepare_faces
 from fer_core.training import teacher_cache
 from fer_core.training.distill import Teachers, distillation_loss
 from fer_core.training.teacher_cache import CACHE_FILE, TeacherCacheError, load_or_build
-from fer_core.training.trainer import TrainConfig, _augment, _build_run, _step_loss
+from fer_core.training.trainer import TrainConfig, _augment, _batch_loss, _build_run, _make_batch
 from tests.core_data import FER_FIXTURE
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -94,7 +94,7 @@ def test_mixup_mixes_the_cached_targets_like_the_faces() -> None:
     target = torch.softmax(torch.randn(8, 7, generator=torch.Generator().manual_seed(1)), 1)
     np.random.seed(3)
     run.gen.manual_seed(9)
-    _, loss = _step_loss(run, batch, y, target)
+    _, loss = _batch_loss(run, _make_batch(run, batch, y, target))
     # by hand: the same draws (crops, lambda, partner), the targets mixed like the faces
     np.random.seed(3)
     g = torch.Generator().manual_seed(9)

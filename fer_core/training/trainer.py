@@ -380,21 +380,15 @@ class _Batch:
     kd_target: torch.Tensor | None
 
 
-def _step_loss(
-    run: _Run, batch: torch.Tensor, y: torch.Tensor, kd_target: torch.Tensor | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, loss) of one augmented batch: cross-entropy, mixup and distillation as set.
-
-    ``kd_target``: the batch's cached teacher probabilities (``--kd-cache``); mixup mixes them
-    with the very lambda and partner it mixes the faces with, as the online teachers would see.
-    """
-    return _batch_loss(run, _make_batch(run, batch, y, kd_target))
-
-
 def _make_batch(
     run: _Run, batch: torch.Tensor, y: torch.Tensor, kd_target: torch.Tensor | None = None
 ) -> _Batch:
-    """Augment ``batch`` (and mix it, with its labels and cached targets) with the run's draws."""
+    """Augment ``batch`` (and mix it, with its labels and cached targets) with the run's draws.
+
+    ``kd_target``: the batch's cached teacher probabilities (``--kd-cache``); mixup mixes them
+    with the very lambda and partner it mixes the faces with, as the online teachers would see.
+    The result is fixed, so SAM's second pass (:func:`_optimise`) sees the very same batch.
+    """
     cfg = run.cfg
     # augmentation parameters come from the CPU generator so runs repeat on any device
     x, x_teacher = _augment(batch, cfg, run.gen, run.pre, clean_view=run.teachers is not None)
